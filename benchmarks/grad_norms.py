@@ -1,0 +1,104 @@
+"""Cost of per-sample gradient norms against training, on real CIFAR-10.
+
+mmcls ResNet_CIFAR-18 (random init), the first N training images of the
+CIFAR-10 copy rebuilt from ../shared/data/cifar10 (see --data), batch 64.
+Everything is timed in one run, after one warm-up batch each:
+
+* ``full``: exact per-sample norms over all parameters (grad_norms);
+* ``last``: the final Linear layer's norms (scope='last_layer');
+* ``loop``: a batch-size-1 autograd loop (reference; on --loop-samples);
+* ``train``: one epoch of plain training steps over the same N samples
+  (train mode, forward + backward + SGD step, batch 64).
+
+Usage: python benchmarks/grad_norms.py --data data/cifar10 [--samples 256]
+Last line: full_vs_train=... last_vs_train=... loop_vs_full=... max_rel_err=...
+"""
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+from mmcls.models import build_classifier
+from torch.utils.data import DataLoader, TensorDataset
+
+from mmcls_geda.datasets.cifar import load_cifar_arrays
+from mmcls_geda.scoring import grad_norms, grad_norms_loop
+
+MODEL = dict(
+    type='ImageClassifier',
+    backbone=dict(type='ResNet_CIFAR', depth=18, num_stages=4,
+                  out_indices=(3, ), style='pytorch'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=10, in_channels=512,
+              loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def train_epoch(model, loader):
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    for x, y in loader:
+        opt.zero_grad()
+        losses = model(img=x, gt_label=y, return_loss=True)
+        losses['loss'].backward()
+        opt.step()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data', default='data/cifar10')
+    parser.add_argument('--samples', type=int, default=256)
+    parser.add_argument('--loop-samples', type=int, default=64)
+    parser.add_argument('--threads', type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    images, labels = load_cifar_arrays(args.data, 'cifar10', train=True)
+    mean = np.array([125.307, 122.961, 113.8575]).reshape(1, 3, 1, 1)
+    std = np.array([51.5865, 50.847, 51.255]).reshape(1, 3, 1, 1)
+    x = torch.from_numpy(
+        ((images[:args.samples].transpose(0, 3, 1, 2) - mean) /
+         std).astype(np.float32))
+    y = torch.from_numpy(labels[:args.samples]).long()
+    loader = DataLoader(TensorDataset(x, y), batch_size=64)
+    loop_loader = DataLoader(
+        TensorDataset(x[:args.loop_samples], y[:args.loop_samples]),
+        batch_size=64)
+    model = build_classifier(MODEL)
+    model.init_weights()
+
+    warm = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=64)
+    grad_norms(model, warm)
+    grad_norms(model, warm, scope='last_layer')
+    (full, _), t_full = timed(lambda: grad_norms(model, loader))
+    (last, _), t_last = timed(
+        lambda: grad_norms(model, loader, scope='last_layer'))
+    loop, t_loop = timed(lambda: grad_norms_loop(model, loop_loader))
+    rel_err = float(np.max(np.abs(full[:args.loop_samples] - loop) / loop))
+    train_epoch(model, warm)
+    _, t_train = timed(lambda: train_epoch(model, loader))
+
+    n, m = args.samples, args.loop_samples
+    print(f'machine: {platform.machine()}, {os.cpu_count()} cores, torch '
+          f'{torch.__version__}, {args.threads} threads; ResNet_CIFAR-18, '
+          f'{n} real CIFAR-10 images, batch 64')
+    for name, secs, count in [('full', t_full, n), ('last_layer', t_last, n),
+                              ('bs=1 loop', t_loop, m),
+                              ('train step', t_train, n)]:
+        print(f'{name:11s} {count / secs:8.1f} samples/s')
+    loop_per_sample, full_per_sample = t_loop / m, t_full / n
+    print(f'full_vs_train={t_full / t_train:.3f} '
+          f'last_vs_train={t_last / t_train:.3f} '
+          f'loop_vs_full={loop_per_sample / full_per_sample:.2f} '
+          f'max_rel_err={rel_err:.2e}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,3 @@
+# Baseline from the thesis: 'quantile_random' selection, same budgets, runner and data.
+_base_ = ['../geda/resnet18_1xb64-geda-f0.2_cifar10.py']
+custom_hooks = [dict(type='GradNormHook', method='quantile_random', priority='HIGHEST')]

@@ -1,0 +1,12 @@
+# ResNet-18 (CIFAR variant) on all of CIFAR100: the reference the subsets
+# are compared with (thesis Appendix A settings).
+_base_ = [
+    '../_base_/models/resnet18_cifar.py',
+    '../_base_/datasets/cifar100_local_bs64.py',
+    '../_base_/schedules/cifar100_onecycle_12e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=100))
+evaluation = dict(interval=1, metric='accuracy')
+checkpoint_config = dict(interval=12)
+log_config = dict(interval=50)

@@ -1,0 +1,30 @@
+"""mmcls-geda: train mmcls classifiers on a GEDA-selected subset of the data.
+
+Importing the package registers ``GEDASubsetDataset`` (and the local CIFAR
+datasets) in ``mmcls.datasets.DATASETS`` and ``GradNormHook`` in
+``mmcv.runner.HOOKS``. ``mmcls_geda.selection`` needs numpy/scipy only and
+can be used where torch, mmcv and mmcls are absent.
+"""
+from importlib.util import find_spec
+
+from .version import __version__
+
+__all__ = ['__version__']
+
+
+def _installed(name: str) -> bool:
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
+    from .apis import apply_geda
+    from .datasets import (GEDASubsetDataset, LocalCIFAR10, LocalCIFAR100,
+                           SklearnDigits)
+    from .hooks import GradNormHook
+    __all__ += [
+        'apply_geda', 'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10',
+        'LocalCIFAR100', 'SklearnDigits'
+    ]

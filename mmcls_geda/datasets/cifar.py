@@ -1,0 +1,92 @@
+"""CIFAR-10/100 from a local copy whose checksums may differ, never downloaded.
+
+mmcls's ``CIFAR10``/``CIFAR100`` compare every file with the official md5
+sums and start a download on any mismatch. Offline mirrors and rebuilt
+copies (such as a JPEG-rebuilt CIFAR-10) hold the same layout with other
+checksums: ``LocalCIFAR10`` / ``LocalCIFAR100`` load them with a warning,
+and a missing file is an error that shows the expected layout.
+"""
+import os
+import os.path as osp
+import pickle
+import warnings
+from typing import List, Tuple
+
+import numpy as np
+from mmcls.datasets import CIFAR10, CIFAR100, DATASETS
+from mmcls.datasets.utils import check_integrity
+
+
+class _LocalCIFARMixin:
+    """Replaces the md5-or-download step of mmcls's CIFAR datasets."""
+
+    def _expected_files(self) -> List[Tuple[str, str]]:
+        entries = self.train_list + self.test_list
+        entries = entries + [[self.meta['filename'], self.meta['md5']]]
+        return [(osp.join(self.data_prefix, self.base_folder, name), md5)
+                for name, md5 in entries]
+
+    def _check_integrity(self) -> bool:
+        files = self._expected_files()
+        missing = [path for path, _ in files if not osp.isfile(path)]
+        if missing:
+            layout = '\n'.join(f'  {path}' for path, _ in files)
+            raise FileNotFoundError(
+                f'{type(self).__name__}: {len(missing)} file(s) missing '
+                f'under data_prefix={self.data_prefix!r} (first: '
+                f'{missing[0]}). Expected this layout (the official python '
+                f'pickles; nothing is downloaded):\n{layout}')
+        differ = [
+            osp.basename(path) for path, md5 in files
+            if not check_integrity(path, md5)
+        ]
+        if differ:
+            warnings.warn(
+                f'{type(self).__name__}: {len(differ)} file(s) under '
+                f'{self.data_prefix!r} differ from the official md5 sums '
+                f'({", ".join(differ)}): loading this local copy as it is '
+                '(an offline mirror or a rebuilt copy).')
+        return True
+
+    def _load_meta(self) -> None:
+        path = osp.join(self.data_prefix, self.base_folder,
+                        self.meta['filename'])
+        with open(path, 'rb') as f:
+            self.CLASSES = pickle.load(f, encoding='latin1')[self.meta['key']]
+
+
+@DATASETS.register_module()
+class LocalCIFAR10(_LocalCIFARMixin, CIFAR10):
+    """mmcls ``CIFAR10`` that loads a local copy and never downloads."""
+
+
+@DATASETS.register_module()
+class LocalCIFAR100(_LocalCIFARMixin, CIFAR100):
+    """mmcls ``CIFAR100`` that loads a local copy and never downloads."""
+
+
+def load_cifar_arrays(data_prefix: str, kind: str = 'cifar10',
+                      train: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """Images (N, 32, 32, 3) uint8 and labels (N,) int64 of a local copy.
+
+    Args:
+        data_prefix: The folder that holds ``cifar-10-batches-py`` (or
+            ``cifar-100-python``).
+        kind: ``'cifar10'`` or ``'cifar100'``.
+        train: The training split (else the test split).
+    """
+    cls = {'cifar10': LocalCIFAR10, 'cifar100': LocalCIFAR100}[kind]
+    files = cls.train_list if train else cls.test_list
+    images, labels = [], []
+    for name, _ in files:
+        path = os.path.join(data_prefix, cls.base_folder, name)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{path} not found: data_prefix must hold '
+                f'{cls.base_folder}/ with the python pickles')
+        with open(path, 'rb') as f:
+            entry = pickle.load(f, encoding='latin1')
+        images.append(entry['data'])
+        labels.extend(entry.get('labels', entry.get('fine_labels')))
+    images = np.vstack(images).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, np.asarray(labels, dtype=np.int64)

@@ -1,0 +1,184 @@
+"""``GEDASubsetDataset``: a fixed-length view of a selected training subset."""
+import copy
+import hashlib
+import json
+from typing import Any, Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmcls.datasets import DATASETS, build_dataset
+
+from ..selection import Selection, check_fraction, class_budgets, select_subset
+
+
+def labels_fingerprint(labels: np.ndarray) -> Dict[str, Any]:
+    """What identifies a training set for a saved selection."""
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    return dict(
+        length=int(labels.size),
+        labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest()[:16])
+
+
+@DATASETS.register_module()
+class GEDASubsetDataset:
+    """Serve a subset of a dataset, chosen before training by a hook.
+
+    The subset's size is fixed at construction: per-class budgets
+    ``k_c`` of ``fraction`` (see
+    :func:`mmcls_geda.selection.class_budgets`), so the sampler, the
+    runner's ``max_iters`` and the learning-rate schedule see the right
+    length from the start. Until :class:`~mmcls_geda.GradNormHook` calls
+    :meth:`set_indices` the wrapper holds a seeded, class-stratified random
+    placeholder of that size. The indices (and optional per-sample weights)
+    live in shared memory, so data-loader workers, persistent ones too, see
+    every change made in the main process.
+
+    Args:
+        dataset (dict | Dataset): The dataset to wrap, as a config (built
+            here with ``default_args``) or built.
+        fraction (float): Fraction of the data to keep, in (0, 1].
+        seed (int): Seed of the placeholder. Defaults to 0.
+        selection_file (str, optional): A saved selection
+            (``geda_selection.json``) to serve from the start; the hook then
+            reuses it instead of selecting. Its fingerprint (length and
+            labels hash) must match this dataset.
+        **default_args: Passed on to ``build_dataset`` for a dataset config
+            (e.g. ``test_mode``).
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, Any],
+                 fraction: float,
+                 seed: int = 0,
+                 selection_file: Optional[str] = None,
+                 **default_args):
+        self.fraction = check_fraction(fraction)
+        self.dataset_cfg = copy.deepcopy(dataset) if isinstance(
+            dataset, dict) else None
+        if isinstance(dataset, dict):
+            dataset = build_dataset(dataset, default_args or None)
+        self.dataset = dataset
+        self.CLASSES = getattr(dataset, 'CLASSES', None)
+        self.seed = seed
+        if not hasattr(dataset, 'get_gt_labels'):
+            raise TypeError(
+                f'GEDASubsetDataset needs a labelled dataset with '
+                f'get_gt_labels(); {type(dataset).__name__} has none')
+        labels = np.asarray(dataset.get_gt_labels())
+        if labels.size != len(dataset) or labels.size == 0:
+            raise ValueError(
+                f'{type(dataset).__name__} returned {labels.size} labels '
+                f'for {len(dataset)} samples: every sample needs a label')
+        self.full_labels = labels.astype(np.int64)
+        self.fingerprint = labels_fingerprint(self.full_labels)
+        _, sizes = np.unique(self.full_labels, return_counts=True)
+        size = int(class_budgets(sizes, self.fraction).sum())
+        self._indices = torch.zeros(size, dtype=torch.int64).share_memory_()
+        self._weights = torch.ones(size, dtype=torch.float32).share_memory_()
+        self.selection: Optional[Selection] = None
+        self.selection_file = selection_file
+        if selection_file is not None:
+            self.load_selection(selection_file)
+        else:
+            placeholder = select_subset(
+                np.zeros(self.full_labels.size), self.full_labels,
+                self.fraction, 'random', seed=seed)
+            self._indices.copy_(torch.from_numpy(placeholder.indices))
+
+    # --- the subset ----------------------------------------------------------
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Indices into the wrapped dataset, in serving order."""
+        return self._indices.numpy()
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Per-sample weights (1 unless a weighted method set them)."""
+        return self._weights.numpy()
+
+    def set_indices(self,
+                    indices: Sequence[int],
+                    weights: Optional[Sequence[float]] = None) -> None:
+        """Serve ``indices`` (and ``weights``) from now on, in place.
+
+        Raises:
+            ValueError: If the length differs from ``len(self)``, an index
+                repeats or lies outside the wrapped dataset.
+        """
+        indices = np.asarray(indices)
+        n = len(self.dataset)
+        if indices.ndim != 1 or indices.size != len(self):
+            raise ValueError(
+                f'set_indices needs {len(self)} indices (the subset size '
+                f'fixed at construction), got shape {indices.shape}')
+        if indices.dtype.kind not in 'iu':
+            raise ValueError(f'indices must be integers, got {indices.dtype}')
+        if indices.min() < 0 or indices.max() >= n:
+            raise ValueError(f'indices must lie in [0, {n}), got values in '
+                             f'[{indices.min()}, {indices.max()}]')
+        if np.unique(indices).size != indices.size:
+            raise ValueError(f'indices must be unique, got '
+                             f'{indices.size - np.unique(indices).size} '
+                             'repeated')
+        if weights is None:
+            weights = np.ones(indices.size)
+        weights = np.asarray(weights, dtype=np.float32)
+        if weights.shape != indices.shape or not np.all(
+                np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError('weights must be finite, >= 0 and one per index')
+        self._indices.copy_(torch.from_numpy(indices.astype(np.int64)))
+        self._weights.copy_(torch.from_numpy(weights))
+
+    def set_selection(self, selection: Selection) -> None:
+        """Serve a :class:`Selection` (its indices and weights)."""
+        self.set_indices(selection.indices, selection.weights)
+        self.selection = selection
+
+    def load_selection(self, path: str) -> Selection:
+        """Serve a saved selection after checking it fits this dataset."""
+        with open(path, encoding='utf-8') as f:
+            record = json.load(f)
+        saved = record.get('fingerprint')
+        if saved != self.fingerprint:
+            raise ValueError(
+                f'selection file {path} was made for a different training '
+                f'set: its fingerprint {saved} does not match this '
+                f'dataset\'s {self.fingerprint}')
+        if abs(record['selection']['fraction'] - self.fraction) > 1e-12:
+            raise ValueError(
+                f'selection file {path} keeps fraction '
+                f'{record["selection"]["fraction"]}, the dataset is '
+                f'configured for fraction {self.fraction}')
+        selection = Selection.from_dict(record['selection'])
+        self.set_selection(selection)
+        return selection
+
+    # --- the mmcls dataset interface ---------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self._indices.numel())
+
+    def __getitem__(self, idx: int) -> dict:
+        results = self.dataset[int(self._indices[idx])]
+        if self.selection is not None and self.selection.weights is not None:
+            results['sample_weight'] = float(self._weights[idx])
+        return results
+
+    def get_gt_labels(self) -> np.ndarray:
+        return self.full_labels[self.indices]
+
+    def get_cat_ids(self, idx: int):
+        return self.dataset.get_cat_ids(int(self._indices[idx]))
+
+    def evaluate(self, *args, **kwargs):
+        """Evaluate results on the subset (``indices`` passed on)."""
+        kwargs['indices'] = self.indices
+        return self.dataset.evaluate(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        state = ('placeholder' if self.selection is None else
+                 f'{self.selection.method} selection')
+        return (f'{type(self).__name__}(fraction={self.fraction}, '
+                f'size={len(self)}/{len(self.dataset)}, {state}, '
+                f'dataset={type(self.dataset).__name__})')

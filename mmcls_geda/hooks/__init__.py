@@ -1,0 +1,3 @@
+from .grad_norm_hook import GradNormHook
+
+__all__ = ['GradNormHook']

@@ -1,0 +1,417 @@
+"""Per-sample loss-gradient norms at the current parameters.
+
+``g_i = ||grad_theta L(f_theta(x_i), y_i)||_2`` for every sample of a data
+loader, in dataset order, without a batch-size-1 loop and without
+materialising one gradient per sample for the whole model.
+
+How ``scope='full'`` works: in eval mode (BatchNorm on its running
+statistics) samples do not interact, so one backward pass of the summed
+per-sample losses gives every sample's gradient with respect to every layer
+output. A tensor hook on each Conv2d / BatchNorm / Linear output (registered
+in the forward pass, before any in-place op touches that output) receives
+that gradient ``g``; the layer's input ``a`` was kept by a forward hook.
+Each layer's per-sample squared weight-gradient norm then comes from
+
+* the per-sample gradient itself, ``G_b = g_b unfold(a_b)^T`` (cheap when
+  the output has many positions and few channels: early convolutions), or
+* the Gram ("ghost norm") identity
+  ``||sum_t a_t g_t^T||^2 = sum_{t,t'} (a_t . a_t') (g_t . g_t')``
+  (cheap for late, low-resolution convolutions),
+
+whichever costs fewer multiply-adds for that layer. The backward pass is
+asked for the input's gradient only, so autograd skips the weight-gradient
+kernels and no parameter's ``.grad`` is touched.
+"""
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.parallel import is_module_wrapper
+from mmcv.utils import print_log
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.data import DataLoader, SequentialSampler, Subset
+
+SCOPES = ('full', 'last_layer', 'input')
+
+
+# --- batches and the model's per-sample loss -----------------------------------
+
+
+def unpack_batch(batch) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(images, labels)`` from an mmcls batch dict or an ``(x, y)`` pair."""
+    if isinstance(batch, dict):
+        images, labels = batch['img'], batch.get('gt_label')
+        if labels is None:
+            raise ValueError(
+                'the scoring batches carry no "gt_label": the scoring '
+                "pipeline must keep labels (Collect keys=['img', "
+                "'gt_label'])")
+    else:
+        images, labels = batch[0], batch[1]
+    # mmcv's collate wraps non-stacked fields in DataContainers
+    images = getattr(images, 'data', [images])[0] if not torch.is_tensor(
+        images) else images
+    labels = getattr(labels, 'data', [labels])[0] if not torch.is_tensor(
+        labels) else labels
+    return images, labels.reshape(-1)
+
+
+def classifier_parts(model: nn.Module):
+    """The pieces of an mmcls classifier that the scores need.
+
+    Returns:
+        tuple: ``(features, logits, per_sample_loss)`` callables.
+    """
+    if hasattr(model, 'extract_feat') and hasattr(model, 'head'):
+        head = model.head
+        if not hasattr(head, 'compute_loss'):
+            raise TypeError(f'{type(head).__name__} has no compute_loss: '
+                            'gradient norms need an mmcls ClsHead')
+
+        def logits(feats):
+            return head.simple_test(feats, softmax=False, post_process=False)
+
+        def loss(scores, labels):
+            return head.compute_loss(scores, labels,
+                                     reduction_override='none')
+
+        return model.extract_feat, logits, loss
+    # a plain torch classifier: logits out, cross-entropy
+    return (lambda x: x), model, (
+        lambda scores, labels: F.cross_entropy(scores, labels,
+                                               reduction='none'))
+
+
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The classifier's final Linear layer (the head's, for mmcls models)."""
+    root = getattr(model, 'head', model)
+    linears = [m for m in root.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f'{type(root).__name__} has no nn.Linear: the '
+                        "'last_layer' scope needs a linear classifier layer")
+    return linears[-1]
+
+
+# --- per-layer per-sample squared norms ------------------------------------------
+
+
+def _conv_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
+                   g: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared norm of a Conv2d's weight (and bias) gradient."""
+    b = a.shape[0]
+    groups = layer.groups
+    cols = F.unfold(a, layer.kernel_size, layer.dilation, layer.padding,
+                    layer.stride)  # (B, Cin*kh*kw, T)
+    t = cols.shape[-1]
+    g = g.reshape(b, groups, -1, t)  # (B, G, Cout/G, T)
+    cols = cols.reshape(b, groups, -1, t)  # (B, G, D, T)
+    d, c_out = cols.shape[2], g.shape[2]
+    out = torch.zeros(b, dtype=g.dtype, device=g.device)
+    if layer.weight.requires_grad:
+        if t * c_out * d <= t * t * (d + c_out):
+            per_sample = torch.matmul(g, cols.transpose(-1, -2))  # (B,G,Co,D)
+            out += per_sample.pow(2).sum(dim=(1, 2, 3))
+        else:
+            gram_a = torch.matmul(cols.transpose(-1, -2), cols)  # (B,G,T,T)
+            gram_g = torch.matmul(g.transpose(-1, -2), g)
+            out += (gram_a * gram_g).sum(dim=(1, 2, 3))
+    if layer.bias is not None and layer.bias.requires_grad:
+        out += g.sum(dim=-1).pow(2).sum(dim=(1, 2))
+    return out
+
+
+def _bn_sq_norms(layer: _BatchNorm, a: torch.Tensor,
+                 g: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared norm of an eval-mode BatchNorm's affine gradient."""
+    b, c = a.shape[0], a.shape[1]
+    a, g = a.reshape(b, c, -1), g.reshape(b, c, -1)
+    out = torch.zeros(b, dtype=g.dtype, device=g.device)
+    if layer.weight is not None and layer.weight.requires_grad:
+        mean = layer.running_mean.view(1, c, 1)
+        std = torch.sqrt(layer.running_var.view(1, c, 1) + layer.eps)
+        out += (g * (a - mean) / std).sum(-1).pow(2).sum(-1)
+    if layer.bias is not None and layer.bias.requires_grad:
+        out += g.sum(-1).pow(2).sum(-1)
+    return out
+
+
+def _linear_sq_norms(layer: nn.Linear, a: torch.Tensor,
+                     g: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared norm of a Linear's gradient (2-D inputs)."""
+    b = a.shape[0]
+    a, g = a.reshape(b, -1, a.shape[-1]), g.reshape(b, -1, g.shape[-1])
+    out = torch.zeros(b, dtype=g.dtype, device=g.device)
+    if layer.weight.requires_grad:
+        if a.shape[1] == 1:  # one position: the outer product's norm
+            out += (a.pow(2).sum((1, 2)) * g.pow(2).sum((1, 2)))
+        else:
+            out += (torch.matmul(a, a.transpose(1, 2)) *
+                    torch.matmul(g, g.transpose(1, 2))).sum((1, 2))
+    if layer.bias is not None and layer.bias.requires_grad:
+        out += g.sum(1).pow(2).sum(-1)
+    return out
+
+
+_RULES: Dict[type, Callable] = {
+    nn.Conv2d: _conv_sq_norms,
+    _BatchNorm: _bn_sq_norms,
+    nn.Linear: _linear_sq_norms,
+}
+
+
+def _rule_for(module: nn.Module) -> Optional[Callable]:
+    for kind, rule in _RULES.items():
+        if isinstance(module, kind):
+            return rule
+    return None
+
+
+def check_supported(model: nn.Module) -> List[Tuple[nn.Module, Callable]]:
+    """The layers with trainable parameters and their norm rules.
+
+    Raises:
+        TypeError: For a layer with trainable parameters of an unsupported
+            type, or a BatchNorm that would use batch statistics in eval
+            mode (then samples are not independent).
+    """
+    layers = []
+    for name, module in model.named_modules():
+        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if not own:
+            continue
+        rule = _rule_for(module)
+        if rule is None:
+            raise TypeError(
+                f'layer {name!r} ({type(module).__name__}) has trainable '
+                'parameters, and per-sample gradient norms support only '
+                'Conv2d, BatchNorm and Linear; use scope="last_layer"')
+        if isinstance(module, nn.Conv2d) and module.padding_mode != 'zeros':
+            raise TypeError(f'layer {name!r}: padding_mode='
+                            f'{module.padding_mode!r} is not supported')
+        if isinstance(module, _BatchNorm) and module.running_mean is None:
+            raise TypeError(
+                f'layer {name!r} has no running statistics, so in eval mode '
+                'it normalises with batch statistics and samples interact')
+        layers.append((module, rule))
+    return layers
+
+
+@contextmanager
+def _layer_hooks(layers, sq_norms: List[torch.Tensor]) -> Iterator[None]:
+    """Hooks that add each layer's per-sample squared norm into sq_norms[0]."""
+
+    def on_forward(module, inputs, output):
+        a = inputs[0].detach()
+        version = inputs[0]._version
+        rule = rules[module]
+
+        def on_grad(g):
+            if inputs[0]._version != version:
+                raise RuntimeError(
+                    f'the input of {type(module).__name__} was modified in '
+                    'place after the forward pass; per-sample norms need it')
+            sq_norms[0] = sq_norms[0] + rule(module, a, g.detach())
+
+        if output.requires_grad:
+            output.register_hook(on_grad)
+
+    rules = dict(layers)
+    handles = [m.register_forward_hook(on_forward) for m, _ in layers]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# --- the passes ------------------------------------------------------------------
+
+
+def _full_batch(model, parts, images, labels, layers) -> torch.Tensor:
+    features, logits, loss_fn = parts
+    sq = [torch.zeros(images.shape[0], dtype=torch.float64,
+                      device=images.device)]
+    images = images.detach().requires_grad_(True)
+    with _layer_hooks(layers, sq):
+        losses = loss_fn(logits(features(images)), labels)
+        # asking for the input's gradient only: no weight-gradient kernels
+        torch.autograd.grad(losses.sum(), images)
+    return sq[0].sqrt()
+
+
+def _last_layer_batch(model, parts, images, labels, fc) -> torch.Tensor:
+    features, logits, loss_fn = parts
+    seen = {}
+
+    def keep(module, inputs, output):
+        seen['h'], seen['z'] = inputs[0], output
+
+    handle = fc.register_forward_hook(keep)
+    try:
+        with torch.enable_grad():
+            losses = loss_fn(logits(features(images)), labels)
+    finally:
+        handle.remove()
+    h, z = seen['h'].detach(), seen['z']
+    (g, ) = torch.autograd.grad(losses.sum(), z)
+    g, h = g.double().reshape(g.shape[0], -1), h.double().reshape(
+        h.shape[0], -1)
+    sq = g.pow(2).sum(1) * h.pow(2).sum(1)
+    if fc.bias is not None:
+        sq += g.pow(2).sum(1)
+    return sq.sqrt()
+
+
+def _shard(data_loader: DataLoader, rank: int, world: int) -> DataLoader:
+    """This rank's strided share of the loader's dataset, in order, unpadded."""
+    dataset = data_loader.dataset
+    return DataLoader(
+        Subset(dataset, range(rank, len(dataset), world)),
+        batch_size=data_loader.batch_size,
+        shuffle=False,
+        num_workers=data_loader.num_workers,
+        collate_fn=data_loader.collate_fn,
+        pin_memory=data_loader.pin_memory)
+
+
+@contextmanager
+def preserved_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode inside; every submodule's own train/eval flag restored after."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def grad_norms(model: nn.Module,
+               data_loader: DataLoader,
+               *,
+               scope: str = 'full',
+               device: Optional[torch.device] = None,
+               logger=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-sample gradient norms of the model's loss, in dataset order.
+
+    Args:
+        model: An mmcls classifier (``ImageClassifier``; wrapped in
+            MMDataParallel / MMDistributedDataParallel is fine) or a plain
+            torch module that maps images to logits (cross-entropy loss).
+        data_loader: Yields mmcls batch dicts (``img``, ``gt_label``) or
+            ``(x, y)`` pairs, in dataset order (a SequentialSampler). With
+            torch.distributed initialised, every rank scores a strided share
+            of its dataset and all ranks get the full arrays.
+        scope: ``'full'`` (all trainable parameters), ``'last_layer'`` (the
+            final Linear layer's weight and bias) or ``'input'`` (``||x||``,
+            a sanity baseline).
+        device: Where to compute; default: where the model's parameters are.
+        logger: mmcv logger for the timing line (None: print).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``(norms, labels)``, float64 and
+        int64, one entry per dataset sample.
+
+    The model is scored in eval mode; afterwards its parameters, buffers,
+    ``.grad``s and each submodule's train/eval flag are as before.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f'unknown scope {scope!r}; choose one of '
+                         f'{list(SCOPES)}')
+    if not isinstance(data_loader.sampler, SequentialSampler):
+        raise ValueError(
+            'grad_norms needs a loader that yields the dataset in order '
+            f'(SequentialSampler), got {type(data_loader.sampler).__name__}')
+    if is_module_wrapper(model):
+        model = model.module  # the inner module: no DDP all-reduce
+    layers = check_supported(model) if scope == 'full' else []
+    fc = last_linear(model) if scope == 'last_layer' else None
+    parts = classifier_parts(model)
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device('cpu')
+
+    rank, world = (dist.get_rank(), dist.get_world_size()) if (
+        dist.is_available() and dist.is_initialized()) else (0, 1)
+    loader = data_loader if world == 1 else _shard(data_loader, rank, world)
+    n_local = len(loader.dataset)
+    norms, labels = [], []
+    bar = _progress(n_local * world) if rank == 0 else None
+    start = time.perf_counter()
+    with preserved_mode(model):
+        for batch in loader:
+            images, target = unpack_batch(batch)
+            images, target = images.to(device), target.to(device)
+            if scope == 'full':
+                out = _full_batch(model, parts, images, target, layers)
+            elif scope == 'last_layer':
+                out = _last_layer_batch(model, parts, images, target, fc)
+            else:
+                out = images.double().flatten(1).norm(dim=1)
+            norms.append(out.detach().cpu().double())
+            labels.append(target.cpu().long())
+            if bar is not None:
+                bar.update(num_tasks=images.shape[0] * world)
+    elapsed = time.perf_counter() - start
+    norms_np = torch.cat(norms).numpy() if norms else np.zeros(0)
+    labels_np = torch.cat(labels).numpy() if labels else np.zeros(0, np.int64)
+    if world > 1:
+        norms_np, labels_np = _gather_strided(norms_np, labels_np, world)
+    if rank == 0:
+        print_log(
+            f'\ngrad_norms(scope={scope!r}): {norms_np.size} samples in '
+            f'{elapsed:.1f}s ({norms_np.size / max(elapsed, 1e-9):.1f} '
+            f'samples/s, {world} process(es))', logger=logger)
+    return norms_np, labels_np
+
+
+def _progress(total: int):
+    import mmcv
+    return mmcv.ProgressBar(total)
+
+
+def _gather_strided(norms: np.ndarray, labels: np.ndarray,
+                    world: int) -> Tuple[np.ndarray, np.ndarray]:
+    """All ranks' strided shares, interleaved back into dataset order."""
+    shares: List = [None] * world
+    dist.all_gather_object(shares, (norms, labels))
+    n = sum(s[0].size for s in shares)
+    all_norms, all_labels = np.empty(n), np.empty(n, dtype=np.int64)
+    for r, (share_norms, share_labels) in enumerate(shares):
+        all_norms[r::world] = share_norms
+        all_labels[r::world] = share_labels
+    return all_norms, all_labels
+
+
+def grad_norms_loop(model: nn.Module,
+                    data_loader: DataLoader,
+                    scope: str = 'full') -> np.ndarray:
+    """Reference: one autograd backward per sample (slow; for checks).
+
+    ``scope='last_layer'`` restricts the norm to the final Linear layer's
+    parameters.
+    """
+    if is_module_wrapper(model):
+        model = model.module
+    parts = classifier_parts(model)
+    features, logits, loss_fn = parts
+    if scope == 'last_layer':
+        params = [p for p in last_linear(model).parameters() if p.requires_grad]
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+    out = []
+    with preserved_mode(model):
+        for batch in data_loader:
+            images, labels = unpack_batch(batch)
+            for x, y in zip(images, labels):
+                loss = loss_fn(logits(features(x[None])), y[None]).sum()
+                grads = torch.autograd.grad(loss, params)
+                out.append(
+                    float(torch.sqrt(sum(g.double().pow(2).sum()
+                                         for g in grads))))
+    return np.array(out)

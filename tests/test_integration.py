@@ -1,0 +1,350 @@
+"""The mmcls integration: wrapper, hook, runner, tools, configs."""
+import json
+import os.path as osp
+import subprocess
+import warnings
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from mmcv import Config
+from mmcv.runner import (EpochBasedRunner, Hook, IterBasedRunner,
+                         build_optimizer)
+from mmcls.datasets import build_dataloader, build_dataset
+from mmcls.models import build_classifier
+
+import mmcls_geda
+from mmcls_geda import GEDASubsetDataset, GradNormHook, apply_geda
+from mmcls_geda.selection import select_subset
+
+from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, decode_indices,
+                       small_cfg_options, small_resnet_cfg)
+
+
+def wrapper_cfg(root, fraction=0.5, **kw):
+    return dict(
+        type='GEDASubsetDataset',
+        fraction=fraction,
+        dataset=dict(type='LocalCIFAR10', data_prefix=root,
+                     pipeline=TRAIN_PIPELINE),
+        **kw)
+
+
+class ServedIndices(Hook):
+    """Records the dataset indices of every training batch."""
+
+    def __init__(self):
+        self.served = []
+
+    def after_train_iter(self, runner):
+        self.served.append(decode_indices(runner.data_batch['img']))
+
+
+def make_runner(tmp_path, model, max_epochs=1):
+    import logging
+    from mmcv.parallel import MMDataParallel
+    optimizer = build_optimizer(model, dict(type='SGD', lr=0.01,
+                                            momentum=0.9))
+    runner = EpochBasedRunner(
+        MMDataParallel(model), optimizer=optimizer, work_dir=str(tmp_path),
+        logger=logging.getLogger('test_geda'), max_epochs=max_epochs)
+    runner.register_optimizer_hook(dict(grad_clip=None))
+    return runner
+
+
+# --- registration and configs ------------------------------------------------
+
+
+def test_import_registers_plugin():
+    from mmcls.datasets import DATASETS
+    from mmcv.runner import HOOKS
+    assert DATASETS.get('GEDASubsetDataset') is GEDASubsetDataset
+    assert HOOKS.get('GradNormHook') is GradNormHook
+    for name in ('LocalCIFAR10', 'LocalCIFAR100', 'SklearnDigits'):
+        assert DATASETS.get(name) is not None
+    assert mmcls_geda.__version__
+
+
+@pytest.mark.parametrize('name', [
+    'geda/resnet18_1xb64-geda-f0.2_cifar10.py',
+    'geda/resnet18_1xb64-geda-f0.8_cifar100.py',
+    'baselines/resnet18_1xb64-ranked_even-f0.4_cifar10.py',
+])
+def test_configs_declare_fraction_once(name):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+    fraction = float(name.split('-f')[1].split('_')[0])
+    assert cfg.data.train.type == 'GEDASubsetDataset'
+    assert cfg.data.train.fraction == fraction
+    assert cfg.data.train.dataset.type.startswith('LocalCIFAR')
+    # evaluation runs on the whole test set: val/test are not wrapped
+    assert cfg.data.val.type == cfg.data.test.type == cfg.data.train.dataset.type
+    (hook, ) = cfg.custom_hooks
+    assert hook.type == 'GradNormHook' and hook.priority == 'HIGHEST'
+    assert cfg.data.samples_per_gpu == 64 and cfg.runner.max_epochs == 12
+    assert cfg.lr_config.policy == 'OneCycle'
+    assert cfg.lr_config.max_lr / cfg.lr_config.div_factor == 1e-3
+    assert 'mmcls_geda' in cfg.custom_imports.imports
+    text = open(osp.join(REPO, 'configs', name)).read()
+    assert text.count('fraction') <= 1 + text.count('# ')
+
+
+def test_apply_geda_turns_any_config_into_geda():
+    cfg = Config.fromfile(osp.join(REPO, 'configs/geda/'
+                                   'resnet18_1xb64-full_cifar10.py'))
+    out = apply_geda(cfg, 0.3, 'geda', hook=dict(scope='last_layer'),
+                     nodes=7)
+    assert cfg.data.train.type == 'LocalCIFAR10'  # the input is untouched
+    assert out.data.train.type == 'GEDASubsetDataset'
+    assert out.data.train.fraction == 0.3
+    assert out.data.train.dataset == cfg.data.train
+    hooks = [h for h in out.custom_hooks if h['type'] == 'GradNormHook']
+    assert hooks == [dict(type='GradNormHook', method='geda',
+                          options=dict(nodes=7), priority='HIGHEST',
+                          scope='last_layer')]
+    again = apply_geda(out, 0.6, 'random')
+    assert again.data.train.dataset == cfg.data.train
+    assert [h['method'] for h in again.custom_hooks] == ['random']
+    with pytest.raises(ValueError, match='fraction'):
+        apply_geda(cfg, 1.5)
+    with pytest.raises(ValueError, match='unknown method'):
+        apply_geda(cfg, 0.5, 'nope')
+
+
+# --- the wrapper ------------------------------------------------------------------
+
+
+def test_wrapper_length_placeholder_and_interface(cifar10_root):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    assert len(ds) == 30 and len(ds.dataset) == 60
+    assert ds.CLASSES == [f'class{i}' for i in range(10)]
+    labels = ds.get_gt_labels()
+    assert np.bincount(labels).tolist() == [3] * 10  # stratified placeholder
+    assert ds.get_cat_ids(0) == [int(labels[0])]
+    assert 'size=30/60, placeholder' in repr(ds)
+    item = ds[4]
+    assert decode_indices(item['img'][None]).item() == ds.indices[4]
+    results = [np.eye(10)[y] for y in labels]  # perfect predictions
+    assert ds.evaluate(results, metric='accuracy')['accuracy_top-1'] == 100.0
+
+
+def test_wrapper_set_indices_checks(cifar10_root):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    with pytest.raises(ValueError, match='needs 30 indices'):
+        ds.set_indices(np.arange(29))
+    with pytest.raises(ValueError, match='unique'):
+        ds.set_indices(np.r_[np.arange(29), 0])
+    with pytest.raises(ValueError, match=r'\[0, 60\)'):
+        ds.set_indices(np.arange(31, 61))
+    ds.set_indices(np.arange(30, 60))
+    assert ds.indices.tolist() == list(range(30, 60))
+
+
+@pytest.mark.parametrize('fraction', [0, 1.2, -1])
+def test_wrapper_bad_fraction(cifar10_root, fraction):
+    with pytest.raises(ValueError, match=r'fraction must be in \(0, 1\]'):
+        build_dataset(wrapper_cfg(cifar10_root, fraction))
+
+
+def test_wrapper_needs_labels():
+
+    class Unlabelled(torch.utils.data.Dataset):
+        CLASSES = None
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {}
+
+    with pytest.raises(TypeError, match='get_gt_labels'):
+        GEDASubsetDataset(Unlabelled(), 0.5)
+
+
+# --- local CIFAR ---------------------------------------------------------------
+
+
+def test_local_cifar_warns_and_never_downloads(cifar10_root, cifar100_root):
+    with mock.patch('mmcls.datasets.cifar.download_and_extract_archive',
+                    side_effect=AssertionError('download attempted')):
+        with pytest.warns(UserWarning, match='differ from the official md5'):
+            ds = build_dataset(dict(type='LocalCIFAR10',
+                                    data_prefix=cifar10_root,
+                                    pipeline=TEST_PIPELINE))
+        assert len(ds) == 60 and ds.CLASSES[3] == 'class3'
+        with pytest.warns(UserWarning):
+            ds100 = build_dataset(dict(type='LocalCIFAR100',
+                                       data_prefix=cifar100_root,
+                                       pipeline=TEST_PIPELINE,
+                                       test_mode=True))
+        assert len(ds100) == 100 and len(ds100.CLASSES) == 100
+
+
+def test_local_cifar_wrong_path_shows_layout(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        build_dataset(dict(type='LocalCIFAR10', data_prefix=str(tmp_path),
+                           pipeline=TEST_PIPELINE))
+    assert 'cifar-10-batches-py/data_batch_1' in str(err.value)
+    assert 'nothing is downloaded' in str(err.value)
+
+
+# --- the hook in a real EpochBasedRunner ---------------------------------------------
+
+
+def test_hook_selects_and_loader_serves_exactly_the_selection(
+        cifar10_root, tmp_path):
+    torch.manual_seed(0)
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    placeholder = ds.indices.copy()
+    model = build_classifier(small_resnet_cfg())
+    model.init_weights()
+    loader = build_dataloader(ds, samples_per_gpu=8, workers_per_gpu=1,
+                              dist=False, seed=0, persistent_workers=True)
+    runner = make_runner(tmp_path, model, max_epochs=2)
+    hook = GradNormHook(method='geda', scoring_batch_size=16,
+                        scoring_workers=0)
+    runner.register_hook(hook, priority='HIGHEST')
+    served = ServedIndices()
+    runner.register_hook(served)
+    runner.run([loader], [('train', 1)])
+
+    record = json.load(open(tmp_path / 'geda_selection.json'))
+    chosen = np.array(record['selection']['indices'])
+    assert not np.array_equal(chosen, placeholder)
+    assert np.array_equal(np.sort(ds.indices), chosen)
+    # both epochs, through persistent workers, served exactly the selection
+    per_epoch = np.split(np.concatenate(served.served), 2)
+    for epoch in per_epoch:
+        assert np.array_equal(np.sort(epoch), chosen)
+    # the saved selection is the one select_subset makes from the norms
+    norms = np.load(tmp_path / 'geda_norms.npy')
+    again = select_subset(norms, ds.full_labels, 0.5, 'geda', seed=0)
+    assert np.array_equal(again.indices, chosen)
+    assert record['fingerprint'] == ds.fingerprint
+    assert record['timings']['scoring_s'] > 0
+    assert osp.isfile(tmp_path / 'geda_selection_report.png')
+    report = json.load(open(tmp_path / 'geda_selection_report.json'))
+    assert [c['kept'] for c in report['classes']] == [3] * 10
+
+
+def test_hook_restores_model(cifar10_root, tmp_path):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    model = build_classifier(small_resnet_cfg())
+    model.init_weights()
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    hook = GradNormHook(scoring_batch_size=16, scoring_workers=0)
+    import logging
+    hook.select(model, ds, str(tmp_path), logging.getLogger('t'))
+    assert model.training and all(m.training for m in model.modules())
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_hook_bad_input_before_any_gradient_pass(cifar10_root, tmp_path):
+    with pytest.raises(ValueError, match='unknown method'):
+        GradNormHook(method='coreset')
+    with pytest.raises(ValueError, match='unknown scope'):
+        GradNormHook(scope='everything')
+    with pytest.raises(FileNotFoundError, match='nothing is downloaded'):
+        GradNormHook(checkpoint=str(tmp_path / 'missing.pth'))
+
+    plain = build_dataset(dict(type='LocalCIFAR10', data_prefix=cifar10_root,
+                               pipeline=TRAIN_PIPELINE))
+    model = build_classifier(small_resnet_cfg())
+    runner = make_runner(tmp_path, model)
+    runner.register_hook(GradNormHook(), priority='HIGHEST')
+    loader = build_dataloader(plain, 8, 1, dist=False)
+    with mock.patch('mmcls_geda.hooks.grad_norm_hook.grad_norms') as gn:
+        with pytest.raises(TypeError, match='GEDASubsetDataset'):
+            runner.run([loader], [('train', 1)])
+        gn.assert_not_called()
+
+
+def test_hook_refuses_iter_based_runner(tmp_path):
+    import logging
+    model = build_classifier(small_resnet_cfg())
+    runner = IterBasedRunner(
+        model, optimizer=build_optimizer(model, dict(type='SGD', lr=0.1)),
+        work_dir=str(tmp_path), logger=logging.getLogger('t'), max_iters=1)
+    with pytest.raises(TypeError, match='EpochBasedRunner'):
+        GradNormHook().before_run(runner)
+
+
+def test_selection_file_mismatch_is_refused(cifar10_root, cifar100_root,
+                                             tmp_path):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    sel = select_subset(np.arange(60.0), ds.full_labels, 0.5)
+    good = tmp_path / 'good.json'
+    good.write_text(json.dumps(dict(fingerprint=ds.fingerprint,
+                                    selection=sel.to_dict())))
+    reused = build_dataset(wrapper_cfg(cifar10_root, 0.5,
+                                       selection_file=str(good)))
+    assert np.array_equal(reused.indices, sel.indices)
+    bad = tmp_path / 'bad.json'
+    bad.write_text(json.dumps(dict(
+        fingerprint=dict(length=60, labels_sha256='0' * 16),
+        selection=sel.to_dict())))
+    with pytest.raises(ValueError, match='different training set'):
+        build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=str(bad)))
+    with pytest.raises(ValueError, match='fraction'):
+        build_dataset(wrapper_cfg(cifar10_root, 0.4,
+                                  selection_file=str(good)))
+
+
+# --- the tools, as a user runs them ---------------------------------------------------
+
+
+def run_tool(python, *args, timeout=600):
+    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def test_train_tool_one_epoch_then_resume(python, cifar10_root, tmp_path):
+    config = 'configs/geda/resnet18_1xb64-geda-f0.2_cifar10.py'
+    work = str(tmp_path / 'work')
+    log = run_tool(python, 'tools/train.py', config, '--work-dir', work,
+                   '--device', 'cpu', '--seed', '0', '--cfg-options',
+                   *small_cfg_options(cifar10_root, work, epochs=1))
+    assert 'GradNormHook (epoch 0): geda kept 12/60' in log
+    record = json.load(open(osp.join(work, 'geda_selection.json')))
+    assert len(record['selection']['indices']) == 12
+    # evaluation ran on the whole (unwrapped) test set
+    assert 'accuracy_top-1' in log
+
+    log2 = run_tool(python, 'tools/train.py', config, '--work-dir', work,
+                    '--device', 'cpu', '--resume-from',
+                    osp.join(work, 'epoch_1.pth'), '--cfg-options',
+                    *small_cfg_options(cifar10_root, work, epochs=2))
+    assert 'resumed the selection from' in log2
+    assert 'GradNormHook (epoch' not in log2  # no new gradient pass
+    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+
+
+def test_stock_mmcls_train_and_cifar100(python, cifar100_root, tmp_path):
+    """mmcls's own train script, the plugin reached via custom_imports."""
+    import mmcls
+    stock = osp.join(osp.dirname(mmcls.__file__), '.mim/tools/train.py')
+    config = 'configs/baselines/resnet18_1xb64-quantile_random-f0.4_cifar100.py'
+    work = str(tmp_path / 'work')
+    log = run_tool(python, stock, config, '--work-dir', work, '--device',
+                   'cpu', '--cfg-options',
+                   *small_cfg_options(cifar100_root, work, kind='cifar100'))
+    assert 'quantile_random kept 100/200' in log
+    assert 'accuracy_top-1' in log
+
+
+def test_select_tool_then_reuse(python, cifar10_root, tmp_path):
+    config = 'configs/geda/resnet18_1xb64-geda-f0.4_cifar10.py'
+    work = str(tmp_path / 'sel')
+    opts = small_cfg_options(cifar10_root, work)
+    run_tool(python, 'tools/geda_select.py', config, '--work-dir', work,
+             '--device', 'cpu', '--cfg-options', *opts)
+    path = osp.join(work, 'geda_selection.json')
+    record = json.load(open(path))
+    assert len(record['selection']['indices']) == 24
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
+    assert ds.indices.tolist() == record['selection']['indices']
