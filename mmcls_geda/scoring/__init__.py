@@ -1,4 +1,4 @@
 """Torch: per-sample scores of a model over a data loader (no runner)."""
-from .grad_norms import SCOPES, grad_norms, grad_norms_loop
+from .per_sample import SCOPES, grad_norms, grad_norms_loop
 
 __all__ = ['SCOPES', 'grad_norms', 'grad_norms_loop']

@@ -102,27 +102,106 @@ def last_linear(model: nn.Module) -> nn.Linear:
 
 def _conv_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
                    g: torch.Tensor) -> torch.Tensor:
-    """Per-sample squared norm of a Conv2d's weight (and bias) gradient."""
-    b = a.shape[0]
-    groups = layer.groups
-    cols = F.unfold(a, layer.kernel_size, layer.dilation, layer.padding,
-                    layer.stride)  # (B, Cin*kh*kw, T)
-    t = cols.shape[-1]
-    g = g.reshape(b, groups, -1, t)  # (B, G, Cout/G, T)
-    cols = cols.reshape(b, groups, -1, t)  # (B, G, D, T)
-    d, c_out = cols.shape[2], g.shape[2]
+    """Per-sample squared norm of a Conv2d's weight (and bias) gradient.
+
+    Per layer, the cheaper of two exact routes, by multiply-adds per sample
+    (``T`` output positions, ``P`` padded input positions, ``K`` kernel
+    taps, ``C_in``/``C`` input/output channels per group,
+    ``D = C_in * K``):
+
+    * the per-sample gradients themselves, ``T * C * D``: one grouped
+      weight-gradient convolution with the batch folded into the groups
+      (early, high-resolution layers);
+    * the ghost norm, ``P^2 * C_in + T^2 * (C + 32 K)``: Gram matrices of
+      the input positions and of the output gradients (late,
+      low-resolution layers); its ``K`` strided sums of ``T x T`` entries
+      cost about 32 multiply-adds an entry (measured on CPU).
+    """
+    b, groups = a.shape[0], layer.groups
+    t = g.shape[-2] * g.shape[-1]
+    taps = layer.kernel_size[0] * layer.kernel_size[1]
+    c_in, c_out = a.shape[1] // groups, g.shape[1] // groups
+    padded = (a.shape[-2] + 2 * layer.padding[0]) * (
+        a.shape[-1] + 2 * layer.padding[1])
     out = torch.zeros(b, dtype=g.dtype, device=g.device)
     if layer.weight.requires_grad:
-        if t * c_out * d <= t * t * (d + c_out):
-            per_sample = torch.matmul(g, cols.transpose(-1, -2))  # (B,G,Co,D)
-            out += per_sample.pow(2).sum(dim=(1, 2, 3))
+        per_sample_cost = t * c_out * c_in * taps
+        ghost_cost = padded * padded * c_in + t * t * (c_out + 32 * taps)
+        if ghost_cost < per_sample_cost:
+            out += _conv_ghost_sq_norms(layer, a, g)
         else:
-            gram_a = torch.matmul(cols.transpose(-1, -2), cols)  # (B,G,T,T)
-            gram_g = torch.matmul(g.transpose(-1, -2), g)
-            out += (gram_a * gram_g).sum(dim=(1, 2, 3))
+            out += _conv_weight_sq_norms(layer, a, g)
     if layer.bias is not None and layer.bias.requires_grad:
-        out += g.sum(dim=-1).pow(2).sum(dim=(1, 2))
+        out += g.reshape(b, g.shape[1], -1).sum(-1).pow(2).sum(-1)
     return out
+
+
+# Samples per chunk in the two routes below: a chunk's per-sample
+# gradients (or Gram matrices) stay within about 2 MiB. Measured on a
+# 2-core CPU: 2-4x faster than one call over a batch of 64, whose result
+# falls out of cache.
+_PER_SAMPLE_FLOATS = 2**19
+
+
+def _conv_ghost_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
+                         g: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared weight-gradient norms by the ghost-norm identity.
+
+    ``||sum_t p_t g_t^T||^2 = sum_{t,t'} (p_t . p_t') (g_t . g_t')`` with
+    ``p_t`` the input patch and ``g_t`` the output gradient at output
+    position ``t``, per group. The patch Gram matrix needs no unfolding:
+    ``p_t . p_t' = sum_k x_{pos(k,t)} . x_{pos(k,t')}``, a sum over the
+    kernel taps ``k`` of strided slices of the Gram matrix of the padded
+    input's positions.
+    """
+    groups = layer.groups
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    (dh, dw), (ph, pw) = layer.dilation, layer.padding
+    hp, wp = a.shape[-2] + 2 * ph, a.shape[-1] + 2 * pw
+    ho, wo = g.shape[-2:]
+    chunk = max(1, min(a.shape[0],
+                       _PER_SAMPLE_FLOATS // (groups * (hp * wp)**2)))
+    out = []
+    for a_part, g_part in zip(a.split(chunk), g.split(chunk)):
+        n = a_part.shape[0]
+        x = F.pad(a_part, (pw, pw, ph, ph)).reshape(n, groups, -1, hp * wp)
+        gram_x = torch.matmul(x.transpose(-1, -2), x).reshape(
+            n, groups, hp, wp, hp, wp)
+        gram_p = 0
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + (ho - 1) * sh + 1, sh)
+            for j in range(kw):
+                cols = slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)
+                gram_p = gram_p + gram_x[:, :, rows, cols, rows, cols]
+        gg = g_part.reshape(n, groups, -1, ho * wo)
+        gram_g = torch.matmul(gg.transpose(-1, -2), gg).reshape(
+            n, groups, ho, wo, ho, wo)
+        out.append((gram_p * gram_g).sum(dim=(1, 2, 3, 4, 5)))
+    return torch.cat(out)
+
+
+def _conv_weight_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
+                          g: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared weight-gradient norms from the gradients themselves.
+
+    One convolution weight-gradient per chunk of samples, with the samples
+    folded into the groups, so each group's result is one sample's gradient.
+    """
+    w = layer.weight
+    chunk = max(1, min(a.shape[0], _PER_SAMPLE_FLOATS // w.numel()))
+    out = []
+    for a_part, g_part in zip(a.split(chunk), g.split(chunk)):
+        n = a_part.shape[0]
+        per_sample = torch.nn.grad.conv2d_weight(
+            a_part.reshape(1, -1, *a.shape[2:]),
+            (n * w.shape[0], *w.shape[1:]),
+            g_part.reshape(1, -1, *g.shape[2:]),
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            groups=n * layer.groups)
+        out.append(per_sample.reshape(n, -1).pow(2).sum(1))
+    return torch.cat(out)
 
 
 def _bn_sq_norms(layer: _BatchNorm, a: torch.Tensor,
@@ -131,12 +210,15 @@ def _bn_sq_norms(layer: _BatchNorm, a: torch.Tensor,
     b, c = a.shape[0], a.shape[1]
     a, g = a.reshape(b, c, -1), g.reshape(b, c, -1)
     out = torch.zeros(b, dtype=g.dtype, device=g.device)
+    g_sum = g.sum(-1)  # (B, C): the bias gradient
     if layer.weight is not None and layer.weight.requires_grad:
-        mean = layer.running_mean.view(1, c, 1)
-        std = torch.sqrt(layer.running_var.view(1, c, 1) + layer.eps)
-        out += (g * (a - mean) / std).sum(-1).pow(2).sum(-1)
+        # sum_t g (a - mean) / std, without materialising (a - mean) / std
+        std = torch.sqrt(layer.running_var + layer.eps)
+        grad_w = (torch.einsum('bct,bct->bc', g, a) -
+                  layer.running_mean * g_sum) / std
+        out += grad_w.pow(2).sum(-1)
     if layer.bias is not None and layer.bias.requires_grad:
-        out += g.sum(-1).pow(2).sum(-1)
+        out += g_sum.pow(2).sum(-1)
     return out
 
 
