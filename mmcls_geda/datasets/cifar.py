@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import pickle
 import warnings
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 from mmcls.datasets import CIFAR10, CIFAR100, DATASETS
@@ -18,7 +18,33 @@ from mmcls.datasets.utils import check_integrity
 
 
 class _LocalCIFARMixin:
-    """Replaces the md5-or-download step of mmcls's CIFAR datasets."""
+    """Replaces the md5-or-download step of mmcls's CIFAR datasets.
+
+    Args:
+        per_class (int, optional): Keep only the first ``per_class``
+            samples of every class, in the files' order (a fixed,
+            class-balanced subset for CPU-sized experiments).
+        **kwargs: As mmcls's CIFAR10 / CIFAR100.
+    """
+
+    def __init__(self, *args, per_class: Optional[int] = None, **kwargs):
+        if per_class is not None and (not isinstance(per_class, int)
+                                      or per_class < 1):
+            raise ValueError(f'per_class must be a positive integer or None, '
+                             f'got {per_class!r}')
+        self.per_class = per_class
+        super().__init__(*args, **kwargs)
+
+    def load_annotations(self):
+        infos = super().load_annotations()
+        if self.per_class is None:
+            return infos
+        labels = np.array([int(info['gt_label']) for info in infos])
+        keep = np.concatenate([
+            np.flatnonzero(labels == c)[:self.per_class]
+            for c in np.unique(labels)
+        ])
+        return [infos[i] for i in np.sort(keep)]
 
     def _expected_files(self) -> List[Tuple[str, str]]:
         entries = self.train_list + self.test_list

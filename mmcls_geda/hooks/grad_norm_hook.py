@@ -21,6 +21,7 @@ from ..selection.api import resolve_options
 
 SELECTION_FILE = 'geda_selection.json'
 NORMS_FILE = 'geda_norms.npy'
+LABELS_FILE = 'geda_labels.npy'
 # Random augmentations dropped from the training pipeline to score with.
 RANDOM_TRANSFORMS = ('AutoAugment', 'RandAugment', 'ColorJitter', 'Lighting',
                      'Albu', 'RandomErasing')
@@ -310,6 +311,9 @@ class GradNormHook(Hook):
             atomic_write(
                 osp.join(work_dir, NORMS_FILE),
                 lambda p: _save_npy(norms, p))
+            atomic_write(
+                osp.join(work_dir, LABELS_FILE),
+                lambda p: _save_npy(wrapper.full_labels, p))
         if self.report:
             from ..report import write_report
             write_report(norms, wrapper.full_labels, selection,
