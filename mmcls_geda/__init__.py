@@ -24,7 +24,8 @@ if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
     from .datasets import (GEDASubsetDataset, LocalCIFAR10, LocalCIFAR100,
                            SklearnDigits)
     from .hooks import GradNormHook
+    from .models import WeightedImageClassifier
     __all__ += [
         'apply_geda', 'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10',
-        'LocalCIFAR100', 'SklearnDigits'
+        'LocalCIFAR100', 'SklearnDigits', 'WeightedImageClassifier'
     ]

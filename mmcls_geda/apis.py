@@ -3,7 +3,7 @@ import copy
 from typing import Any, Dict, Optional
 
 from .selection import check_fraction
-from .selection.api import resolve_options
+from .selection.api import EMBEDDING_METHODS, resolve_options
 
 
 def apply_geda(cfg,
@@ -13,6 +13,9 @@ def apply_geda(cfg,
                hook: Optional[Dict[str, Any]] = None,
                **options: Any):
     """Wrap ``data.train`` in GEDASubsetDataset and add the GradNormHook.
+
+    For the weighted methods (``'craig'``, ``'gradmatch'``) an
+    ``ImageClassifier`` becomes a ``WeightedImageClassifier``.
 
     For pipelines that build configs in Python (template repositories).
     The config is copied, not changed. Applying it to a config that already
@@ -31,6 +34,8 @@ def apply_geda(cfg,
     """
     fraction = check_fraction(fraction)
     resolve_options(method, options)  # fail now, not in the runner
+    weighted = method in EMBEDDING_METHODS and (hook or {}).get(
+        'weighted', True)
     from mmcv import Config
     as_config = isinstance(cfg, Config)
     # plain dicts inside, so that nested values come back as ConfigDicts
@@ -40,6 +45,15 @@ def apply_geda(cfg,
         train = train['dataset']
     cfg['data']['train'] = dict(
         type='GEDASubsetDataset', fraction=fraction, dataset=train)
+    if weighted:
+        # CRAIG / GRAD-MATCH weights reach the loss through this classifier
+        if cfg['model']['type'] not in ('ImageClassifier',
+                                        'WeightedImageClassifier'):
+            raise ValueError(
+                f"method {method!r} trains with per-sample weights, which "
+                f"model type {cfg['model']['type']!r} cannot take; pass "
+                "hook=dict(weighted=False) to train the subset unweighted")
+        cfg['model']['type'] = 'WeightedImageClassifier'
     hook_cfg = dict(
         type='GradNormHook',
         method=method,

@@ -70,6 +70,8 @@ def test_import_registers_plugin():
     'geda/resnet18_1xb64-geda-f0.2_cifar10.py',
     'geda/resnet18_1xb64-geda-f0.8_cifar100.py',
     'baselines/resnet18_1xb64-ranked_even-f0.4_cifar10.py',
+    'craig/resnet18_1xb64-craig-f0.6_cifar10.py',
+    'gradmatch/resnet18_1xb64-gradmatch-f0.8_cifar100.py',
 ])
 def test_configs_declare_fraction_once(name):
     cfg = Config.fromfile(osp.join(REPO, 'configs', name))
@@ -109,6 +111,10 @@ def test_apply_geda_turns_any_config_into_geda():
         apply_geda(cfg, 1.5)
     with pytest.raises(ValueError, match='unknown method'):
         apply_geda(cfg, 0.5, 'nope')
+    craig = apply_geda(cfg, 0.5, 'craig')
+    assert craig.model.type == 'WeightedImageClassifier'
+    assert apply_geda(cfg, 0.5, 'craig', hook=dict(weighted=False)
+                      ).model.type == 'ImageClassifier'
 
 
 # --- the wrapper ------------------------------------------------------------------

@@ -75,6 +75,8 @@ class GEDASubsetDataset:
         size = int(class_budgets(sizes, self.fraction).sum())
         self._indices = torch.zeros(size, dtype=torch.int64).share_memory_()
         self._weights = torch.ones(size, dtype=torch.float32).share_memory_()
+        # whether items carry 'sample_weight' (shared with workers, too)
+        self._weighted = torch.zeros(1, dtype=torch.bool).share_memory_()
         self.selection: Optional[Selection] = None
         self.selection_file = selection_file
         if selection_file is not None:
@@ -121,6 +123,7 @@ class GEDASubsetDataset:
             raise ValueError(f'indices must be unique, got '
                              f'{indices.size - np.unique(indices).size} '
                              'repeated')
+        weighted = weights is not None
         if weights is None:
             weights = np.ones(indices.size)
         weights = np.asarray(weights, dtype=np.float32)
@@ -129,10 +132,14 @@ class GEDASubsetDataset:
             raise ValueError('weights must be finite, >= 0 and one per index')
         self._indices.copy_(torch.from_numpy(indices.astype(np.int64)))
         self._weights.copy_(torch.from_numpy(weights))
+        self._weighted[0] = weighted
 
-    def set_selection(self, selection: Selection) -> None:
-        """Serve a :class:`Selection` (its indices and weights)."""
-        self.set_indices(selection.indices, selection.weights)
+    def set_selection(self, selection: Selection,
+                      weighted: bool = True) -> None:
+        """Serve a :class:`Selection`: its indices, and its weights unless
+        ``weighted`` is False or it has none."""
+        self.set_indices(selection.indices,
+                         selection.weights if weighted else None)
         self.selection = selection
 
     def load_selection(self, path: str) -> Selection:
@@ -151,7 +158,7 @@ class GEDASubsetDataset:
                 f'{record["selection"]["fraction"]}, the dataset is '
                 f'configured for fraction {self.fraction}')
         selection = Selection.from_dict(record['selection'])
-        self.set_selection(selection)
+        self.set_selection(selection, weighted=record.get('weighted', True))
         return selection
 
     # --- the mmcls dataset interface ---------------------------------------------
@@ -161,7 +168,7 @@ class GEDASubsetDataset:
 
     def __getitem__(self, idx: int) -> dict:
         results = self.dataset[int(self._indices[idx])]
-        if self.selection is not None and self.selection.weights is not None:
+        if self._weighted[0]:
             results['sample_weight'] = float(self._weights[idx])
         return results
 

@@ -1,5 +1,6 @@
 """``GradNormHook``: score the training set and choose the subset, in the runner."""
 import copy
+import inspect
 import json
 import os
 import os.path as osp
@@ -15,9 +16,10 @@ from mmcv.runner import load_checkpoint
 from mmcls.datasets.pipelines import Compose
 
 from ..datasets.subset import GEDASubsetDataset
-from ..scoring import SCOPES, grad_norms
+from ..scoring import SCOPES, grad_embeddings, grad_norms
 from ..selection import Selection, select_subset
-from ..selection.api import resolve_options
+from ..selection.api import EMBEDDING_METHODS, resolve_options
+from ..selection.gradient_matching import embedding_norms
 
 SELECTION_FILE = 'geda_selection.json'
 NORMS_FILE = 'geda_norms.npy'
@@ -63,7 +65,9 @@ class GradNormHook(Hook):
     loader exists, and before its workers start) the hook scores the whole
     wrapped training set with the model at epoch 0 in eval mode, selects a
     subset of the wrapper's size with ``method``, and makes the
-    :class:`GEDASubsetDataset` serve it. With ``interval=R > 0`` it selects
+    :class:`GEDASubsetDataset` serve it. ``'craig'`` and ``'gradmatch'``
+    score with last-layer gradient embeddings instead of norms and give
+    weighted subsets. With ``interval=R > 0`` it selects
     again every ``R`` epochs with the current model. Register it with
     ``priority='HIGHEST'`` so it runs before the learning-rate hooks.
 
@@ -86,6 +90,9 @@ class GradNormHook(Hook):
         scoring_model (dict, optional): Score with another classifier built
             from this config (a cheaper proxy), optionally loaded from
             ``checkpoint``.
+        weighted (bool): Train CRAIG / GRAD-MATCH subsets with their
+            per-sample weights (needs ``model.type='WeightedImageClassifier'``);
+            False trains them unweighted.
         save_norms (bool): Write the raw norms to ``work_dir``.
         report (bool): Write the selection report (PNG + JSON) to
             ``work_dir``.
@@ -102,6 +109,7 @@ class GradNormHook(Hook):
                  scoring_workers: int = 2,
                  checkpoint: Optional[str] = None,
                  scoring_model: Optional[dict] = None,
+                 weighted: bool = True,
                  save_norms: bool = True,
                  report: bool = True):
         # every check that needs no data happens here, before training
@@ -126,6 +134,7 @@ class GradNormHook(Hook):
         self.scoring_workers = scoring_workers
         self.checkpoint = checkpoint
         self.scoring_model = scoring_model
+        self.weighted = weighted and method in EMBEDDING_METHODS
         self.save_norms = save_norms
         self.report = report
         self._selected_once = False
@@ -138,6 +147,16 @@ class GradNormHook(Hook):
                 'GradNormHook works with EpochBasedRunner only (it changes '
                 'the subset before an epoch\'s loader starts); got '
                 f'{type(runner).__name__}')
+        model = runner.model.module if is_module_wrapper(
+            runner.model) else runner.model
+        takes_weights = 'sample_weight' in inspect.signature(
+            model.forward_train).parameters
+        if self.weighted and not takes_weights:
+            raise TypeError(
+                f'method {self.method!r} trains with per-sample weights, '
+                f'which {type(model).__name__} ignores: set '
+                "model.type='WeightedImageClassifier', or weighted=False in "
+                'the GradNormHook to train the subset unweighted')
         if getattr(self, 'priority', None) not in (None, 0):
             runner.logger.warning(
                 'GradNormHook should be registered with '
@@ -218,12 +237,21 @@ class GradNormHook(Hook):
             # random selection reads no scores: skip the gradient pass
             norms, labels = np.zeros(wrapper.full_labels.size), \
                 wrapper.full_labels
+            scores = norms
+        elif self.method in EMBEDDING_METHODS:
+            g, h, labels = grad_embeddings(
+                self._scoring_model(model),
+                self._scoring_loader(wrapper, logger),
+                logger=logger)
+            scores = (g, h)
+            norms = embedding_norms(scores)
         else:
             norms, labels = grad_norms(
                 self._scoring_model(model),
                 self._scoring_loader(wrapper, logger),
                 scope=self.scope,
                 logger=logger)
+            scores = norms
         scoring_s = time.perf_counter() - start
         if not np.array_equal(labels, wrapper.full_labels):
             raise RuntimeError(
@@ -232,19 +260,28 @@ class GradNormHook(Hook):
                 'the order of samples')
         selection = None
         if rank == 0:
-            selection = select_subset(norms, labels, wrapper.fraction,
+            selection = select_subset(scores, labels, wrapper.fraction,
                                       self.method, seed=self.seed,
                                       **self.given_options)
         if world > 1:
             box = [selection]
             dist.broadcast_object_list(box, src=0)
             selection = box[0]
-        wrapper.set_selection(selection)
+        wrapper.set_selection(selection, weighted=self.weighted)
         logger.info(f'GradNormHook (epoch {epoch}): {selection.summary()}; '
-                    f'scoring ({self.scope}) took {scoring_s:.1f}s')
+                    f'scoring ({self._scored}) took {scoring_s:.1f}s')
         if rank == 0:
             self._save(work_dir, epoch, wrapper, selection, norms, scoring_s)
         return selection
+
+    @property
+    def _scored(self) -> str:
+        if self.method == 'random':
+            return 'skipped: random reads no scores'
+        if self.method in EMBEDDING_METHODS:
+            return 'last-layer gradient embeddings'
+        return f'{self.scope} gradient norms' if self.scope != 'input' \
+            else 'input norms'
 
     def _scoring_loader(self, wrapper: GEDASubsetDataset, logger):
         """A sequential, deterministic loader over the whole wrapped set."""
@@ -295,6 +332,7 @@ class GradNormHook(Hook):
             scope=self.scope,
             fraction=wrapper.fraction,
             seed=self.seed,
+            weighted=self.weighted,
             epoch=epoch,
             fingerprint=wrapper.fingerprint,
             timings=dict(scoring_s=scoring_s, selection_s=selection.time_s),

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from . import baselines, geda
+from . import baselines, geda, gradient_matching
 from .budgets import class_budgets, class_rng
 
 # Each method's options and their defaults; anything else is refused.
@@ -20,7 +20,11 @@ METHOD_OPTIONS: Dict[str, Dict[str, Any]] = {
     'ranked_even': {},
     'topk': {},
     'ccs': dict(strata=50, hard_cutoff=0.0),
+    'craig': {},
+    'gradmatch': dict(lam=1e-3, steps=64),
 }
+# Methods that take gradient embeddings (n, d) or factors (G, H), not norms.
+EMBEDDING_METHODS = ('craig', 'gradmatch')
 SOLVERS = ('exact', 'milp')
 # Options that only one GEDA solver reads.
 _EXACT_ONLY = ('within_bin', )
@@ -55,6 +59,9 @@ class Selection:
             ``'time_limit'``), or empty for methods without a solver.
         weights: Per kept sample (aligned with ``indices``), for weighted
             methods; None: unweighted.
+        method_objective: Per class, the embedding methods' own measure:
+            CRAIG's facility-location coverage ``F(S) / F(all)``,
+            GRAD-MATCH's relative matching error; empty otherwise.
     """
     indices: np.ndarray
     method: str
@@ -72,6 +79,7 @@ class Selection:
     objective_rule: str = _REPORT_RULE
     status: List[str] = field(default_factory=list)
     weights: Optional[np.ndarray] = None
+    method_objective: List[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.indices.size)
@@ -157,6 +165,20 @@ def check_scores(scores: Any, ndim: int = 1) -> np.ndarray:
     return scores
 
 
+def check_embeddings(scores: Any):
+    """(n, d) embeddings or a ``(G, H)`` pair of factors, checked."""
+    if isinstance(scores, tuple):
+        if len(scores) != 2:
+            raise ValueError('factored embeddings must be a pair (G, H), got '
+                             f'{len(scores)} arrays')
+        g, h = (check_scores(part, ndim=2) for part in scores)
+        if g.shape[0] != h.shape[0]:
+            raise ValueError(f'the factors G and H differ in length: '
+                             f'{g.shape[0]} and {h.shape[0]} rows')
+        return g, h
+    return check_scores(scores, ndim=2)
+
+
 def resolve_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
     """Fill defaults and check every option of ``method``."""
     if method not in METHOD_OPTIONS:
@@ -173,6 +195,11 @@ def resolve_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
         _check_geda_options(opts, given=set(options))
     elif method == 'quantile_random':
         _check_int(opts, 'quantiles', 1)
+    elif method == 'gradmatch':
+        _check_int(opts, 'steps', 1)
+        if isinstance(opts['lam'], bool) or not isinstance(
+                opts['lam'], (int, float)) or opts['lam'] < 0:
+            raise ValueError(f'lam must be a number >= 0, got {opts["lam"]!r}')
     elif method == 'ccs':
         _check_int(opts, 'strata', 1)
         cut = opts['hard_cutoff']
@@ -258,11 +285,17 @@ def select_subset(scores: Any,
     rule), chosen by ``method`` from that class's scores.
 
     Args:
-        scores: 1-D float array, one score (gradient norm) per sample.
+        scores: 1-D float array, one score (gradient norm) per sample; for
+            ``'craig'``/``'gradmatch'``, the (n, d) gradient embeddings or
+            their factors ``(G, H)`` with ``e_i = G_i (x) H_i`` (see
+            :func:`mmcls_geda.scoring.grad_embeddings`). The ECDF objectives
+            are then reported on the embeddings' norms.
         labels: 1-D integer array of class labels (>= 0), same length.
         fraction: Fraction of the data to keep, in (0, 1].
         method: ``'geda'`` (default), ``'random'``, ``'quantile_random'``,
-            ``'ranked_even'``, ``'topk'`` or ``'ccs'``.
+            ``'ranked_even'``, ``'topk'``, ``'ccs'``; or, with gradient
+            embeddings as ``scores``, ``'craig'`` or ``'gradmatch'``
+            (weighted subsets).
         seed: Seed for every random choice; the same inputs and seed give
             the same indices on every platform.
         **options: Method options (see ``METHOD_OPTIONS``). For ``'geda'``:
@@ -281,7 +314,15 @@ def select_subset(scores: Any,
     """
     fraction = check_fraction(fraction)
     opts = resolve_options(method, options)
-    scores = check_scores(scores)
+    if method in EMBEDDING_METHODS:
+        embeddings = check_embeddings(scores)
+        scores = gradient_matching.embedding_norms(embeddings)
+    else:
+        if isinstance(scores, tuple) or np.ndim(scores) != 1:
+            raise ValueError(f'method {method!r} takes 1-D scores (one per '
+                             f'sample); (n, d) gradient embeddings go to '
+                             f'{list(EMBEDDING_METHODS)}')
+        scores = check_scores(scores)
     labels = check_labels(labels, scores.size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f'seed must be an integer, got {seed!r}')
@@ -297,12 +338,23 @@ def select_subset(scores: Any,
     members_by_class = np.split(
         np.argsort(labels, kind='stable'), np.cumsum(sizes)[:-1])
     picked, objective, integral, status = [], [], [], []
+    weights, own = [], []
     for label, members, k in zip(classes, members_by_class, budgets):
-        class_scores = scores[members]
-        local, state = _select_class(method, class_scores, int(k),
-                                     class_rng(seed, label), opts)
+        rng = class_rng(seed, label)
+        if method in EMBEDDING_METHODS:
+            gram = gradient_matching.class_gram(embeddings, members)
+            if method == 'craig':
+                local, w, value = gradient_matching.select_craig(gram, int(k))
+            else:
+                local, w, value = gradient_matching.select_gradmatch(
+                    gram, int(k), opts['lam'], rng, opts['steps'])
+            weights.append(w)
+            own.append(value)
+        else:
+            local, state = _select_class(method, scores[members], int(k),
+                                         rng, opts)
+            status.append(state)
         picked.append(members[local])
-        status.append(state)
     elapsed = time.perf_counter() - start
     for members, chosen in zip(members_by_class, picked):
         full = np.sort(scores[members])
@@ -311,7 +363,10 @@ def select_subset(scores: Any,
         objective.append(geda.ecdf_objective(full, sub, t, w))
         integral.append(float(wasserstein_distance(full, sub)))
 
-    indices = np.sort(np.concatenate(picked)).astype(np.int64)
+    indices = np.concatenate(picked).astype(np.int64)
+    order = np.argsort(indices)
+    indices = indices[order]
+    sample_weights = np.concatenate(weights)[order] if weights else None
     return Selection(
         indices=indices,
         method=method,
@@ -327,5 +382,7 @@ def select_subset(scores: Any,
         integral=integral,
         objective_nodes=report_nodes,
         objective_rule=report_rule,
-        status=status if method == 'geda' else [])
+        status=status if method == 'geda' else [],
+        weights=sample_weights,
+        method_objective=own)
 

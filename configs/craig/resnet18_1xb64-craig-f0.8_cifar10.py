@@ -1,0 +1,2 @@
+_base_ = ['./resnet18_1xb64-craig-f0.2_cifar10.py']
+data = dict(train=dict(fraction=0.8))

@@ -1,0 +1,3 @@
+from .weighted_classifier import WeightedImageClassifier
+
+__all__ = ['WeightedImageClassifier']
