@@ -354,3 +354,89 @@ def test_select_tool_then_reuse(python, cifar10_root, tmp_path):
     assert len(record['selection']['indices']) == 24
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
     assert ds.indices.tolist() == record['selection']['indices']
+
+
+# --- distributed: 2 CPU processes, gloo, a real runner ---------------------------------
+
+
+def _train_on_rank(rank, world, port, root, work_dir):
+    import logging
+    import os
+
+    import torch.distributed as dist
+    from mmcv.parallel import MMDistributedDataParallel
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)  # the same initial weights on both ranks
+        ds = build_dataset(wrapper_cfg(root, 0.4))
+        model = build_classifier(small_resnet_cfg())
+        model.init_weights()
+        loader = build_dataloader(ds, samples_per_gpu=8, workers_per_gpu=1,
+                                  num_gpus=1, dist=True, seed=0)
+        optimizer = build_optimizer(model, dict(type='SGD', lr=0.01))
+        runner = EpochBasedRunner(
+            MMDistributedDataParallel(model), optimizer=optimizer,
+            work_dir=work_dir, logger=logging.getLogger(f'rank{rank}'),
+            max_epochs=1)
+        runner.register_optimizer_hook(dict(grad_clip=None))
+        runner.register_hook(GradNormHook(scoring_batch_size=8,
+                                          scoring_workers=0, report=False),
+                             priority='HIGHEST')
+        served = ServedIndices()
+        runner.register_hook(served)
+        runner.run([loader], [('train', 1)])
+        np.save(osp.join(work_dir, f'indices{rank}.npy'), ds.indices)
+        np.save(osp.join(work_dir, f'served{rank}.npy'),
+                np.concatenate(served.served))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_ranks_end_with_identical_indices(cifar10_root, tmp_path):
+    import torch.multiprocessing as mp
+
+    from .test_scoring import _free_port
+    mp.spawn(_train_on_rank,
+             args=(2, _free_port(), cifar10_root, str(tmp_path)), nprocs=2)
+    record = json.load(open(tmp_path / 'geda_selection.json'))
+    chosen = record['selection']['indices']
+    ranks = [np.load(tmp_path / f'indices{r}.npy') for r in range(2)]
+    assert ranks[0].tolist() == ranks[1].tolist() == chosen
+    # the two ranks' shards together served the whole subset
+    served = np.concatenate([np.load(tmp_path / f'served{r}.npy')
+                             for r in range(2)])
+    assert sorted(set(served.tolist())) == chosen
+    # the selection is the one the (gathered) norms give on one process
+    norms = np.load(tmp_path / 'geda_norms.npy')
+    labels = np.load(tmp_path / 'geda_labels.npy')
+    assert select_subset(norms, labels, 0.4).indices.tolist() == chosen
+
+
+def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
+                                                           tmp_path):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    saved = select_subset(np.arange(60.0), ds.full_labels, 0.5, 'topk')
+    record = dict(fingerprint=ds.fingerprint, selection=saved.to_dict())
+    (tmp_path / 'geda_selection_epoch2.json').write_text(json.dumps(record))
+    model = build_classifier(small_resnet_cfg())
+    runner = make_runner(tmp_path, model, max_epochs=4)
+    runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
+    hook = GradNormHook(interval=2, scoring_workers=0)
+    runner._epoch = 3  # as after resume_from=epoch_3.pth
+    with mock.patch('mmcls_geda.hooks.grad_norm_hook.grad_norms') as gn:
+        hook.before_train_epoch(runner)
+        gn.assert_not_called()
+    assert ds.indices.tolist() == saved.indices.tolist()
+    # resumed where a re-selection is due: it selects anew
+    fresh = GradNormHook(interval=2, scoring_workers=0,
+                         scoring_batch_size=16, report=False)
+    runner._epoch = 2
+    fresh.before_train_epoch(runner)
+    assert osp.isfile(tmp_path / 'geda_selection.json')
+    # no saved selection for the epoch resumed at: a clear error
+    (tmp_path / 'geda_selection_epoch2.json').unlink()
+    runner._epoch = 3
+    with pytest.raises(FileNotFoundError, match='resuming at epoch 3'):
+        GradNormHook(interval=2).before_train_epoch(runner)

@@ -187,34 +187,33 @@ class GradNormHook(Hook):
 
     def _reuse_saved(self, runner, wrapper: GEDASubsetDataset) -> bool:
         """Serve a saved selection instead of selecting again, if one applies."""
-        if wrapper.selection is not None:
+        if wrapper.selection_file is not None:
             runner.logger.info(
                 f'GradNormHook: serving the selection from '
                 f'{wrapper.selection_file}: {wrapper.selection.summary()}')
             return True
         if runner.epoch == 0:
             return False
+        if self.interval and runner.epoch % self.interval == 0:
+            return False  # resumed exactly where a re-selection is due
         path = self._selection_path(runner, runner.epoch)
         if path is None:
             raise FileNotFoundError(
-                f'resuming at epoch {runner.epoch} needs the saved '
-                f'selection {osp.join(runner.work_dir, SELECTION_FILE)}, '
-                'which is missing: give it as the wrapper\'s selection_file '
-                'or start again from epoch 0')
+                f'resuming at epoch {runner.epoch} needs the selection that '
+                f'epoch trained on, saved in {runner.work_dir}, which is '
+                'missing: give it as the wrapper\'s selection_file or start '
+                'again from epoch 0')
         selection = wrapper.load_selection(path)
         runner.logger.info(f'GradNormHook: resumed the selection from '
                            f'{path}: {selection.summary()}')
         return True
 
     def _selection_path(self, runner, epoch: int) -> Optional[str]:
-        """The newest saved selection made at or before ``epoch``."""
+        """The saved selection that epoch ``epoch`` trained on."""
+        name = SELECTION_FILE
         if self.interval:
-            latest = epoch - epoch % self.interval
-            path = osp.join(runner.work_dir,
-                            f'geda_selection_epoch{latest}.json')
-            if osp.isfile(path):
-                return path
-        path = osp.join(runner.work_dir, SELECTION_FILE)
+            name = f'geda_selection_epoch{epoch - epoch % self.interval}.json'
+        path = osp.join(runner.work_dir, name)
         return path if osp.isfile(path) else None
 
     def _select(self, runner, wrapper: GEDASubsetDataset) -> None:

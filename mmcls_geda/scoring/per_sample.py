@@ -10,17 +10,19 @@ per-sample losses gives every sample's gradient with respect to every layer
 output. A tensor hook on each Conv2d / BatchNorm / Linear output (registered
 in the forward pass, before any in-place op touches that output) receives
 that gradient ``g``; the layer's input ``a`` was kept by a forward hook.
-Each layer's per-sample squared weight-gradient norm then comes from
+Each convolution's per-sample squared weight-gradient norm then comes from
 
-* the per-sample gradient itself, ``G_b = g_b unfold(a_b)^T`` (cheap when
-  the output has many positions and few channels: early convolutions), or
+* the per-sample gradients themselves, from a grouped weight-gradient
+  convolution with the samples folded into the groups (cheap when the
+  output has many positions and few channels: early layers), or
 * the Gram ("ghost norm") identity
-  ``||sum_t a_t g_t^T||^2 = sum_{t,t'} (a_t . a_t') (g_t . g_t')``
-  (cheap for late, low-resolution convolutions),
+  ``||sum_t p_t g_t^T||^2 = sum_{t,t'} (p_t . p_t') (g_t . g_t')`` over
+  output positions ``t`` (cheap for late, low-resolution layers),
 
-whichever costs fewer multiply-adds for that layer. The backward pass is
-asked for the input's gradient only, so autograd skips the weight-gradient
-kernels and no parameter's ``.grad`` is touched.
+whichever costs fewer multiply-adds for that layer; BatchNorm and Linear
+layers have closed forms. The backward pass is asked for the input's
+gradient only, so autograd skips the weight-gradient kernels and no
+parameter's ``.grad`` is touched.
 """
 import time
 from contextlib import contextmanager
@@ -272,9 +274,13 @@ def check_supported(model: nn.Module) -> List[Tuple[nn.Module, Callable]]:
                 f'layer {name!r} ({type(module).__name__}) has trainable '
                 'parameters, and per-sample gradient norms support only '
                 'Conv2d, BatchNorm and Linear; use scope="last_layer"')
-        if isinstance(module, nn.Conv2d) and module.padding_mode != 'zeros':
-            raise TypeError(f'layer {name!r}: padding_mode='
-                            f'{module.padding_mode!r} is not supported')
+        if isinstance(module, nn.Conv2d) and (
+                module.padding_mode != 'zeros'
+                or isinstance(module.padding, str)):
+            raise TypeError(
+                f'layer {name!r}: padding={module.padding!r}, padding_mode='
+                f'{module.padding_mode!r} is not supported (numeric zero '
+                'padding only)')
         if isinstance(module, _BatchNorm) and module.running_mean is None:
             raise TypeError(
                 f'layer {name!r} has no running statistics, so in eval mode '
