@@ -16,6 +16,7 @@ Usage: python benchmarks/grad_norms.py --data data/cifar10 [--samples 256]
 Last line: full_vs_train=... last_vs_train=... loop_vs_full=... max_rel_err=...
 """
 import argparse
+import logging
 import os
 import platform
 import time
@@ -23,18 +24,16 @@ import time
 import numpy as np
 import torch
 from mmcls.models import build_classifier
+from mmcv import Config
 from torch.utils.data import DataLoader, TensorDataset
 
 from mmcls_geda.datasets.cifar import load_cifar_arrays
 from mmcls_geda.scoring import grad_norms, grad_norms_loop
 
-MODEL = dict(
-    type='ImageClassifier',
-    backbone=dict(type='ResNet_CIFAR', depth=18, num_stages=4,
-                  out_indices=(3, ), style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=512,
-              loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+# mmcls's own ResNet_CIFAR-18 config (configs/_base_/models/resnet18_cifar.py)
+MODEL = Config.fromfile(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                 'configs/_base_/models/resnet18_cifar.py')).model
 
 
 def timed(fn):
@@ -62,6 +61,7 @@ def main():
     parser.add_argument('--rounds', type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    logging.getLogger('mmcv').setLevel(logging.WARNING)  # no init report
     torch.manual_seed(0)
     images, labels = load_cifar_arrays(args.data, 'cifar10', train=True)
     mean = np.array([125.307, 122.961, 113.8575]).reshape(1, 3, 1, 1)

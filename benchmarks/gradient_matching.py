@@ -10,25 +10,24 @@ Usage: python benchmarks/gradient_matching.py --data data/cifar10
 Last line: geda_s=... random_s=... craig_s=... gradmatch_s=... gradmatch_err=...
 """
 import argparse
+import logging
 import os
 import platform
 
 import numpy as np
 import torch
 from mmcls.models import build_classifier
+from mmcv import Config
 from torch.utils.data import DataLoader, TensorDataset
 
 from mmcls_geda.datasets import load_cifar_arrays
 from mmcls_geda.scoring import grad_embeddings
 from mmcls_geda.selection import select_subset
 
-MODEL = dict(
-    type='ImageClassifier',
-    backbone=dict(type='ResNet_CIFAR', depth=18, num_stages=4,
-                  out_indices=(3, ), style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=512,
-              loss=dict(type='CrossEntropyLoss')))
+# mmcls's own ResNet_CIFAR-18 config (configs/_base_/models/resnet18_cifar.py)
+MODEL = Config.fromfile(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                 'configs/_base_/models/resnet18_cifar.py')).model
 
 
 def embeddings(data: str, cache: str):
@@ -58,6 +57,7 @@ def main():
     parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    logging.getLogger('mmcv').setLevel(logging.WARNING)  # no init report
     g, h, labels = embeddings(args.data, args.cache)
     norms = np.linalg.norm(g, axis=1) * np.linalg.norm(h, axis=1)
     results = {}
