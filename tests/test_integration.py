@@ -329,6 +329,14 @@ def test_train_tool_one_epoch_then_resume(python, cifar10_root, tmp_path):
     assert 'GradNormHook (epoch' not in log2  # no new gradient pass
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
 
+    # tools/test.py evaluates the checkpoint on the whole test set
+    opts = [o for o in small_cfg_options(cifar10_root, work)
+            if not o.startswith('custom_hooks')]
+    log3 = run_tool(python, 'tools/test.py', config,
+                    osp.join(work, 'epoch_2.pth'), '--metrics', 'accuracy',
+                    '--device', 'cpu', '--cfg-options', *opts)
+    assert 'accuracy_top-1' in log3 and '30/30' in log3
+
 
 def test_stock_mmcls_train_and_cifar100(python, cifar100_root, tmp_path):
     """mmcls's own train script, the plugin reached via custom_imports."""
@@ -440,3 +448,80 @@ def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
     runner._epoch = 3
     with pytest.raises(FileNotFoundError, match='resuming at epoch 3'):
         GradNormHook(interval=2).before_train_epoch(runner)
+
+
+def test_hook_scores_with_a_checkpoint_or_a_proxy_model(cifar10_root,
+                                                        tmp_path):
+    """checkpoint=: a copy of the model with those weights scores;
+    scoring_model=: another classifier (a proxy) scores."""
+    import logging
+
+    from mmcv.runner import save_checkpoint
+    from torch.utils.data import DataLoader
+
+    from mmcls_geda.scoring import grad_norms
+    torch.manual_seed(1)
+    pretrained = build_classifier(small_resnet_cfg())
+    pretrained.init_weights()
+    path = str(tmp_path / 'pretrained.pth')
+    save_checkpoint(pretrained, path)
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    model = build_classifier(small_resnet_cfg())  # other weights
+    model.init_weights()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    hook = GradNormHook(checkpoint=path, scoring_workers=0, report=False)
+    hook.select(model, ds, str(tmp_path / 'a'), logging.getLogger('t'))
+    loader = hook._scoring_loader(ds, logging.getLogger('t'))
+    expected, _ = grad_norms(pretrained, loader)
+    np.testing.assert_allclose(np.load(tmp_path / 'a' / 'geda_norms.npy'),
+                               expected, rtol=1e-6)
+    after = model.state_dict()  # the trained model itself is untouched
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+    proxy_cfg = small_resnet_cfg(base_channels=4)
+    hook = GradNormHook(scoring_model=proxy_cfg, scoring_workers=0,
+                        report=False)
+    sel = hook.select(model, ds, str(tmp_path / 'b'), logging.getLogger('t'))
+    assert len(sel) == 30
+    assert not np.allclose(np.load(tmp_path / 'b' / 'geda_norms.npy'),
+                           expected)
+
+
+def test_pretrained_config_loads_a_local_checkpoint(python, cifar10_root,
+                                                    tmp_path):
+    """The pretrained variant initialises its backbone from a local file
+    (never a download) before the gradient pass."""
+    from mmcls.models import build_backbone
+    torch.manual_seed(2)
+    backbone = build_backbone(dict(type='ResNet', depth=18,
+                                   base_channels=8, out_indices=(3, )))
+    path = str(tmp_path / 'resnet18_imagenet.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in backbone.state_dict().items()}},
+               path)
+    work = str(tmp_path / 'work')
+    opts = [o for o in small_cfg_options(cifar10_root, work)
+            if 'base_channels' not in o]
+    log = run_tool(python, 'tools/geda_select.py',
+                   'configs/geda/resnet18_1xb64-geda-f0.2-pretrained_cifar10.py',
+                   '--work-dir', work, '--device', 'cpu', '--cfg-options',
+                   *opts, 'model.backbone.base_channels=8',
+                   f'model.backbone.init_cfg.checkpoint={path}')
+    assert f'load checkpoint from local path: {path}' in log
+    assert len(json.load(open(osp.join(work, 'geda_selection.json')))
+               ['selection']['indices']) == 12
+    missing = run_tool_failing(
+        python, 'tools/geda_select.py',
+        'configs/geda/resnet18_1xb64-geda-f0.2-pretrained_cifar10.py',
+        '--work-dir', work, '--device', 'cpu', '--cfg-options', *opts,
+        'model.backbone.base_channels=8',
+        'model.backbone.init_cfg.checkpoint=/nonexistent/r18.pth')
+    assert 'can not be found' in missing or 'No such file' in missing
+
+
+def run_tool_failing(python, *args):
+    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode != 0
+    return out.stdout + out.stderr
