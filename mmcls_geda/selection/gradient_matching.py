@@ -82,14 +82,17 @@ def select_craig(gram: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray,
 
 
 def _nonnegative_ridge(a: np.ndarray, rhs: np.ndarray, start: np.ndarray,
-                       steps: int = 300) -> np.ndarray:
+                       steps: int = 500) -> np.ndarray:
     """``argmin_{w >= 0} w^T a w - 2 w^T rhs`` by accelerated projected
-    gradient (FISTA), warm-started; ``a`` is positive definite."""
+    gradient (FISTA with adaptive restart), warm-started; ``a`` is
+    positive definite."""
     lipschitz = 2.0 * np.linalg.eigvalsh(a)[-1]
     w = y = np.maximum(start, 0.0)
     t = 1.0
     for _ in range(steps):
         w_next = np.maximum(y - (2.0 * (a @ y) - 2.0 * rhs) / lipschitz, 0.0)
+        if (y - w_next) @ (w_next - w) > 0:  # momentum overshoots: restart
+            t = 1.0
         t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
         y = w_next + (t - 1.0) / t_next * (w_next - w)
         w, t = w_next, t_next
@@ -108,10 +111,10 @@ def select_gradmatch(gram: np.ndarray, k: int, lam: float,
     adds the atoms most correlated with the residual (``ceil(k / steps)``
     of them, so a class costs ``steps`` solves, not ``k``), re-solves the
     ridge least squares on the support by a block-updated Cholesky factor
-    and keeps the non-negative part; the final weights solve the
-    non-negative ridge problem on the support. If the residual has no
-    positive correlation left before ``k`` atoms, the rest of the budget is
-    drawn at random with the mean weight.
+    and keeps the non-negative part. If the residual has no positive
+    correlation left before ``k`` atoms, the rest of the budget is drawn at
+    random. The final weights solve the non-negative ridge problem on the
+    whole support.
 
     Returns:
         tuple: (sorted positions, their weights, relative matching error
@@ -143,15 +146,16 @@ def select_gradmatch(gram: np.ndarray, k: int, lam: float,
         support = np.concatenate([support, new])
         weights = np.maximum(cho_solve((chol, True), target[support]), 0.0)
         corr = target - gram[:, support] @ weights
-    if support.size:
-        a = gram[np.ix_(support, support)] + reg * np.eye(support.size)
-        weights = _nonnegative_ridge(a, target[support], weights)
     if support.size < k:
+        # the residual is matched (no positive correlation left): the rest
+        # of the budget joins at random with weight 0, and the weights are
+        # re-solved on the whole support (never a worse match)
         rest = np.setdiff1d(np.arange(n), support)
         extra = rng.choice(rest, size=k - support.size, replace=False)
-        fill = weights.mean() if weights.size and weights.mean() > 0 else 1.0
         support = np.concatenate([support, extra])
-        weights = np.concatenate([weights, np.full(extra.size, fill)])
+        weights = np.concatenate([weights, np.zeros(extra.size)])
+    a = gram[np.ix_(support, support)] + reg * np.eye(support.size)
+    weights = _nonnegative_ridge(a, target[support], weights)
     order = np.argsort(support)
     support, weights = support[order], weights[order]
     approx = gram[np.ix_(support, support)] @ weights
