@@ -285,7 +285,13 @@ class GradNormHook(Hook):
     def _scoring_loader(self, wrapper: GEDASubsetDataset, logger):
         """A sequential, deterministic loader over the whole wrapped set."""
         from mmcv.parallel import collate
-        dataset = copy.copy(wrapper.dataset)
+        if not hasattr(wrapper.dataset, 'pipeline'):
+            raise TypeError(
+                'GradNormHook scores through a copy of the wrapped dataset '
+                'with its own pipeline, so it needs an mmcls BaseDataset '
+                f'inside GEDASubsetDataset; got {type(wrapper.dataset).__name__}'
+                ' (put dataset wrappers such as RepeatDataset outside it)')
+        dataset = copy.copy(wrapper.dataset)  # shares data_infos, not pipeline
         pipeline = self.scoring_pipeline
         if pipeline is None:
             if wrapper.dataset_cfg is None or 'pipeline' not in wrapper.dataset_cfg:
