@@ -525,3 +525,17 @@ def run_tool_failing(python, *args):
                          text=True, timeout=600)
     assert out.returncode != 0
     return out.stdout + out.stderr
+
+
+def test_hook_needs_a_dataset_with_its_own_pipeline(cifar10_root, tmp_path):
+    import logging
+    inner = dict(type='KFoldDataset', num_splits=2,
+                 dataset=dict(type='LocalCIFAR10', data_prefix=cifar10_root,
+                              pipeline=TRAIN_PIPELINE))
+    ds = build_dataset(dict(type='GEDASubsetDataset', fraction=0.5,
+                            dataset=inner))
+    assert len(ds) == 15  # half of the 30 samples of one fold
+    hook = GradNormHook(scoring_pipeline=TRAIN_PIPELINE[2:])
+    with pytest.raises(TypeError, match='KFoldDataset'):
+        hook.select(build_classifier(small_resnet_cfg()), ds, str(tmp_path),
+                    logging.getLogger('t'))

@@ -290,7 +290,7 @@ class GradNormHook(Hook):
                 'GradNormHook scores through a copy of the wrapped dataset '
                 'with its own pipeline, so it needs an mmcls BaseDataset '
                 f'inside GEDASubsetDataset; got {type(wrapper.dataset).__name__}'
-                ' (put dataset wrappers such as RepeatDataset outside it)')
+                ' (put dataset wrappers outside it)')
         dataset = copy.copy(wrapper.dataset)  # shares data_infos, not pipeline
         pipeline = self.scoring_pipeline
         if pipeline is None:
