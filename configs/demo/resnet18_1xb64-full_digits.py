@@ -4,27 +4,14 @@
 # schedule. `make demo` runs it on full data, with GEDA at 40 % and with
 # random selection at 40 % (tools/demo.py).
 _base_ = [
+    '../_base_/models/resnet18_cifar.py',
     '../_base_/datasets/digits_bs64.py',
     '../_base_/schedules/cifar10_onecycle_12e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        in_channels=1,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=128,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    backbone=dict(in_channels=1, stem_channels=16, base_channels=16),
+    head=dict(in_channels=128))
 evaluation = dict(interval=12, metric='accuracy')
 checkpoint_config = dict(interval=12)
 log_config = dict(interval=10)
