@@ -539,3 +539,20 @@ def test_hook_needs_a_dataset_with_its_own_pipeline(cifar10_root, tmp_path):
     with pytest.raises(TypeError, match='KFoldDataset'):
         hook.select(build_classifier(small_resnet_cfg()), ds, str(tmp_path),
                     logging.getLogger('t'))
+
+
+def test_random_skips_the_gradient_pass_and_claims_no_scores(cifar10_root,
+                                                             tmp_path):
+    import logging
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    hook = GradNormHook(method='random', seed=3)
+    with mock.patch('mmcls_geda.hooks.grad_norm_hook.grad_norms') as gn:
+        sel = hook.select(build_classifier(small_resnet_cfg()), ds,
+                          str(tmp_path), logging.getLogger('t'))
+        gn.assert_not_called()
+    assert 'objective' not in sel.summary() and len(sel) == 30
+    assert sel.indices.tolist() == select_subset(
+        np.zeros(60), ds.full_labels, 0.5, 'random', seed=3).indices.tolist()
+    assert osp.isfile(tmp_path / 'geda_selection.json')
+    assert not osp.exists(tmp_path / 'geda_norms.npy')
+    assert not osp.exists(tmp_path / 'geda_selection_report.png')

@@ -262,6 +262,9 @@ class GradNormHook(Hook):
             selection = select_subset(scores, labels, wrapper.fraction,
                                       self.method, seed=self.seed,
                                       **self.given_options)
+            if self.method == 'random':
+                # no scores were computed: no ECDF objectives to report
+                selection.objective, selection.integral = [], []
         if world > 1:
             box = [selection]
             dist.broadcast_object_list(box, src=0)
@@ -350,6 +353,8 @@ class GradNormHook(Hook):
             atomic_write(
                 osp.join(work_dir, name),
                 lambda p: _dump_json(record, p))
+        if self.method == 'random':
+            return  # no scores: nothing more to save or draw
         if self.save_norms:
             atomic_write(
                 osp.join(work_dir, NORMS_FILE),

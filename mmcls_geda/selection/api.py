@@ -109,12 +109,13 @@ class Selection:
     def summary(self) -> str:
         """One line for logs."""
         counts = self.class_counts
+        objectives = (f'objective mean {np.mean(self.objective):.4g}, '
+                      f'integral mean {np.mean(self.integral):.4g}; '
+                      if self.objective else '')
         return (f'{self.method} kept {len(self)}/{sum(self.class_sizes)} '
                 f'samples (fraction {self.fraction}) in {len(counts)} '
-                f'classes, {min(counts)}-{max(counts)} per class; objective '
-                f'mean {np.mean(self.objective):.4g}, integral mean '
-                f'{np.mean(self.integral):.4g}; {self.solver} took '
-                f'{self.time_s:.3f}s')
+                f'classes, {min(counts)}-{max(counts)} per class; '
+                f'{objectives}{self.solver} took {self.time_s:.3f}s')
 
 
 def check_fraction(fraction: Any) -> float:
