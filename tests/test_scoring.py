@@ -176,6 +176,10 @@ def test_distributed_two_processes_match_single(tmp_path):
     dict(groups=2),
     dict(kernel_size=1, padding=0, stride=2),
     dict(kernel_size=(3, 1), padding=(1, 0)),
+    dict(kernel_size=5, padding=4, stride=3),
+    dict(kernel_size=(3, 5), padding=(3, 1), stride=(2, 1), dilation=(1, 2)),
+    # a 2x2 input: some taps read only zero padding
+    dict(kernel_size=3, padding=2, stride=4, size=(2, 2)),
 ])
 def test_both_conv_routes_equal_per_sample_autograd(conv):
     from mmcls_geda.scoring.per_sample import (_conv_ghost_sq_norms,
@@ -183,8 +187,9 @@ def test_both_conv_routes_equal_per_sample_autograd(conv):
     torch.manual_seed(0)
     args = dict(kernel_size=3, padding=1, bias=False)
     args.update(conv)
+    size = args.pop('size', (7, 9))
     layer = nn.Conv2d(4, 6, **args)
-    a = torch.randn(5, 4, 7, 9)
+    a = torch.randn(5, 4, *size)
     g = torch.randn_like(layer(a))
     ref = []
     for a_b, g_b in zip(a, g):

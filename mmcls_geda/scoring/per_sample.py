@@ -9,7 +9,8 @@ statistics) samples do not interact, so one backward pass of the summed
 per-sample losses gives every sample's gradient with respect to every layer
 output. A tensor hook on each Conv2d / BatchNorm / Linear output (registered
 in the forward pass, before any in-place op touches that output) receives
-that gradient ``g``; the layer's input ``a`` was kept by a forward hook.
+that gradient ``g``; the layer's input ``a`` was kept by a forward hook
+until then, and is let go right after.
 Each convolution's per-sample squared weight-gradient norm then comes from
 
 * the per-sample gradients themselves, from a grouped weight-gradient
@@ -19,7 +20,8 @@ Each convolution's per-sample squared weight-gradient norm then comes from
   ``||sum_t p_t g_t^T||^2 = sum_{t,t'} (p_t . p_t') (g_t . g_t')`` over
   output positions ``t`` (cheap for late, low-resolution layers),
 
-whichever costs fewer multiply-adds for that layer; BatchNorm and Linear
+whichever a cost model of multiply-adds finds cheaper for that layer
+(:func:`_conv_sq_norms`); BatchNorm and Linear
 layers have closed forms. The backward pass is asked for the input's
 gradient only, so autograd skips the weight-gradient kernels and no
 parameter's ``.grad`` is touched.
@@ -106,29 +108,31 @@ def _conv_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
                    g: torch.Tensor) -> torch.Tensor:
     """Per-sample squared norm of a Conv2d's weight (and bias) gradient.
 
-    Per layer, the cheaper of two exact routes, by multiply-adds per sample
-    (``T`` output positions, ``P`` padded input positions, ``K`` kernel
-    taps, ``C_in``/``C`` input/output channels per group,
-    ``D = C_in * K``):
+    Per layer, the cheaper of two exact routes (``T``/``S`` output/input
+    positions, ``W`` weights, ``C_in``/``C`` input/output channels per
+    group):
 
-    * the per-sample gradients themselves, ``T * C * D``: one grouped
-      weight-gradient convolution with the batch folded into the groups
+    * the per-sample gradients themselves: one grouped weight-gradient
+      convolution per chunk of samples, ``T * W`` multiply-adds a sample
       (early, high-resolution layers);
-    * the ghost norm, ``P^2 * C_in + T^2 * (C + 32 K)``: Gram matrices of
-      the input positions and of the output gradients (late,
-      low-resolution layers); its ``K`` strided sums of ``T x T`` entries
-      cost about 32 multiply-adds an entry (measured on CPU).
+    * the ghost norm: Gram matrices of the input positions and of the
+      output-gradient positions, ``S^2 * C_in + T^2 * C`` multiply-adds a
+      sample and group (late, low-resolution layers).
+
+    The factors turn multiply-adds into time, as measured on CPU: the
+    batched Gram products run at about 1/2.2 of the convolution's rate,
+    and the grouped convolution slows down as the per-sample gradient
+    grows (fewer samples fit a chunk): ``1 + W / 2^18``.
     """
     b, groups = a.shape[0], layer.groups
     t = g.shape[-2] * g.shape[-1]
-    taps = layer.kernel_size[0] * layer.kernel_size[1]
+    s = a.shape[-2] * a.shape[-1]
     c_in, c_out = a.shape[1] // groups, g.shape[1] // groups
-    padded = (a.shape[-2] + 2 * layer.padding[0]) * (
-        a.shape[-1] + 2 * layer.padding[1])
     out = torch.zeros(b, dtype=g.dtype, device=g.device)
     if layer.weight.requires_grad:
-        per_sample_cost = t * c_out * c_in * taps
-        ghost_cost = padded * padded * c_in + t * t * (c_out + 32 * taps)
+        weights = layer.weight.numel()
+        per_sample_cost = t * weights * (1 + weights / 2**18)
+        ghost_cost = 2.2 * groups * (s * s * c_in + t * t * c_out)
         if ghost_cost < per_sample_cost:
             out += _conv_ghost_sq_norms(layer, a, g)
         else:
@@ -138,11 +142,35 @@ def _conv_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
     return out
 
 
-# Samples per chunk in the two routes below: a chunk's per-sample
-# gradients (or Gram matrices) stay within about 2 MiB. Measured on a
-# 2-core CPU: 2-4x faster than one call over a batch of 64, whose result
-# falls out of cache.
-_PER_SAMPLE_FLOATS = 2**19
+# Chunk sizes of the two routes below, measured on a 2-core CPU: a chunk's
+# Gram matrices stay within 2 MiB, its per-sample gradients within 4 MiB
+# and 16 samples (2-4x faster than one call over a batch of 64, whose
+# result falls out of cache).
+_GHOST_FLOATS = 2**19
+_PER_SAMPLE_FLOATS = 2**20
+_MAX_CHUNK = 16
+
+
+def _tap_slices(size_in: int, size_out: int, kernel: int, stride: int,
+                padding: int, dilation: int) -> List[Tuple[slice, slice]]:
+    """Along one spatial axis, for each kernel tap: ``(outputs, inputs)``.
+
+    ``outputs`` are the output positions whose window puts this tap inside
+    the (unpadded) input, ``inputs`` the input positions it reads there;
+    taps that only ever read padding are left out.
+    """
+    pairs = []
+    for tap in range(kernel):
+        offset = tap * dilation - padding  # input index of output 0
+        first = max(0, -(offset // stride))  # ceil(-offset / stride)
+        last = min(size_out - 1, (size_in - 1 - offset) // stride)
+        if first > last:
+            continue
+        start = first * stride + offset
+        pairs.append((slice(first, last + 1),
+                      slice(start, start + (last - first) * stride + 1,
+                            stride)))
+    return pairs
 
 
 def _conv_ghost_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
@@ -152,31 +180,34 @@ def _conv_ghost_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
     ``||sum_t p_t g_t^T||^2 = sum_{t,t'} (p_t . p_t') (g_t . g_t')`` with
     ``p_t`` the input patch and ``g_t`` the output gradient at output
     position ``t``, per group. The patch Gram matrix needs no unfolding:
-    ``p_t . p_t' = sum_k x_{pos(k,t)} . x_{pos(k,t')}``, a sum over the
-    kernel taps ``k`` of strided slices of the Gram matrix of the padded
-    input's positions.
+    ``p_t . p_t' = sum_k x_{pos(k,t)} . x_{pos(k,t')}`` sums the Gram
+    matrix of the input positions over the kernel taps ``k``, row taps and
+    column taps separately (zero padding contributes nothing, so it is
+    never materialised).
     """
     groups = layer.groups
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
-    (dh, dw), (ph, pw) = layer.dilation, layer.padding
-    hp, wp = a.shape[-2] + 2 * ph, a.shape[-1] + 2 * pw
+    h, w = a.shape[-2:]
     ho, wo = g.shape[-2:]
-    chunk = max(1, min(a.shape[0],
-                       _PER_SAMPLE_FLOATS // (groups * (hp * wp)**2)))
+    row_taps = _tap_slices(h, ho, layer.kernel_size[0], layer.stride[0],
+                           layer.padding[0], layer.dilation[0])
+    col_taps = _tap_slices(w, wo, layer.kernel_size[1], layer.stride[1],
+                           layer.padding[1], layer.dilation[1])
+    chunk = max(1, min(a.shape[0], _MAX_CHUNK,
+                       _GHOST_FLOATS // (groups * (h * w)**2)))
     out = []
     for a_part, g_part in zip(a.split(chunk), g.split(chunk)):
         n = a_part.shape[0]
-        x = F.pad(a_part, (pw, pw, ph, ph)).reshape(n, groups, -1, hp * wp)
-        gram_x = torch.matmul(x.transpose(-1, -2), x).reshape(
-            n, groups, hp, wp, hp, wp)
-        gram_p = 0
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + (ho - 1) * sh + 1, sh)
-            for j in range(kw):
-                cols = slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)
-                gram_p = gram_p + gram_x[:, :, rows, cols, rows, cols]
+        x = a_part.reshape(n, groups, -1, h * w)
+        gram_x = torch.matmul(x.transpose(-1, -2), x).view(
+            n, groups, h, w, h, w)
+        rows = gram_x.new_zeros(n, groups, ho, w, ho, w)
+        for o, i in row_taps:
+            rows[:, :, o, :, o, :] += gram_x[:, :, i, :, i, :]
+        gram_p = gram_x.new_zeros(n, groups, ho, wo, ho, wo)
+        for o, i in col_taps:
+            gram_p[:, :, :, o, :, o] += rows[:, :, :, i, :, i]
         gg = g_part.reshape(n, groups, -1, ho * wo)
-        gram_g = torch.matmul(gg.transpose(-1, -2), gg).reshape(
+        gram_g = torch.matmul(gg.transpose(-1, -2), gg).view(
             n, groups, ho, wo, ho, wo)
         out.append((gram_p * gram_g).sum(dim=(1, 2, 3, 4, 5)))
     return torch.cat(out)
@@ -190,7 +221,8 @@ def _conv_weight_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
     folded into the groups, so each group's result is one sample's gradient.
     """
     w = layer.weight
-    chunk = max(1, min(a.shape[0], _PER_SAMPLE_FLOATS // w.numel()))
+    chunk = max(1, min(a.shape[0], _MAX_CHUNK,
+                       _PER_SAMPLE_FLOATS // w.numel()))
     out = []
     for a_part, g_part in zip(a.split(chunk), g.split(chunk)):
         n = a_part.shape[0]
@@ -294,12 +326,17 @@ def _layer_hooks(layers, sq_norms: List[torch.Tensor]) -> Iterator[None]:
     """Hooks that add each layer's per-sample squared norm into sq_norms[0]."""
 
     def on_forward(module, inputs, output):
-        a = inputs[0].detach()
+        # The closure lives as long as the autograd graph; holding the input
+        # only until the hook has run lets each activation be freed during
+        # the backward pass, as without hooks (holding them all to the end
+        # cost 15% of the pass in page faults, measured on CPU).
+        kept = [inputs[0].detach()]
         version = inputs[0]._version
         rule = rules[module]
 
         def on_grad(g):
-            if inputs[0]._version != version:
+            a = kept.pop()
+            if a._version != version:
                 raise RuntimeError(
                     f'the input of {type(module).__name__} was modified in '
                     'place after the forward pass; per-sample norms need it')
