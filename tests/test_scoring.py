@@ -49,8 +49,18 @@ def test_full_matches_bs1_autograd(trained):
     np.testing.assert_allclose(norms, ref, rtol=1e-4)
 
 
-def test_full_covers_both_conv_routes_groups_and_bias():
+def test_full_covers_both_conv_routes_groups_and_bias(monkeypatch):
     """Grouped convs with bias, at a resolution where both routes are used."""
+    from mmcls_geda.scoring import per_sample
+    used = set()
+    for route in ('_conv_ghost_sq_norms', '_conv_weight_sq_norms'):
+        original = getattr(per_sample, route)
+
+        def counted(*args, _route=route, _original=original):
+            used.add(_route)
+            return _original(*args)
+
+        monkeypatch.setattr(per_sample, route, counted)
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1, bias=True), nn.BatchNorm2d(8),
@@ -64,6 +74,7 @@ def test_full_covers_both_conv_routes_groups_and_bias():
     data = TensorDataset(torch.randn(12, 3, 12, 12), torch.randint(0, 4, (12, )))
     loader = DataLoader(data, batch_size=5)
     norms, _ = grad_norms(model, loader)
+    assert used == {'_conv_ghost_sq_norms', '_conv_weight_sq_norms'}
     np.testing.assert_allclose(norms, grad_norms_loop(model, loader),
                                rtol=1e-4)
 
@@ -133,6 +144,25 @@ def test_bad_input():
                         nn.Linear(8, 5))
     with pytest.raises(TypeError, match="'2' \\(LayerNorm\\)"):
         grad_norms(odd, DataLoader(data))
+
+
+class _OverwritesLinearInput(nn.Module):
+    """Changes the classifier layer's input in place after using it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(768, 5)
+
+    def forward(self, x):
+        h = x.flatten(1) * 1.0
+        logits = self.fc(h)
+        h.mul_(2.0)
+        return logits
+
+
+def test_input_changed_in_place_after_the_layer_is_an_error():
+    with pytest.raises(RuntimeError, match='Linear was modified in place'):
+        grad_norms(_OverwritesLinearInput(), DataLoader(tiny_data(4)))
 
 
 # --- distributed: 2 CPU processes, gloo ---------------------------------------------
