@@ -30,7 +30,8 @@ from mmcls.models import build_classifier
 from mmcv import Config
 
 import mmcls_geda  # noqa: F401
-from mmcls_geda import GradNormHook
+from mmcls_geda.apis import score_and_select
+from mmcls_geda.selection import record
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,6 +66,7 @@ def main():
     plain = build_dataset(inner)
     wrapped = build_dataset(
         dict(type='GEDASubsetDataset', fraction=1.0, dataset=inner))
+    wrapped.set_indices(np.arange(len(plain)))  # every sample, in order
     loaders = {
         name: build_dataloader(ds, 64, 0, dist=False, shuffle=True, seed=0,
                                persistent_workers=False)
@@ -84,13 +86,17 @@ def main():
     init = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-    # the selection, as the hook runs it (scoring pipeline, solver, files)
-    hook = GradNormHook(scoring_batch_size=64, scoring_workers=0,
-                        report=False)
+    # the selection, as the hook runs it (scoring pipeline, solver, record)
     start = time.perf_counter()
-    hook.select(model, build_dataset(
-        dict(type='GEDASubsetDataset', fraction=0.2, dataset=inner)),
-                '/tmp/geda_overhead_bench', logging.getLogger('bench'))
+    wrapper = build_dataset(
+        dict(type='GEDASubsetDataset', fraction=0.2, dataset=inner))
+    run = score_and_select(model, wrapper, 'geda', batch_size=64, workers=0,
+                           logger=logging.getLogger('bench'))
+    record.save_record(
+        '/tmp/geda_overhead_bench',
+        record.make_record(run.selection, fingerprint=wrapper.fingerprint,
+                           scope='full', weighted=False, epoch=0,
+                           scoring_s=run.scoring_s))
     selection_s = time.perf_counter() - start
     model.load_state_dict(init)
 

@@ -20,12 +20,12 @@ def _installed(name: str) -> bool:
 
 
 if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
-    from .apis import apply_geda
+    from .apis import apply_geda, score_and_select
     from .datasets import (GEDASubsetDataset, LocalCIFAR10, LocalCIFAR100,
                            SklearnDigits)
     from .hooks import GradNormHook
     from .models import WeightedImageClassifier
     __all__ += [
-        'apply_geda', 'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10',
+        'apply_geda', 'score_and_select', 'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10',
         'LocalCIFAR100', 'SklearnDigits', 'WeightedImageClassifier'
     ]

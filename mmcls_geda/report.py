@@ -7,9 +7,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from .selection import Selection
-
-REPORT_PNG = 'geda_selection_report.png'
-REPORT_JSON = 'geda_selection_report.json'
+from .selection.record import REPORT_JSON, REPORT_PNG
 
 
 def report_record(norms: np.ndarray, labels: np.ndarray,

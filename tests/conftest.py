@@ -2,10 +2,16 @@
 import os
 import os.path as osp
 import pickle
+import socket
+import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
+from mmcls.models import build_classifier
+from mmcv.runner import EpochBasedRunner, Hook, build_optimizer
+from torch.utils.data import DataLoader, TensorDataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CENTRE = 16  # RandomCrop(padding=4) never moves the centre pixel off-image
@@ -132,3 +138,79 @@ def small_cfg_options(root: str, work_dir: str, epochs: int = 1,
 @pytest.fixture
 def python():
     return sys.executable
+
+
+# --- shared helpers (test modules import these, never each other) -----------
+
+
+def tiny_data(n=24, classes=5, seed=0, size=16):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, size, size, generator=g)
+    y = torch.randint(0, classes, (n, ), generator=g)
+    return TensorDataset(x, y)
+
+
+def make_model(classes=5, width=8, seed=0, trained=False, data=None):
+    torch.manual_seed(seed)
+    model = build_classifier(small_resnet_cfg(classes, width))
+    model.init_weights()
+    if trained:  # a few SGD steps: running stats and weights move
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        model.train()
+        for _ in range(3):
+            for x, y in DataLoader(data, batch_size=8, shuffle=True):
+                opt.zero_grad()
+                model(img=x, gt_label=y, return_loss=True)['loss'].backward()
+                opt.step()
+    return model
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wrapper_cfg(root, fraction=0.5, **kw):
+    return dict(
+        type='GEDASubsetDataset',
+        fraction=fraction,
+        dataset=dict(type='LocalCIFAR10', data_prefix=root,
+                     pipeline=TRAIN_PIPELINE),
+        **kw)
+
+
+class ServedIndices(Hook):
+    """Records the dataset indices of every training batch."""
+
+    def __init__(self):
+        self.served = []
+
+    def after_train_iter(self, runner):
+        self.served.append(decode_indices(runner.data_batch['img']))
+
+
+def make_runner(tmp_path, model, max_epochs=1):
+    import logging
+    from mmcv.parallel import MMDataParallel
+    optimizer = build_optimizer(model, dict(type='SGD', lr=0.01,
+                                            momentum=0.9))
+    runner = EpochBasedRunner(
+        MMDataParallel(model), optimizer=optimizer, work_dir=str(tmp_path),
+        logger=logging.getLogger('test_geda'), max_epochs=max_epochs)
+    runner.register_optimizer_hook(dict(grad_clip=None))
+    return runner
+
+
+def run_tool(python, *args, timeout=600):
+    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def run_tool_failing(python, *args):
+    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode != 0
+    return out.stdout + out.stderr

@@ -12,9 +12,8 @@ from mmcls_geda import GradNormHook
 from mmcls_geda.scoring import grad_embeddings
 from mmcls_geda.selection import select_subset
 
-from .test_integration import ServedIndices, make_runner, wrapper_cfg
-from .test_scoring import make_model, tiny_data
-from .conftest import small_resnet_cfg
+from .conftest import (ServedIndices, make_model, make_runner,
+                       small_resnet_cfg, tiny_data, wrapper_cfg)
 
 
 def clustered(sizes, dim=6, seed=0):

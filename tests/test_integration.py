@@ -15,42 +15,14 @@ from mmcls.datasets import build_dataloader, build_dataset
 from mmcls.models import build_classifier
 
 import mmcls_geda
-from mmcls_geda import GEDASubsetDataset, GradNormHook, apply_geda
-from mmcls_geda.selection import select_subset
+from mmcls_geda import (GEDASubsetDataset, GradNormHook, apply_geda,
+                        score_and_select)
+from mmcls_geda.selection import record, select_subset
 
-from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, decode_indices,
-                       small_cfg_options, small_resnet_cfg)
-
-
-def wrapper_cfg(root, fraction=0.5, **kw):
-    return dict(
-        type='GEDASubsetDataset',
-        fraction=fraction,
-        dataset=dict(type='LocalCIFAR10', data_prefix=root,
-                     pipeline=TRAIN_PIPELINE),
-        **kw)
-
-
-class ServedIndices(Hook):
-    """Records the dataset indices of every training batch."""
-
-    def __init__(self):
-        self.served = []
-
-    def after_train_iter(self, runner):
-        self.served.append(decode_indices(runner.data_batch['img']))
-
-
-def make_runner(tmp_path, model, max_epochs=1):
-    import logging
-    from mmcv.parallel import MMDataParallel
-    optimizer = build_optimizer(model, dict(type='SGD', lr=0.01,
-                                            momentum=0.9))
-    runner = EpochBasedRunner(
-        MMDataParallel(model), optimizer=optimizer, work_dir=str(tmp_path),
-        logger=logging.getLogger('test_geda'), max_epochs=max_epochs)
-    runner.register_optimizer_hook(dict(grad_clip=None))
-    return runner
+from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, ServedIndices,
+                       decode_indices, free_port, make_runner, run_tool,
+                       run_tool_failing, small_cfg_options, small_resnet_cfg,
+                       wrapper_cfg)
 
 
 # --- registration and configs ------------------------------------------------
@@ -120,14 +92,19 @@ def test_apply_geda_turns_any_config_into_geda():
 # --- the wrapper ------------------------------------------------------------------
 
 
-def test_wrapper_length_placeholder_and_interface(cifar10_root):
+def test_wrapper_length_selection_and_interface(cifar10_root):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     assert len(ds) == 30 and len(ds.dataset) == 60
     assert ds.CLASSES == [f'class{i}' for i in range(10)]
+    assert 'size=30/60, no selection yet' in repr(ds)
+    assert not ds.has_selection
+    with pytest.raises(RuntimeError, match='GradNormHook'):
+        ds[0]  # a wrapper nobody selected for serves nothing
+    ds.set_selection(select_subset(None, ds.full_labels, 0.5, 'random'))
+    assert ds.has_selection and 'random selection' in repr(ds)
     labels = ds.get_gt_labels()
-    assert np.bincount(labels).tolist() == [3] * 10  # stratified placeholder
+    assert np.bincount(labels).tolist() == [3] * 10
     assert ds.get_cat_ids(0) == [int(labels[0])]
-    assert 'size=30/60, placeholder' in repr(ds)
     item = ds[4]
     assert decode_indices(item['img'][None]).item() == ds.indices[4]
     results = [np.eye(10)[y] for y in labels]  # perfect predictions
@@ -201,7 +178,6 @@ def test_hook_selects_and_loader_serves_exactly_the_selection(
         cifar10_root, tmp_path):
     torch.manual_seed(0)
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
-    placeholder = ds.indices.copy()
     model = build_classifier(small_resnet_cfg())
     model.init_weights()
     loader = build_dataloader(ds, samples_per_gpu=8, workers_per_gpu=1,
@@ -216,7 +192,7 @@ def test_hook_selects_and_loader_serves_exactly_the_selection(
 
     record = json.load(open(tmp_path / 'geda_selection.json'))
     chosen = np.array(record['selection']['indices'])
-    assert not np.array_equal(chosen, placeholder)
+    assert ds.selection.method == 'geda' and record['schema'] == 2
     assert np.array_equal(np.sort(ds.indices), chosen)
     # both epochs, through persistent workers, served exactly the selection
     per_epoch = np.split(np.concatenate(served.served), 2)
@@ -233,15 +209,15 @@ def test_hook_selects_and_loader_serves_exactly_the_selection(
     assert [c['kept'] for c in report['classes']] == [3] * 10
 
 
-def test_hook_restores_model(cifar10_root, tmp_path):
+def test_score_and_select_restores_model(cifar10_root):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     model = build_classifier(small_resnet_cfg())
     model.init_weights()
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    hook = GradNormHook(scoring_batch_size=16, scoring_workers=0)
-    import logging
-    hook.select(model, ds, str(tmp_path), logging.getLogger('t'))
+    run = score_and_select(model, ds, 'geda', batch_size=16, workers=0)
+    assert run.selection.method == 'geda' and run.norms.shape == (60, )
+    assert not ds.has_selection  # the pipeline does not serve: the hook does
     assert model.training and all(m.training for m in model.modules())
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -262,7 +238,7 @@ def test_hook_bad_input_before_any_gradient_pass(cifar10_root, tmp_path):
     runner = make_runner(tmp_path, model)
     runner.register_hook(GradNormHook(), priority='HIGHEST')
     loader = build_dataloader(plain, 8, 1, dist=False)
-    with mock.patch('mmcls_geda.hooks.grad_norm_hook.grad_norms') as gn:
+    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
         with pytest.raises(TypeError, match='GEDASubsetDataset'):
             runner.run([loader], [('train', 1)])
         gn.assert_not_called()
@@ -282,31 +258,21 @@ def test_selection_file_mismatch_is_refused(cifar10_root, cifar100_root,
                                              tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     sel = select_subset(np.arange(60.0), ds.full_labels, 0.5)
-    good = tmp_path / 'good.json'
-    good.write_text(json.dumps(dict(fingerprint=ds.fingerprint,
-                                    selection=sel.to_dict())))
+    saved = record.make_record(sel, fingerprint=ds.fingerprint, scope='full',
+                               weighted=False, epoch=0, scoring_s=0.0)
+    good = record.save_record(str(tmp_path / 'good'), saved)[0]
     reused = build_dataset(wrapper_cfg(cifar10_root, 0.5,
-                                       selection_file=str(good)))
+                                       selection_file=good))
     assert np.array_equal(reused.indices, sel.indices)
-    bad = tmp_path / 'bad.json'
-    bad.write_text(json.dumps(dict(
-        fingerprint=dict(length=60, labels_sha256='0' * 16),
-        selection=sel.to_dict())))
+    saved['fingerprint'] = dict(length=60, labels_sha256='0' * 16)
+    bad = record.save_record(str(tmp_path / 'bad'), saved)[0]
     with pytest.raises(ValueError, match='different training set'):
-        build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=str(bad)))
+        build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=bad))
     with pytest.raises(ValueError, match='fraction'):
-        build_dataset(wrapper_cfg(cifar10_root, 0.4,
-                                  selection_file=str(good)))
+        build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=good))
 
 
 # --- the tools, as a user runs them ---------------------------------------------------
-
-
-def run_tool(python, *args, timeout=600):
-    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
-                         text=True, timeout=timeout)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout + out.stderr
 
 
 def test_train_tool_one_epoch_then_resume(python, cifar10_root, tmp_path):
@@ -405,9 +371,8 @@ def _train_on_rank(rank, world, port, root, work_dir):
 def test_distributed_ranks_end_with_identical_indices(cifar10_root, tmp_path):
     import torch.multiprocessing as mp
 
-    from .test_scoring import _free_port
     mp.spawn(_train_on_rank,
-             args=(2, _free_port(), cifar10_root, str(tmp_path)), nprocs=2)
+             args=(2, free_port(), cifar10_root, str(tmp_path)), nprocs=2)
     record = json.load(open(tmp_path / 'geda_selection.json'))
     chosen = record['selection']['indices']
     ranks = [np.load(tmp_path / f'indices{r}.npy') for r in range(2)]
@@ -426,19 +391,23 @@ def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
                                                            tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     saved = select_subset(np.arange(60.0), ds.full_labels, 0.5, 'topk')
-    record = dict(fingerprint=ds.fingerprint, selection=saved.to_dict())
-    (tmp_path / 'geda_selection_epoch2.json').write_text(json.dumps(record))
+    record.save_record(
+        str(tmp_path),
+        record.make_record(saved, fingerprint=ds.fingerprint, scope='full',
+                           weighted=False, epoch=2, scoring_s=0.0),
+        per_epoch=True)
+    (tmp_path / 'geda_selection.json').unlink()
     model = build_classifier(small_resnet_cfg())
     runner = make_runner(tmp_path, model, max_epochs=4)
     runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
-    hook = GradNormHook(interval=2, scoring_workers=0)
+    hook = GradNormHook(method='topk', interval=2, scoring_workers=0)
     runner._epoch = 3  # as after resume_from=epoch_3.pth
-    with mock.patch('mmcls_geda.hooks.grad_norm_hook.grad_norms') as gn:
+    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
         hook.before_train_epoch(runner)
         gn.assert_not_called()
     assert ds.indices.tolist() == saved.indices.tolist()
     # resumed where a re-selection is due: it selects anew
-    fresh = GradNormHook(interval=2, scoring_workers=0,
+    fresh = GradNormHook(method='topk', interval=2, scoring_workers=0,
                          scoring_batch_size=16, report=False)
     runner._epoch = 2
     fresh.before_train_epoch(runner)
@@ -447,18 +416,16 @@ def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
     (tmp_path / 'geda_selection_epoch2.json').unlink()
     runner._epoch = 3
     with pytest.raises(FileNotFoundError, match='resuming at epoch 3'):
-        GradNormHook(interval=2).before_train_epoch(runner)
+        GradNormHook(method='topk', interval=2).before_train_epoch(runner)
 
 
 def test_hook_scores_with_a_checkpoint_or_a_proxy_model(cifar10_root,
                                                         tmp_path):
     """checkpoint=: a copy of the model with those weights scores;
     scoring_model=: another classifier (a proxy) scores."""
-    import logging
-
     from mmcv.runner import save_checkpoint
-    from torch.utils.data import DataLoader
 
+    from mmcls_geda.apis.pipeline import scoring_loader
     from mmcls_geda.scoring import grad_norms
     torch.manual_seed(1)
     pretrained = build_classifier(small_resnet_cfg())
@@ -470,22 +437,17 @@ def test_hook_scores_with_a_checkpoint_or_a_proxy_model(cifar10_root,
     model.init_weights()
     before = {k: v.clone() for k, v in model.state_dict().items()}
 
-    hook = GradNormHook(checkpoint=path, scoring_workers=0, report=False)
-    hook.select(model, ds, str(tmp_path / 'a'), logging.getLogger('t'))
-    loader = hook._scoring_loader(ds, logging.getLogger('t'))
+    run = score_and_select(model, ds, checkpoint=path, workers=0)
+    loader = scoring_loader(ds, TRAIN_PIPELINE[2:], workers=0)
     expected, _ = grad_norms(pretrained, loader)
-    np.testing.assert_allclose(np.load(tmp_path / 'a' / 'geda_norms.npy'),
-                               expected, rtol=1e-6)
+    np.testing.assert_allclose(run.norms, expected, rtol=1e-6)
     after = model.state_dict()  # the trained model itself is untouched
     assert all(torch.equal(before[k], after[k]) for k in before)
 
     proxy_cfg = small_resnet_cfg(base_channels=4)
-    hook = GradNormHook(scoring_model=proxy_cfg, scoring_workers=0,
-                        report=False)
-    sel = hook.select(model, ds, str(tmp_path / 'b'), logging.getLogger('t'))
-    assert len(sel) == 30
-    assert not np.allclose(np.load(tmp_path / 'b' / 'geda_norms.npy'),
-                           expected)
+    proxy = score_and_select(model, ds, proxy_cfg=proxy_cfg, workers=0)
+    assert len(proxy.selection) == 30
+    assert not np.allclose(proxy.norms, expected)
 
 
 def test_pretrained_config_loads_a_local_checkpoint(python, cifar10_root,
@@ -520,39 +482,33 @@ def test_pretrained_config_loads_a_local_checkpoint(python, cifar10_root,
     assert 'can not be found' in missing or 'No such file' in missing
 
 
-def run_tool_failing(python, *args):
-    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode != 0
-    return out.stdout + out.stderr
-
-
-def test_hook_needs_a_dataset_with_its_own_pipeline(cifar10_root, tmp_path):
-    import logging
+def test_scoring_needs_a_dataset_with_its_own_pipeline(cifar10_root):
     inner = dict(type='KFoldDataset', num_splits=2,
                  dataset=dict(type='LocalCIFAR10', data_prefix=cifar10_root,
                               pipeline=TRAIN_PIPELINE))
     ds = build_dataset(dict(type='GEDASubsetDataset', fraction=0.5,
                             dataset=inner))
     assert len(ds) == 15  # half of the 30 samples of one fold
-    hook = GradNormHook(scoring_pipeline=TRAIN_PIPELINE[2:])
     with pytest.raises(TypeError, match='KFoldDataset'):
-        hook.select(build_classifier(small_resnet_cfg()), ds, str(tmp_path),
-                    logging.getLogger('t'))
+        score_and_select(build_classifier(small_resnet_cfg()), ds,
+                         scoring_pipeline=TRAIN_PIPELINE[2:])
 
 
 def test_random_skips_the_gradient_pass_and_claims_no_scores(cifar10_root,
                                                              tmp_path):
-    import logging
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
-    hook = GradNormHook(method='random', seed=3)
-    with mock.patch('mmcls_geda.hooks.grad_norm_hook.grad_norms') as gn:
-        sel = hook.select(build_classifier(small_resnet_cfg()), ds,
-                          str(tmp_path), logging.getLogger('t'))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
+    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn, \
+            mock.patch('mmcls_geda.apis.pipeline.grad_embeddings') as ge:
+        GradNormHook(method='random', seed=3).before_train_epoch(runner)
         gn.assert_not_called()
+        ge.assert_not_called()
+    sel = ds.selection
     assert 'objective' not in sel.summary() and len(sel) == 30
+    assert sel.objective == [] and sel.integral == []
     assert sel.indices.tolist() == select_subset(
-        np.zeros(60), ds.full_labels, 0.5, 'random', seed=3).indices.tolist()
+        None, ds.full_labels, 0.5, 'random', seed=3).indices.tolist()
     assert osp.isfile(tmp_path / 'geda_selection.json')
     assert not osp.exists(tmp_path / 'geda_norms.npy')
     assert not osp.exists(tmp_path / 'geda_selection_report.png')

@@ -12,29 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mmcls_geda.scoring import grad_norms, grad_norms_loop
 
-from .conftest import small_resnet_cfg
-
-
-def tiny_data(n=24, classes=5, seed=0, size=16):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 3, size, size, generator=g)
-    y = torch.randint(0, classes, (n, ), generator=g)
-    return TensorDataset(x, y)
-
-
-def make_model(classes=5, width=8, seed=0, trained=False, data=None):
-    torch.manual_seed(seed)
-    model = build_classifier(small_resnet_cfg(classes, width))
-    model.init_weights()
-    if trained:  # a few SGD steps: running stats and weights move
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        model.train()
-        for _ in range(3):
-            for x, y in DataLoader(data, batch_size=8, shuffle=True):
-                opt.zero_grad()
-                model(img=x, gt_label=y, return_loss=True)['loss'].backward()
-                opt.step()
-    return model
+from .conftest import free_port, make_model, small_resnet_cfg, tiny_data
 
 
 @pytest.mark.parametrize('trained', [False, True])
@@ -51,16 +29,16 @@ def test_full_matches_bs1_autograd(trained):
 
 def test_full_covers_both_conv_routes_groups_and_bias(monkeypatch):
     """Grouped convs with bias, at a resolution where both routes are used."""
-    from mmcls_geda.scoring import per_sample
+    from mmcls_geda.scoring import layer_norms
     used = set()
-    for route in ('_conv_ghost_sq_norms', '_conv_weight_sq_norms'):
-        original = getattr(per_sample, route)
+    for route in ('conv_ghost_sq_norms', 'conv_weight_sq_norms'):
+        original = getattr(layer_norms, route)
 
         def counted(*args, _route=route, _original=original):
             used.add(_route)
             return _original(*args)
 
-        monkeypatch.setattr(per_sample, route, counted)
+        monkeypatch.setattr(layer_norms, route, counted)
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1, bias=True), nn.BatchNorm2d(8),
@@ -74,7 +52,7 @@ def test_full_covers_both_conv_routes_groups_and_bias(monkeypatch):
     data = TensorDataset(torch.randn(12, 3, 12, 12), torch.randint(0, 4, (12, )))
     loader = DataLoader(data, batch_size=5)
     norms, _ = grad_norms(model, loader)
-    assert used == {'_conv_ghost_sq_norms', '_conv_weight_sq_norms'}
+    assert used == {'conv_ghost_sq_norms', 'conv_weight_sq_norms'}
     np.testing.assert_allclose(norms, grad_norms_loop(model, loader),
                                rtol=1e-4)
 
@@ -161,17 +139,11 @@ class _OverwritesLinearInput(nn.Module):
 
 
 def test_input_changed_in_place_after_the_layer_is_an_error():
-    with pytest.raises(RuntimeError, match='Linear was modified in place'):
+    with pytest.raises(RuntimeError, match=r"layer 'fc' \(Linear\) was modified in place"):
         grad_norms(_OverwritesLinearInput(), DataLoader(tiny_data(4)))
 
 
 # --- distributed: 2 CPU processes, gloo ---------------------------------------------
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _score_on_rank(rank, world, port, out_dir):
@@ -190,7 +162,7 @@ def _score_on_rank(rank, world, port, out_dir):
 
 
 def test_distributed_two_processes_match_single(tmp_path):
-    mp.spawn(_score_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2)
+    mp.spawn(_score_on_rank, args=(2, free_port(), str(tmp_path)), nprocs=2)
     data = tiny_data(11)
     single, labels = grad_norms(make_model(), DataLoader(data, batch_size=4))
     for rank in range(2):
@@ -212,8 +184,8 @@ def test_distributed_two_processes_match_single(tmp_path):
     dict(kernel_size=3, padding=2, stride=4, size=(2, 2)),
 ])
 def test_both_conv_routes_equal_per_sample_autograd(conv):
-    from mmcls_geda.scoring.per_sample import (_conv_ghost_sq_norms,
-                                               _conv_weight_sq_norms)
+    from mmcls_geda.scoring.layer_norms import (conv_ghost_sq_norms,
+                                                conv_weight_sq_norms)
     torch.manual_seed(0)
     args = dict(kernel_size=3, padding=1, bias=False)
     args.update(conv)
@@ -226,6 +198,6 @@ def test_both_conv_routes_equal_per_sample_autograd(conv):
         (w, ) = torch.autograd.grad((layer(a_b[None]) * g_b).sum(),
                                     [layer.weight])
         ref.append(float(w.pow(2).sum()))
-    for route in (_conv_ghost_sq_norms, _conv_weight_sq_norms):
+    for route in (conv_ghost_sq_norms, conv_weight_sq_norms):
         np.testing.assert_allclose(route(layer, a, g).numpy(), ref,
                                    rtol=1e-4)

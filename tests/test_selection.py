@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 
 from mmcls_geda.selection import Selection, class_budgets, select_subset
+from mmcls_geda.selection.budgets import largest_remainder
 from mmcls_geda.selection.geda import ecdf_objective, node_grid
 
 METHODS = ['geda', 'random', 'quantile_random', 'ranked_even', 'topk', 'ccs']
@@ -32,16 +33,43 @@ def skewed(n_per_class=200, classes=5, seed=0):
 def test_budgets_sum_and_bounds(sizes, fraction):
     sizes = np.array(sizes)
     budgets = class_budgets(sizes, fraction)
-    assert np.all(budgets <= sizes)
-    assert np.all(budgets[sizes > 0] >= 1)
+    quotas = fraction * sizes
     total = int(np.floor(fraction * sizes.sum() + 0.5))
     nonempty = int((sizes > 0).sum())
-    assert budgets.sum() == max(total, nonempty) or total < nonempty
-    if total >= nonempty:
-        assert budgets.sum() == total
-        # largest remainder: each budget within one of its quota, except
-        # units moved to honour the minimum of one
-        assert np.all(np.abs(budgets - fraction * sizes) < 2)
+    assert np.all(budgets <= sizes)
+    assert np.all(budgets[sizes > 0] >= 1)
+    assert np.all(budgets[sizes == 0] == 0)
+    # the total is K, unless the one-per-class minimum needs more
+    assert budgets.sum() == max(total, nonempty)
+    # What largest remainder plus the minimum of one guarantee: no class
+    # ends a whole unit above its quota (rounding up adds < 1, a class
+    # raised to 1 had a quota in (0, 1)); below its quota a class is less
+    # than one unit short, plus the units it gave to classes raised to 1.
+    rounded = largest_remainder(quotas, total)
+    raised = int(((rounded == 0) & (sizes > 0)).sum())
+    assert np.all(budgets - quotas < 1)
+    given_away = np.maximum(rounded - budgets, 0)
+    assert given_away.sum() == min(raised, max(total - nonempty + raised, 0))
+    assert np.all(quotas - budgets < 1 + given_away)
+
+
+@given(
+    sizes=st.lists(st.integers(20, 60), min_size=1, max_size=12),
+    fraction=st.floats(0.05, 1.0))
+def test_budgets_without_small_classes_stay_within_one_of_the_quota(
+        sizes, fraction):
+    # every quota is >= 1: no class is raised, largest remainder alone
+    sizes = np.array(sizes)
+    quotas = fraction * sizes
+    budgets = class_budgets(sizes, fraction)
+    assert np.all(np.abs(budgets - quotas) < 1)
+
+
+def test_budgets_true_bound_example():
+    # hypothesis's counter-example to the old bound of < 2: the only
+    # allocation of 5 with one per class leaves the last class 2 short
+    assert class_budgets(np.array([1, 1, 1, 1, 6]),
+                         0.5).tolist() == [1, 1, 1, 1, 1]
 
 
 def test_budgets_full_fraction_keeps_everything():

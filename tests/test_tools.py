@@ -6,8 +6,7 @@ import os.path as osp
 import numpy as np
 from mmcls.datasets import build_dataset
 
-from .conftest import REPO
-from .test_integration import run_tool
+from .conftest import REPO, run_tool
 
 
 def grid_args(root, work):

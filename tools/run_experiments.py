@@ -2,14 +2,22 @@
 
 Every (method, fraction, seed) is one training run of a full-data mmcls
 config turned into its subset version by ``mmcls_geda.apply_geda``; with
-``--full`` the full-data config runs once per seed as the reference. Runs
-go one after another (each through ``tools/train.py``, or through the
-distributed launcher with ``--gpus N``); a run whose ``result.json`` exists
-is skipped, so an interrupted grid resumes where it stopped.
+``--full`` the full-data config runs once per seed as the reference. Each
+run goes through ``tools/train.py`` (or the distributed launcher with
+``--gpus N``) with ``--threads`` torch threads; ``--jobs N`` runs N of them
+at once (on a 2-core machine: ``--jobs 2 --threads 1``). A run's result
+does not depend on ``--jobs``. A run whose ``result.json`` exists is
+skipped, so an interrupted grid resumes where it stopped.
+
+Comparisons are paired: seed ``s`` fixes the model's initialisation, the
+data order and the selection's random choices for every method alike. For
+each cell the summary gives the mean +- sample std over seeds and the mean
+paired difference to ``random`` at the same fraction (and to full data)
+with a 95 % t-interval over the seeds.
 
 Writes to the work dir: ``results.csv`` (one row a run), ``results.md``
-(mean +- std over seeds, n), ``accuracy_vs_fraction.png`` and
-``accuracy_vs_time.png``. Selection time (gradient pass + solver) and
+(the summary), ``accuracy_vs_fraction.png`` (means with 95 % t-interval
+bars) and ``accuracy_vs_time.png``. Selection time (gradient pass + solver) and
 training time (the rest of the run's wall time: start-up, data loading,
 training, evaluation) are reported apart; ``pause_s`` is the part of the
 training time that mmcv's runner spends sleeping (2 s before every train
@@ -30,10 +38,14 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from typing import Dict, List
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmcv import DictAction
+from scipy import stats
+
+from mmcls_geda.selection import record
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIELDS = ['method', 'fraction', 'seed', 'top1', 'top5', 'n_train',
@@ -59,6 +71,11 @@ def parse_args(argv=None):
     parser.add_argument('--device', default=None, help="e.g. 'cpu'")
     parser.add_argument('--gpus', type=int, default=1,
                         help='> 1: torch.distributed.run with this many')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at once (each with --threads threads)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads per run (default: 1 with '
+                        '--jobs > 1, else torch\'s own default)')
     parser.add_argument('--hook', default='{}',
                         help='JSON of extra GradNormHook arguments')
     parser.add_argument('--options', default='{}',
@@ -112,10 +129,14 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
                'pytorch']
     else:
         cmd = [sys.executable, *train]
+    env = dict(os.environ)
+    if args.threads:
+        env.update(OMP_NUM_THREADS=str(args.threads),
+                   MKL_NUM_THREADS=str(args.threads))
     start = time.perf_counter()
     with open(osp.join(run_dir, 'stdout.txt'), 'w') as out:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
-                              cwd=REPO)
+                              cwd=REPO, env=env)
     total = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f'run {run_dir} failed (exit {proc.returncode}); '
@@ -123,12 +144,12 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
     logs = sorted(f for f in os.listdir(run_dir) if f.endswith('.log.json'))
     val = last_val(osp.join(run_dir, logs[-1]))
     selection_s, n_train = 0.0, None
-    sel_path = osp.join(run_dir, 'geda_selection.json')
-    if osp.isfile(sel_path):
-        record = json.load(open(sel_path, encoding='utf-8'))
-        selection_s = (record['timings']['scoring_s'] +
-                       record['timings']['selection_s'])
-        n_train = len(record['selection']['indices'])
+    sel_path = record.find_record(run_dir)
+    if sel_path is not None:
+        saved = record.load_record(sel_path)
+        selection_s = (saved['timings']['scoring_s'] +
+                       saved['timings']['selection_s'])
+        n_train = len(saved['selection']['indices'])
     epochs = cfg.runner.max_epochs
     val_epochs = epochs // cfg.evaluation.interval if cfg.get(
         'evaluation') else 0
@@ -139,14 +160,60 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
                 total_s=round(total, 3))
 
 
+def t_interval(values: np.ndarray,
+               level: float = 0.95) -> Tuple[float, float, float]:
+    """Mean and the two ends of its t-interval (nan for fewer than 2)."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, float('nan'), float('nan')
+    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(
+        ddof=1) / np.sqrt(values.size)
+    return mean, mean - half, mean + half
+
+
+def paired_difference(rows: List[dict], method: str, fraction: float,
+                      reference: str) -> Optional[Tuple[float, float, float,
+                                                        int]]:
+    """``top1(method) - top1(reference)`` over the seeds both have: mean,
+    95 % t-interval, number of pairs. The reference ``'full'`` is matched
+    at any fraction; None without pairs."""
+    def by_seed(name, frac):
+        return {
+            int(r['seed']): float(r['top1'])
+            for r in rows if r['method'] == name and (
+                name == 'full' or abs(float(r['fraction']) - frac) < 1e-9)
+        }
+
+    mine, theirs = by_seed(method, fraction), by_seed(reference, fraction)
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        return None
+    diffs = np.array([mine[s] - theirs[s] for s in seeds])
+    return (*t_interval(diffs), len(seeds))
+
+
+def _format_difference(diff) -> str:
+    if diff is None:
+        return '–'
+    mean, low, high, n = diff
+    if n < 2:
+        return f'{mean:+.2f} (n=1)'
+    return f'{mean:+.2f} [{low:+.2f}, {high:+.2f}]'
+
+
 def summarise(rows: List[dict]) -> str:
-    """Markdown: mean +- std of top-1 and times over seeds, per cell."""
+    """Markdown: per cell, mean +- sample std of top-1 over seeds, the
+    paired differences to random and to full data (95 % t-intervals over
+    seeds), and the times."""
     cells = defaultdict(list)
     for r in rows:
         cells[(r['method'], float(r['fraction']))].append(r)
     lines = [
-        '| method | fraction | top-1 (%) | n | selection (s) | '
-        'training (s) | of which runner pauses (s) |', '|---|---|---|---|---|---|---|'
+        '| method | fraction | top-1 (%) | n | vs random (95% CI) | '
+        'vs full (95% CI) | selection (s) | training (s) | '
+        'of which runner pauses (s) |',
+        '|---|---|---|---|---|---|---|---|---|'
     ]
     for (method, fraction), group in sorted(
             cells.items(), key=lambda kv: (kv[0][0] != 'full', kv[0][0],
@@ -156,9 +223,15 @@ def summarise(rows: List[dict]) -> str:
         trn = np.array([float(r['train_s']) for r in group])
         std = top1.std(ddof=1) if top1.size > 1 else 0.0
         pause = float(group[0].get('pause_s', 0.0))
-        lines.append(f'| {method} | {fraction:g} | {top1.mean():.2f} ± '
-                     f'{std:.2f} | {top1.size} | {sel.mean():.1f} | '
-                     f'{trn.mean():.1f} | {pause:.0f} |')
+        vs_random = None if method in ('random', 'full') else \
+            paired_difference(rows, method, fraction, 'random')
+        vs_full = None if method == 'full' else paired_difference(
+            rows, method, fraction, 'full')
+        lines.append(
+            f'| {method} | {fraction:g} | {top1.mean():.2f} ± {std:.2f} | '
+            f'{top1.size} | {_format_difference(vs_random)} | '
+            f'{_format_difference(vs_full)} | {sel.mean():.1f} | '
+            f'{trn.mean():.1f} | {pause:.0f} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -174,19 +247,21 @@ def plot(rows: List[dict], work_dir: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, cells in sorted(by_method.items()):
         fractions = sorted(cells)
-        means = [np.mean([float(r['top1']) for r in cells[f]])
-                 for f in fractions]
-        stds = [np.std([float(r['top1']) for r in cells[f]])
-                for f in fractions]
+        spans = [
+            t_interval([float(r['top1']) for r in cells[f]])
+            for f in fractions
+        ]
+        means = np.array([m for m, _, _ in spans])
+        half = np.nan_to_num(np.array([m - low for m, low, _ in spans]))
         if method == 'full':
             ax.axhline(means[0], color='k', ls='--', lw=1,
                        label=f'full data ({means[0]:.1f}%)')
         else:
-            ax.errorbar(fractions, means, yerr=stds, marker='o', capsize=3,
+            ax.errorbar(fractions, means, yerr=half, marker='o', capsize=3,
                         label=method)
     ax.set_xlabel('fraction of the training data')
     ax.set_ylabel('top-1 accuracy (%)')
-    ax.set_title('Accuracy vs data fraction (mean ± std over seeds)')
+    ax.set_title('Accuracy vs data fraction (mean, 95% t-interval)')
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(osp.join(work_dir, 'accuracy_vs_fraction.png'), dpi=120)
@@ -207,49 +282,69 @@ def plot(rows: List[dict], work_dir: str) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> List[dict]:
-    args = parse_args(argv)
-    from mmcv import Config
+def _plan(args) -> List[Tuple[str, float, int]]:
+    plan = [('full', 1.0, s) for s in args.seeds] if args.full else []
+    return plan + [(m, f, s) for m in args.methods for f in args.fractions
+                   for s in args.seeds]
 
+
+def _check(args, hook: dict, options: dict) -> None:
+    """Every check before the first run starts."""
+    from mmcls_geda.apis import check_hook_args
     from mmcls_geda.selection import check_fraction
-    from mmcls_geda.selection.api import resolve_options
-    hook, options = json.loads(args.hook), json.loads(args.options)
-    # every check before the first run starts
     for fraction in args.fractions:
         check_fraction(fraction)
     for method in args.methods:
-        resolve_options(method, options if method == 'geda' else {})
+        check_hook_args(method, options if method == 'geda' else {},
+                        **dict(hook, seed=0))
+    for seed in args.seeds:
+        if seed < 0:
+            raise ValueError(f'seeds must be >= 0, got {seed}')
+    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
+        raise ValueError(f'--jobs and --threads must be >= 1, got '
+                         f'{args.jobs} and {args.threads}')
+    if args.jobs > 1 and args.gpus > 1:
+        raise ValueError('--jobs > 1 runs several single-process runs at '
+                         'once; it does not combine with --gpus > 1')
+
+
+def main(argv=None) -> List[dict]:
+    args = parse_args(argv)
+    from mmcv import Config
+    hook, options = json.loads(args.hook), json.loads(args.options)
+    _check(args, hook, options)
+    if args.jobs > 1 and args.threads is None:
+        args.threads = 1
     base = Config.fromfile(args.config)
     base.merge_from_dict(args.cfg_options)
     if base.data.train.get('type') == 'GEDASubsetDataset':
         raise ValueError(f'{args.config} already selects a subset: give '
                          'the full-data config')
     os.makedirs(args.work_dir, exist_ok=True)
+    plan = _plan(args)
 
-    plan = [('full', 1.0, s) for s in args.seeds] if args.full else []
-    plan += [(m, f, s) for m in args.methods for f in args.fractions
-             for s in args.seeds]
-    rows = []
-    for i, (method, fraction, seed) in enumerate(plan, 1):
+    def run(item):
+        i, (method, fraction, seed) = item
         name = run_name(method, fraction, seed)
         run_dir = osp.join(args.work_dir, name)
         done = osp.join(run_dir, 'result.json')
         if osp.isfile(done):
-            row = json.load(open(done, encoding='utf-8'))
             print(f'[{i}/{len(plan)}] {name}: done before, skipped')
-        else:
-            print(f'[{i}/{len(plan)}] {name}: training ...', flush=True)
-            cfg = make_config(base, method, fraction, seed, hook,
-                              options if method == 'geda' else {})
-            row = dict(method=method, fraction=fraction, seed=seed,
-                       run_dir=run_dir,
-                       **run_one(cfg, run_dir, seed, args))
-            with open(done, 'w', encoding='utf-8') as f:
-                json.dump(row, f)
-            print(f'    top-1 {row["top1"]:.2f}%, selection '
-                  f'{row["selection_s"]:.1f}s, training {row["train_s"]:.1f}s',
-                  flush=True)
-        rows.append(row)
+            with open(done, encoding='utf-8') as f:
+                return json.load(f)
+        print(f'[{i}/{len(plan)}] {name}: training ...', flush=True)
+        cfg = make_config(base, method, fraction, seed, hook,
+                          options if method == 'geda' else {})
+        row = dict(method=method, fraction=fraction, seed=seed,
+                   run_dir=run_dir, **run_one(cfg, run_dir, seed, args))
+        record.atomic_write(done, lambda p: _dump(row, p))
+        print(f'[{i}/{len(plan)}] {name}: top-1 {row["top1"]:.2f}%, '
+              f'selection {row["selection_s"]:.1f}s, training '
+              f'{row["train_s"]:.1f}s', flush=True)
+        return row
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(run, enumerate(plan, 1)))
 
     with open(osp.join(args.work_dir, 'results.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
@@ -263,6 +358,11 @@ def main(argv=None) -> List[dict]:
     print(f'wrote {args.work_dir}/results.csv, results.md, '
           'accuracy_vs_fraction.png, accuracy_vs_time.png')
     return rows
+
+
+def _dump(row: dict, path: str) -> None:
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(row, f)
 
 
 if __name__ == '__main__':

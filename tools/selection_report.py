@@ -9,36 +9,28 @@ the exact integral of |F_full - F_subset|).
 Usage: python tools/selection_report.py WORK_DIR [--out DIR] [--panels 20]
 """
 import argparse
-import json
 import os.path as osp
 
-import numpy as np
-
 from mmcls_geda.report import write_report
-from mmcls_geda.selection import Selection
+from mmcls_geda.selection import record
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('work_dir', help='holds geda_selection.json and the '
-                        'saved norms and labels')
+    parser.add_argument('work_dir', help='holds the selection record and the '
+                        'saved scores and labels')
     parser.add_argument('--out', help='default: WORK_DIR')
     parser.add_argument('--panels', type=int, default=20,
                         help='classes drawn (the first ones)')
     args = parser.parse_args()
-    paths = {name: osp.join(args.work_dir, name) for name in (
-        'geda_selection.json', 'geda_norms.npy', 'geda_labels.npy')}
-    missing = [p for p in paths.values() if not osp.isfile(p)]
-    if missing:
-        raise SystemExit(f'missing {", ".join(missing)}: run the hook or '
-                         'tools/geda_select.py with save_norms=True first')
-    with open(paths['geda_selection.json'], encoding='utf-8') as f:
-        record = json.load(f)
-    selection = Selection.from_dict(record['selection'])
-    norms = np.load(paths['geda_norms.npy'])
-    labels = np.load(paths['geda_labels.npy'])
-    out = write_report(norms, labels, selection, args.out or args.work_dir,
-                       max_panels=args.panels)
+    try:
+        saved = record.load_record(
+            osp.join(args.work_dir, record.SELECTION_FILE))
+        norms, labels = record.load_scores(args.work_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(str(err))
+    out = write_report(norms, labels, record.selection_of(saved),
+                       args.out or args.work_dir, max_panels=args.panels)
     print(f'wrote {out["png"]} and {out["json"]}')
 
 

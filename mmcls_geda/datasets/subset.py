@@ -1,22 +1,13 @@
 """``GEDASubsetDataset``: a fixed-length view of a selected training subset."""
 import copy
-import hashlib
-import json
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from mmcls.datasets import DATASETS, build_dataset
+from mmcls.datasets import (DATASETS, ConcatDataset, RepeatDataset,
+                            build_dataset)
 
-from ..selection import Selection, check_fraction, class_budgets, select_subset
-
-
-def labels_fingerprint(labels: np.ndarray) -> Dict[str, Any]:
-    """What identifies a training set for a saved selection."""
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
-    return dict(
-        length=int(labels.size),
-        labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest()[:16])
+from ..selection import Selection, check_fraction, class_budgets, record
 
 
 @DATASETS.register_module()
@@ -27,17 +18,18 @@ class GEDASubsetDataset:
     ``k_c`` of ``fraction`` (see
     :func:`mmcls_geda.selection.class_budgets`), so the sampler, the
     runner's ``max_iters`` and the learning-rate schedule see the right
-    length from the start. Until :class:`~mmcls_geda.GradNormHook` calls
-    :meth:`set_indices` the wrapper holds a seeded, class-stratified random
-    placeholder of that size. The indices (and optional per-sample weights)
-    live in shared memory, so data-loader workers, persistent ones too, see
-    every change made in the main process.
+    length from the start. It serves nothing until
+    :class:`~mmcls_geda.GradNormHook` (or :meth:`set_indices`, or a
+    ``selection_file``) gives it a selection: training on an unselected
+    wrapper is an error that names the missing hook. The indices (and
+    optional per-sample weights) live in shared memory, so data-loader
+    workers, persistent ones too, see every change made in the main
+    process.
 
     Args:
         dataset (dict | Dataset): The dataset to wrap, as a config (built
             here with ``default_args``) or built.
         fraction (float): Fraction of the data to keep, in (0, 1].
-        seed (int): Seed of the placeholder. Defaults to 0.
         selection_file (str, optional): A saved selection
             (``geda_selection.json``) to serve from the start; the hook then
             reuses it instead of selecting. Its fingerprint (length and
@@ -49,7 +41,6 @@ class GEDASubsetDataset:
     def __init__(self,
                  dataset: Union[dict, Any],
                  fraction: float,
-                 seed: int = 0,
                  selection_file: Optional[str] = None,
                  **default_args):
         self.fraction = check_fraction(fraction)
@@ -59,7 +50,6 @@ class GEDASubsetDataset:
             dataset = build_dataset(dataset, default_args or None)
         self.dataset = dataset
         self.CLASSES = getattr(dataset, 'CLASSES', None)
-        self.seed = seed
         if not hasattr(dataset, 'get_gt_labels'):
             raise TypeError(
                 f'GEDASubsetDataset needs a labelled dataset with '
@@ -70,22 +60,19 @@ class GEDASubsetDataset:
                 f'{type(dataset).__name__} returned {labels.size} labels '
                 f'for {len(dataset)} samples: every sample needs a label')
         self.full_labels = labels.astype(np.int64)
-        self.fingerprint = labels_fingerprint(self.full_labels)
+        self.fingerprint = record.labels_fingerprint(self.full_labels)
         _, sizes = np.unique(self.full_labels, return_counts=True)
         size = int(class_budgets(sizes, self.fraction).sum())
         self._indices = torch.zeros(size, dtype=torch.int64).share_memory_()
         self._weights = torch.ones(size, dtype=torch.float32).share_memory_()
-        # whether items carry 'sample_weight' (shared with workers, too)
-        self._weighted = torch.zeros(1, dtype=torch.bool).share_memory_()
+        # [has a selection, items carry 'sample_weight'], shared with the
+        # workers too
+        self._state = torch.zeros(2, dtype=torch.bool).share_memory_()
         self.selection: Optional[Selection] = None
+        self.saved_record: Optional[dict] = None  # when loaded from a file
         self.selection_file = selection_file
         if selection_file is not None:
             self.load_selection(selection_file)
-        else:
-            placeholder = select_subset(
-                np.zeros(self.full_labels.size), self.full_labels,
-                self.fraction, 'random', seed=seed)
-            self._indices.copy_(torch.from_numpy(placeholder.indices))
 
     # --- the subset ----------------------------------------------------------
 
@@ -132,7 +119,13 @@ class GEDASubsetDataset:
             raise ValueError('weights must be finite, >= 0 and one per index')
         self._indices.copy_(torch.from_numpy(indices.astype(np.int64)))
         self._weights.copy_(torch.from_numpy(weights))
-        self._weighted[0] = weighted
+        self._state[0] = True
+        self._state[1] = weighted
+
+    @property
+    def has_selection(self) -> bool:
+        """Whether a selection (hook, file or :meth:`set_indices`) is set."""
+        return bool(self._state[0])
 
     def set_selection(self, selection: Selection,
                       weighted: bool = True) -> None:
@@ -142,23 +135,27 @@ class GEDASubsetDataset:
                          selection.weights if weighted else None)
         self.selection = selection
 
-    def load_selection(self, path: str) -> Selection:
-        """Serve a saved selection after checking it fits this dataset."""
-        with open(path, encoding='utf-8') as f:
-            record = json.load(f)
-        saved = record.get('fingerprint')
-        if saved != self.fingerprint:
-            raise ValueError(
-                f'selection file {path} was made for a different training '
-                f'set: its fingerprint {saved} does not match this '
-                f'dataset\'s {self.fingerprint}')
-        if abs(record['selection']['fraction'] - self.fraction) > 1e-12:
-            raise ValueError(
-                f'selection file {path} keeps fraction '
-                f'{record["selection"]["fraction"]}, the dataset is '
-                f'configured for fraction {self.fraction}')
-        selection = Selection.from_dict(record['selection'])
-        self.set_selection(selection, weighted=record.get('weighted', True))
+    def load_selection(self,
+                       path: str,
+                       expected: Optional[dict] = None) -> Selection:
+        """Serve a saved selection after checking it fits this dataset.
+
+        Args:
+            path: A selection record (see :mod:`mmcls_geda.selection.record`).
+            expected: Settings the record must have been made with (e.g.
+                ``dict(method='geda', scope='full')``); a mismatch is a
+                ValueError that names both sides.
+
+        Returns:
+            Selection: What it serves; the record is ``self.saved_record``.
+        """
+        saved = record.load_record(path)
+        record.check_fits(saved, path, self.fingerprint, self.fraction)
+        if expected:
+            record.check_settings(saved, path, expected)
+        selection = record.selection_of(saved)
+        self.set_selection(selection, weighted=saved.get('weighted', True))
+        self.saved_record = saved
         return selection
 
     # --- the mmcls dataset interface ---------------------------------------------
@@ -167,8 +164,14 @@ class GEDASubsetDataset:
         return int(self._indices.numel())
 
     def __getitem__(self, idx: int) -> dict:
+        if not self._state[0]:
+            raise RuntimeError(
+                'GEDASubsetDataset has no selection yet: add '
+                "dict(type='GradNormHook', priority='HIGHEST') to "
+                'custom_hooks (a config that reassigns custom_hooks drops '
+                'it), or give the wrapper a selection_file')
         results = self.dataset[int(self._indices[idx])]
-        if self._weighted[0]:
+        if self._state[1]:
             results['sample_weight'] = float(self._weights[idx])
         return results
 
@@ -184,8 +187,32 @@ class GEDASubsetDataset:
         return self.dataset.evaluate(*args, **kwargs)
 
     def __repr__(self) -> str:
-        state = ('placeholder' if self.selection is None else
+        state = ('no selection yet' if self.selection is None else
                  f'{self.selection.method} selection')
         return (f'{type(self).__name__}(fraction={self.fraction}, '
                 f'size={len(self)}/{len(self.dataset)}, {state}, '
                 f'dataset={type(self.dataset).__name__})')
+
+
+def _wrappers(dataset) -> Iterator[GEDASubsetDataset]:
+    if isinstance(dataset, GEDASubsetDataset):
+        yield dataset
+    elif isinstance(dataset, RepeatDataset):
+        yield from _wrappers(dataset.dataset)
+    elif isinstance(dataset, ConcatDataset):
+        for part in dataset.datasets:
+            yield from _wrappers(part)
+
+
+def find_wrapper(dataset) -> GEDASubsetDataset:
+    """The GEDASubsetDataset in the training set: the set itself, or the
+    one inside a ``RepeatDataset`` / ``ConcatDataset``."""
+    found = list(_wrappers(dataset))
+    if len(found) != 1:
+        raise TypeError(
+            'GradNormHook needs exactly one GEDASubsetDataset in the training '
+            "data (data.train = dict(type='GEDASubsetDataset', fraction=..., "
+            'dataset=...), optionally inside RepeatDataset/ConcatDataset); '
+            f'the training loader holds {type(dataset).__name__} with '
+            f'{len(found)}')
+    return found[0]

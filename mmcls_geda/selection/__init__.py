@@ -1,8 +1,12 @@
 """GEDA selection core: numpy (and scipy/PuLP) only, no torch, no mmcv."""
-from .api import METHOD_OPTIONS, Selection, check_fraction, select_subset
+from .api import (Selection, check_fraction, check_seed, embedding_methods,
+                  select_subset)
 from .budgets import class_budgets
+from .registry import (METHODS, ClassChoice, Method, get_method,
+                       register_method, resolve_options)
 
 __all__ = [
-    'METHOD_OPTIONS', 'Selection', 'check_fraction', 'class_budgets',
-    'select_subset'
+    'METHODS', 'ClassChoice', 'Method', 'Selection', 'check_fraction',
+    'check_seed', 'class_budgets', 'embedding_methods', 'get_method',
+    'register_method', 'resolve_options', 'select_subset'
 ]

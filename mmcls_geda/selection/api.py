@@ -7,30 +7,10 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from . import baselines, geda, gradient_matching
+from . import geda, gradient_matching
 from .budgets import class_budgets, class_rng
-
-# Each method's options and their defaults; anything else is refused.
-METHOD_OPTIONS: Dict[str, Dict[str, Any]] = {
-    'geda': dict(solver='exact', nodes=5, rule='trapezoid',
-                 within_bin='random', milp_solver='PULP_CBC_CMD',
-                 time_limit=None),
-    'random': {},
-    'quantile_random': dict(quantiles=4),
-    'ranked_even': {},
-    'topk': {},
-    'ccs': dict(strata=50, hard_cutoff=0.0),
-    'craig': {},
-    'gradmatch': dict(lam=1e-3, steps=64),
-}
-# Methods that take gradient embeddings (n, d) or factors (G, H), not norms.
-EMBEDDING_METHODS = ('craig', 'gradmatch')
-SOLVERS = ('exact', 'milp')
-# Options that only one GEDA solver reads.
-_EXACT_ONLY = ('within_bin', )
-_MILP_ONLY = ('milp_solver', 'time_limit')
-# What the per-class ECDF objective is reported on for the other methods.
-_REPORT_NODES, _REPORT_RULE = 5, 'trapezoid'
+from .registry import (METHODS, REPORT_NODES, REPORT_RULE, ClassChoice, Method,
+                       get_method)
 
 
 @dataclass
@@ -75,8 +55,8 @@ class Selection:
     class_counts: List[int]
     objective: List[float]
     integral: List[float]
-    objective_nodes: Optional[int] = _REPORT_NODES
-    objective_rule: str = _REPORT_RULE
+    objective_nodes: Optional[int] = REPORT_NODES
+    objective_rule: str = REPORT_RULE
     status: List[str] = field(default_factory=list)
     weights: Optional[np.ndarray] = None
     method_objective: List[float] = field(default_factory=list)
@@ -180,96 +160,61 @@ def check_embeddings(scores: Any):
     return check_scores(scores, ndim=2)
 
 
-def resolve_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
-    """Fill defaults and check every option of ``method``."""
-    if method not in METHOD_OPTIONS:
-        raise ValueError(f'unknown method {method!r}; choose one of '
-                         f'{sorted(METHOD_OPTIONS)}')
-    allowed = METHOD_OPTIONS[method]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int, or a ValueError saying what is allowed."""
+    if isinstance(seed, bool) or not isinstance(
+            seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
+    return int(seed)
+
+
+def _check_inputs(method: Method, scores: Any, labels: Any):
+    """Scores as the method reads them (None: no scores), and labels."""
+    if method.reads == 'embeddings':
+        embeddings = check_embeddings(scores)
+        return embeddings, check_labels(
+            labels, gradient_matching.embedding_norms(embeddings).size)
+    if scores is None:
+        if method.reads == 'norms':
+            raise ValueError(f'method {method.name!r} reads one score per '
+                             'sample: scores must not be None')
+        return None, check_labels(labels)
+    if isinstance(scores, tuple) or np.ndim(scores) != 1:
         raise ValueError(
-            f'unknown option(s) {unknown} for method {method!r}; it takes '
-            f'{sorted(allowed) or "no options"}')
-    opts = {**allowed, **options}
-    if method == 'geda':
-        _check_geda_options(opts, given=set(options))
-    elif method == 'quantile_random':
-        _check_int(opts, 'quantiles', 1)
-    elif method == 'gradmatch':
-        _check_int(opts, 'steps', 1)
-        if isinstance(opts['lam'], bool) or not isinstance(
-                opts['lam'], (int, float)) or opts['lam'] < 0:
-            raise ValueError(f'lam must be a number >= 0, got {opts["lam"]!r}')
-    elif method == 'ccs':
-        _check_int(opts, 'strata', 1)
-        cut = opts['hard_cutoff']
-        if not isinstance(cut, (int, float)) or not 0 <= cut < 1:
-            raise ValueError(f'hard_cutoff must be in [0, 1), got {cut!r}')
-    return opts
+            f'method {method.name!r} takes 1-D scores (one per sample); '
+            '(n, d) gradient embeddings go to the methods that read them: '
+            f'{embedding_methods()}')
+    scores = check_scores(scores)
+    return scores, check_labels(labels, scores.size)
 
 
-def _check_int(opts: Dict[str, Any], name: str, low: int) -> None:
-    value = opts[name]
-    if isinstance(value, bool) or not isinstance(value,
-                                                 (int, np.integer)) or value < low:
-        raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
+def embedding_methods() -> List[str]:
+    """The registered methods that read gradient embeddings."""
+    return sorted(m.name for m in METHODS.values() if m.reads == 'embeddings')
 
 
-def _check_geda_options(opts: Dict[str, Any], given: set) -> None:
-    if opts['solver'] not in SOLVERS:
-        raise ValueError(f'unknown solver {opts["solver"]!r}; choose one of '
-                         f'{list(SOLVERS)}')
-    if opts['nodes'] is not None:
-        _check_int(opts, 'nodes', 2)
-    if opts['rule'] not in geda.RULES:
-        raise ValueError(f'unknown rule {opts["rule"]!r}; choose one of '
-                         f'{list(geda.RULES)}')
-    if opts['rule'] == 'simpson' and opts['nodes'] is not None and opts[
-            'nodes'] % 2:
-        raise ValueError('Simpson\'s rule needs an even number of intervals, '
-                         f'got nodes={opts["nodes"]}')
-    if opts['within_bin'] not in geda.WITHIN_BIN:
-        raise ValueError(f'unknown within_bin {opts["within_bin"]!r}; choose '
-                         f'one of {list(geda.WITHIN_BIN)}')
-    wrong = _MILP_ONLY if opts['solver'] == 'exact' else _EXACT_ONLY
-    misplaced = sorted(given & set(wrong))
-    if misplaced:
-        raise ValueError(f'option(s) {misplaced} do not apply to '
-                         f'solver={opts["solver"]!r}')
-    limit = opts['time_limit']
-    if limit is not None and (isinstance(limit, bool) or not isinstance(
-            limit, (int, float)) or not limit > 0):
-        raise ValueError(f'time_limit must be seconds > 0 or None, got '
-                         f'{limit!r}')
-    if opts['solver'] == 'milp':
-        import pulp
-        available = pulp.listSolvers(onlyAvailable=True)
-        if opts['milp_solver'] not in available:
-            raise ValueError(f'PuLP solver {opts["milp_solver"]!r} is not '
-                             f'available here; available: {available}')
+def _class_data(method: Method, scores, members: np.ndarray):
+    """What ``method.solve`` reads for one class."""
+    if method.reads == 'nothing':
+        return members.size
+    if method.reads == 'embeddings':
+        return gradient_matching.class_gram(scores, members)
+    return scores[members]
 
 
-def _select_class(method: str, scores: np.ndarray, k: int,
-                  rng: np.random.Generator, opts: Dict[str, Any]):
-    """Positions into one class's ``scores`` and a solver status."""
-    if method == 'geda':
-        if opts['solver'] == 'milp':
-            return geda.solve_milp(scores, k, opts['nodes'], opts['rule'],
-                                   opts['milp_solver'], opts['time_limit'])
-        return geda.solve_exact(scores, k, opts['nodes'], opts['rule'],
-                                opts['within_bin'], rng), 'optimal'
-    if method == 'random':
-        return baselines.select_random(scores, k, rng), ''
-    if method == 'quantile_random':
-        return baselines.select_quantile_random(scores, k, rng,
-                                                opts['quantiles']), ''
-    if method == 'ranked_even':
-        return baselines.select_ranked_even(scores, k), ''
-    if method == 'topk':
-        return baselines.select_topk(scores, k), ''
-    return baselines.select_ccs(scores, k, rng, opts['strata'],
-                                opts['hard_cutoff']), ''
+def _objectives(norms: Optional[np.ndarray], members_by_class, picked,
+                nodes: Optional[int], rule: str):
+    """Per class: the ECDF objective on the grid, and the exact integral."""
+    objective, integral = [], []
+    if norms is None:
+        return objective, integral
+    for members, chosen in zip(members_by_class, picked):
+        full = np.sort(norms[members])
+        sub = np.sort(norms[chosen])
+        t, w = geda.node_grid(full, nodes, rule)
+        objective.append(geda.ecdf_objective(full, sub, t, w))
+        integral.append(float(wasserstein_distance(full, sub)))
+    return objective, integral
 
 
 def select_subset(scores: Any,
@@ -283,29 +228,32 @@ def select_subset(scores: Any,
 
     Every class keeps ``k_c`` samples (see
     :func:`mmcls_geda.selection.budgets.class_budgets` for the rounding
-    rule), chosen by ``method`` from that class's scores.
+    rule), chosen by ``method`` (see :mod:`mmcls_geda.selection.registry`)
+    from that class's scores.
 
     Args:
-        scores: 1-D float array, one score (gradient norm) per sample; for
-            ``'craig'``/``'gradmatch'``, the (n, d) gradient embeddings or
-            their factors ``(G, H)`` with ``e_i = G_i (x) H_i`` (see
-            :func:`mmcls_geda.scoring.grad_embeddings`). The ECDF objectives
-            are then reported on the embeddings' norms.
+        scores: What the method reads: None for ``'random'`` (which reads
+            nothing; 1-D scores given to it are only reported on); a 1-D
+            float array, one score (gradient norm) per sample, for the
+            score methods; for ``'craig'``/``'gradmatch'``, the (n, d)
+            gradient embeddings or their factors ``(G, H)`` with
+            ``e_i = G_i (x) H_i`` (see
+            :func:`mmcls_geda.scoring.grad_embeddings`), whose norms the
+            ECDF objectives are then reported on.
         labels: 1-D integer array of class labels (>= 0), same length.
         fraction: Fraction of the data to keep, in (0, 1].
-        method: ``'geda'`` (default), ``'random'``, ``'quantile_random'``,
-            ``'ranked_even'``, ``'topk'``, ``'ccs'``; or, with gradient
-            embeddings as ``scores``, ``'craig'`` or ``'gradmatch'``
-            (weighted subsets).
-        seed: Seed for every random choice; the same inputs and seed give
-            the same indices on every platform.
-        **options: Method options (see ``METHOD_OPTIONS``). For ``'geda'``:
-            ``solver`` (``'exact'`` default, or ``'milp'``), ``nodes``
-            (``N``, default 5; None for the exact integral), ``rule``
-            (``'trapezoid'`` or ``'simpson'``), ``within_bin``
-            (``'random'`` or ``'spread'``, exact solver), ``milp_solver``
-            (a PuLP solver name) and ``time_limit`` (seconds per class),
-            MILP only.
+        method: A registered method: ``'geda'`` (default), ``'random'``,
+            ``'quantile_random'``, ``'ranked_even'``, ``'topk'``,
+            ``'bottomk'``, ``'ccs'``, ``'craig'``, ``'gradmatch'``.
+        seed: Seed (>= 0) for every random choice; the same inputs and seed
+            give the same indices on every platform.
+        **options: The method's options (its registry entry's defaults).
+            For ``'geda'``: ``solver`` (``'exact'`` default, or
+            ``'milp'``), ``nodes`` (``N``, default 5; None for the exact
+            integral), ``rule`` (``'trapezoid'`` or ``'simpson'``),
+            ``within_bin`` (``'random'`` or ``'spread'``, exact solver),
+            ``milp_solver`` (a PuLP solver name) and ``time_limit``
+            (seconds per class), MILP only.
 
     Returns:
         Selection: The indices and the record of how they were chosen.
@@ -313,77 +261,57 @@ def select_subset(scores: Any,
     Raises:
         ValueError: On any bad input, before any solving.
     """
+    # validate
     fraction = check_fraction(fraction)
-    opts = resolve_options(method, options)
-    if method in EMBEDDING_METHODS:
-        embeddings = check_embeddings(scores)
-        scores = gradient_matching.embedding_norms(embeddings)
-    else:
-        if isinstance(scores, tuple) or np.ndim(scores) != 1:
-            raise ValueError(f'method {method!r} takes 1-D scores (one per '
-                             f'sample); (n, d) gradient embeddings go to '
-                             f'{list(EMBEDDING_METHODS)}')
-        scores = check_scores(scores)
-    labels = check_labels(labels, scores.size)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f'seed must be an integer, got {seed!r}')
+    entry = get_method(method)
+    opts = entry.resolve(options)
+    scores, labels = _check_inputs(entry, scores, labels)
+    seed = check_seed(seed)
 
+    # solve, class by class
     classes, sizes = np.unique(labels, return_counts=True)
     budgets = class_budgets(sizes, fraction)
-    if method == 'geda':
-        report_nodes, report_rule = opts['nodes'], opts['rule']
-    else:
-        report_nodes, report_rule = _REPORT_NODES, _REPORT_RULE
-
-    start = time.perf_counter()
     members_by_class = np.split(
         np.argsort(labels, kind='stable'), np.cumsum(sizes)[:-1])
-    picked, objective, integral, status = [], [], [], []
-    weights, own = [], []
-    for label, members, k in zip(classes, members_by_class, budgets):
-        rng = class_rng(seed, label)
-        if method in EMBEDDING_METHODS:
-            gram = gradient_matching.class_gram(embeddings, members)
-            if method == 'craig':
-                local, w, value = gradient_matching.select_craig(gram, int(k))
-            else:
-                local, w, value = gradient_matching.select_gradmatch(
-                    gram, int(k), opts['lam'], rng, opts['steps'])
-            weights.append(w)
-            own.append(value)
-        else:
-            local, state = _select_class(method, scores[members], int(k),
-                                         rng, opts)
-            status.append(state)
-        picked.append(members[local])
+    start = time.perf_counter()
+    choices: List[ClassChoice] = [
+        entry.solve(_class_data(entry, scores, members), int(k),
+                    class_rng(seed, label), opts)
+        for label, members, k in zip(classes, members_by_class, budgets)
+    ]
     elapsed = time.perf_counter() - start
-    for members, chosen in zip(members_by_class, picked):
-        full = np.sort(scores[members])
-        sub = np.sort(scores[chosen])
-        t, w = geda.node_grid(full, report_nodes, report_rule)
-        objective.append(geda.ecdf_objective(full, sub, t, w))
-        integral.append(float(wasserstein_distance(full, sub)))
 
+    # report
+    picked = [m[c.positions] for m, c in zip(members_by_class, choices)]
+    norms = gradient_matching.embedding_norms(scores) if (
+        entry.reads == 'embeddings') else scores
+    nodes, rule = entry.report_grid(opts)
+    objective, integral = _objectives(norms, members_by_class, picked, nodes,
+                                      rule)
     indices = np.concatenate(picked).astype(np.int64)
     order = np.argsort(indices)
-    indices = indices[order]
-    sample_weights = np.concatenate(weights)[order] if weights else None
+    weights = None
+    if entry.weighted:
+        weights = np.concatenate([c.weights for c in choices])[order]
+    status = [c.status for c in choices]
     return Selection(
-        indices=indices,
-        method=method,
+        indices=indices[order],
+        method=entry.name,
         fraction=fraction,
-        seed=int(seed),
+        seed=seed,
         options=opts,
-        solver=opts['solver'] if method == 'geda' else method,
+        solver=entry.solver_label(opts),
         time_s=elapsed,
         classes=classes.tolist(),
         class_sizes=sizes.tolist(),
         class_counts=budgets.tolist(),
         objective=objective,
         integral=integral,
-        objective_nodes=report_nodes,
-        objective_rule=report_rule,
-        status=status if method == 'geda' else [],
-        weights=sample_weights,
-        method_objective=own)
-
+        objective_nodes=nodes,
+        objective_rule=rule,
+        status=status if any(status) else [],
+        weights=weights,
+        method_objective=[
+            c.method_objective for c in choices
+            if c.method_objective is not None
+        ])

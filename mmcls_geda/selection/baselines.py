@@ -1,4 +1,4 @@
-"""Baselines, each choosing ``k`` of one class's samples from their scores.
+"""Baselines, each choosing ``k`` of one class's samples (from their scores).
 
 Every function returns sorted positions into ``scores``. Ties in a score
 ranking are broken by position (stable sort), so results are deterministic.
@@ -8,10 +8,10 @@ import numpy as np
 from .budgets import largest_remainder
 
 
-def select_random(scores: np.ndarray, k: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """``k`` samples uniformly at random (the thesis's per-class random)."""
-    return np.sort(rng.choice(scores.size, size=k, replace=False))
+def select_random(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` of ``n`` samples uniformly at random (the thesis's per-class
+    random); it reads no scores."""
+    return np.sort(rng.choice(n, size=k, replace=False))
 
 
 def select_quantile_random(scores: np.ndarray, k: int,
@@ -53,6 +53,12 @@ def select_ranked_even(scores: np.ndarray, k: int) -> np.ndarray:
 def select_topk(scores: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` highest scores (GraNd / EL2N-style pruning of easy ones)."""
     order = np.argsort(-scores, kind='stable')
+    return np.sort(order[:k])
+
+
+def select_bottomk(scores: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` lowest scores (keep the easiest samples)."""
+    order = np.argsort(scores, kind='stable')
     return np.sort(order[:k])
 
 

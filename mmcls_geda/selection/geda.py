@@ -26,7 +26,7 @@ import numpy as np
 
 from .budgets import spread_positions
 
-RULES = ('trapezoid', 'simpson')
+QUADRATURE_RULES = ('trapezoid', 'simpson')
 WITHIN_BIN = ('random', 'spread')
 
 

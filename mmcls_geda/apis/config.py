@@ -1,0 +1,144 @@
+"""``apply_geda`` and the checks of the hook's arguments."""
+import copy
+import inspect
+import os.path as osp
+from typing import Any, Dict, Optional
+
+from ..scoring import SCOPES
+from ..selection import check_fraction, check_seed, get_method, resolve_options
+from ..selection.registry import check_int
+
+
+def check_hook_args(method: str = 'geda',
+                    options: Optional[Dict[str, Any]] = None,
+                    scope: str = 'full',
+                    seed: int = 0,
+                    interval: int = 0,
+                    scoring_pipeline: Optional[list] = None,
+                    scoring_batch_size: int = 64,
+                    scoring_workers: int = 2,
+                    checkpoint: Optional[str] = None,
+                    scoring_model: Optional[dict] = None,
+                    weighted: bool = True,
+                    save_norms: bool = True,
+                    report: bool = True) -> Dict[str, Any]:
+    """Check every GradNormHook argument that needs no data.
+
+    Called by the hook when it is built and by :func:`apply_geda`, so a bad
+    value fails before any expensive work, naming the value and what is
+    allowed.
+
+    Returns:
+        dict: The method's options with defaults filled in.
+    """
+    resolved = resolve_options(method, dict(options or {}))
+    if scope not in SCOPES:
+        raise ValueError(f'unknown scope {scope!r}; choose one of '
+                         f'{list(SCOPES)}')
+    check_seed(seed)
+    if isinstance(interval, bool) or not isinstance(interval,
+                                                    int) or interval < 0:
+        raise ValueError(f'interval must be an integer >= 0 (0: select '
+                         f'once), got {interval!r}')
+    check_int(scoring_batch_size, 'scoring_batch_size', 1)
+    check_int(scoring_workers, 'scoring_workers', 0)
+    if scoring_pipeline is not None and not isinstance(
+            scoring_pipeline, (list, tuple)):
+        raise ValueError('scoring_pipeline must be a list of transforms, got '
+                         f'{type(scoring_pipeline).__name__}')
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'scoring checkpoint {checkpoint!r} not found (nothing is '
+            'downloaded: give a local file)')
+    if scoring_model is not None and not isinstance(scoring_model, dict):
+        raise ValueError('scoring_model must be a classifier config dict, '
+                         f'got {type(scoring_model).__name__}')
+    for name, flag in (('weighted', weighted), ('save_norms', save_norms),
+                       ('report', report)):
+        if not isinstance(flag, bool):
+            raise ValueError(f'{name} must be True or False, got {flag!r}')
+    return resolved
+
+
+# Every GradNormHook argument with its default.
+HOOK_DEFAULTS: Dict[str, Any] = {
+    name: param.default
+    for name, param in inspect.signature(check_hook_args).parameters.items()
+}
+HOOK_ARGS = tuple(HOOK_DEFAULTS)
+
+
+def apply_geda(cfg,
+               fraction: float,
+               method: str = 'geda',
+               *,
+               hook: Optional[Dict[str, Any]] = None,
+               **options: Any):
+    """Wrap ``data.train`` in GEDASubsetDataset and add the GradNormHook.
+
+    For the weighted methods (``'craig'``, ``'gradmatch'``) an
+    ``ImageClassifier`` becomes a ``WeightedImageClassifier``.
+
+    For pipelines that build configs in Python (template repositories).
+    The config is copied, not changed. Applying it to a config that already
+    has GEDA replaces the fraction, the method and the hook.
+
+    Args:
+        cfg (mmcv.Config | dict): An mmcls classification config.
+        fraction: Fraction of the training data to keep, in (0, 1].
+        method: Selection method (see ``mmcls_geda.selection``).
+        hook: Further GradNormHook arguments (``scope``, ``seed``,
+            ``interval``, ``scoring_pipeline``, ``checkpoint``, ...).
+        **options: The method's options (e.g. ``nodes=5``).
+
+    Returns:
+        The same type as ``cfg``: the GEDA config.
+    """
+    fraction = check_fraction(fraction)
+    hook = dict(hook or {})
+    unknown = sorted(set(hook) - set(HOOK_ARGS) - {'method', 'options'})
+    if unknown or 'method' in hook or 'options' in hook:
+        raise ValueError(
+            f'hook takes GradNormHook arguments other than method and '
+            f'options (given as apply_geda\'s own arguments); unknown or '
+            f'doubled: {unknown or sorted({"method", "options"} & set(hook))}'
+            f'; allowed: {sorted(set(HOOK_ARGS) - {"method", "options"})}')
+    # fail now, not in the runner
+    check_hook_args(method, options, **hook)
+    weighted = get_method(method).weighted and hook.get('weighted', True)
+    from mmcv import Config
+    as_config = isinstance(cfg, Config)
+    # plain dicts inside, so that nested values come back as ConfigDicts
+    cfg = cfg._cfg_dict.to_dict() if as_config else copy.deepcopy(cfg)
+    train = cfg['data']['train']
+    if train.get('type') == 'GEDASubsetDataset':
+        train = train['dataset']
+    cfg['data']['train'] = dict(
+        type='GEDASubsetDataset', fraction=fraction, dataset=train)
+    if weighted:
+        # CRAIG / GRAD-MATCH weights reach the loss through this classifier
+        if cfg['model']['type'] not in ('ImageClassifier',
+                                        'WeightedImageClassifier'):
+            raise ValueError(
+                f"method {method!r} trains with per-sample weights, which "
+                f"model type {cfg['model']['type']!r} cannot take; pass "
+                "hook=dict(weighted=False) to train the subset unweighted")
+        cfg['model']['type'] = 'WeightedImageClassifier'
+    hook_cfg = dict(
+        type='GradNormHook',
+        method=method,
+        options=dict(options),
+        priority='HIGHEST',
+        **hook)
+    hooks = [
+        h for h in (cfg.get('custom_hooks') or [])
+        if h.get('type') != 'GradNormHook'
+    ]
+    cfg['custom_hooks'] = hooks + [hook_cfg]
+    imports = dict(cfg.get('custom_imports') or {})
+    names = list(imports.get('imports', []))
+    if 'mmcls_geda' not in names:
+        names.append('mmcls_geda')
+    cfg['custom_imports'] = dict(imports, imports=names,
+                                 allow_failed_imports=False)
+    return Config(cfg) if as_config else cfg

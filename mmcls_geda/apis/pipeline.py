@@ -1,0 +1,287 @@
+"""``score_and_select``: the runner-free pipeline behind the hook and tools.
+
+Scoring loader, scoring model (the training model, a checkpoint or a
+proxy), the scoring pass, the selection on rank 0 and its broadcast to
+every rank. :class:`~mmcls_geda.GradNormHook` decides *when* to call it;
+``tools/geda_select.py`` and the benchmarks call it directly.
+"""
+import copy
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from mmcv.parallel import collate, is_module_wrapper
+from mmcv.runner import get_dist_info, load_checkpoint
+from mmcv.utils import print_log
+from mmcls.datasets.pipelines import Compose
+
+from ..datasets.subset import GEDASubsetDataset
+from ..scoring import grad_embeddings, grad_norms
+from ..selection import Selection, get_method, record, select_subset
+from ..selection.gradient_matching import embedding_norms
+
+# Random augmentations without 'Random' in their names.
+RANDOM_TRANSFORMS = ('AutoAugment', 'RandAugment', 'ColorJitter', 'Lighting',
+                     'Albu')
+
+
+@dataclass
+class SelectionRun:
+    """What :func:`score_and_select` did.
+
+    Attributes:
+        selection: The subset and how it was chosen.
+        norms: The per-sample scores the objectives were reported on
+            (gradient norms, or the embeddings' norms); None when the
+            method reads nothing.
+        labels: The dataset's labels, dataset order.
+        scoring_s: Wall time of the scoring pass (0 when nothing was
+            scored).
+        scored: What was scored, for logs.
+    """
+    selection: Selection
+    norms: Optional[np.ndarray]
+    labels: np.ndarray
+    scoring_s: float
+    scored: str
+
+
+def _type_name(transform: Any) -> str:
+    kind = transform['type'] if isinstance(transform, dict) else transform
+    return kind if isinstance(kind, str) else type(kind).__name__ if not \
+        isinstance(kind, type) else kind.__name__
+
+
+def pipeline_keeping_labels(pipeline: Sequence[Any]) -> List[Any]:
+    """An evaluation pipeline (configs or built transforms) that also
+    collects ``gt_label``: ``ToTensor`` for the label, ``Collect`` with it.
+
+    Raises:
+        ValueError: If the pipeline does not end with ``Collect``.
+    """
+    if not pipeline or _type_name(pipeline[-1]) != 'Collect':
+        raise ValueError('an evaluation pipeline must end with Collect to be '
+                         f'scored with, got {[_type_name(t) for t in pipeline]}')
+    *steps, collect = pipeline
+    keys = list(collect['keys'] if isinstance(collect, dict) else collect.keys)
+    has_label_tensor = any(
+        _type_name(t) == 'ToTensor' and 'gt_label' in (
+            t['keys'] if isinstance(t, dict) else t.keys) for t in steps)
+    steps = [copy.deepcopy(t) if isinstance(t, dict) else t for t in steps]
+    if not has_label_tensor:
+        steps.append(dict(type='ToTensor', keys=['gt_label']))
+    if 'gt_label' not in keys:
+        keys.append('gt_label')
+    return steps + [dict(type='Collect', keys=keys)]
+
+
+def derive_scoring_pipeline(
+        train_pipeline: Optional[Sequence[dict]],
+        eval_pipeline: Optional[Sequence[Any]] = None) -> Tuple[list, str]:
+    """The default scoring pipeline and a line that says where it came from.
+
+    The evaluation (val/test) pipeline with the label kept: deterministic
+    resizing and cropping at the resolution the network is evaluated at.
+    Without one, the training pipeline without its random transforms, which
+    is refused when a dropped transform sets the image size
+    (``RandomResizedCrop``, ``RandomCrop`` without padding): images would
+    keep their file sizes.
+
+    Returns:
+        tuple[list, str]: The pipeline and its description.
+    """
+    if eval_pipeline is not None:
+        return (pipeline_keeping_labels(list(eval_pipeline)),
+                'the evaluation pipeline, collecting gt_label')
+    if train_pipeline is None:
+        raise ValueError(
+            'no scoring pipeline: the dataset was given built and no '
+            'evaluation pipeline is known; set scoring_pipeline')
+    kept, dropped = [], []
+    for step in train_pipeline:
+        kind = _type_name(step)
+        if kind.startswith('Random') or kind in RANDOM_TRANSFORMS:
+            sets_size = kind == 'RandomResizedCrop' or (
+                kind == 'RandomCrop' and not step.get('padding'))
+            if sets_size:
+                raise ValueError(
+                    f'the training pipeline sizes images with {kind}, and '
+                    'there is no evaluation pipeline to score at that size '
+                    '(e.g. a run with --no-validate): set the hook\'s '
+                    'scoring_pipeline (your test pipeline, with gt_label '
+                    'collected)')
+            dropped.append(kind)
+        else:
+            kept.append(copy.deepcopy(step))
+    return kept, f'the training pipeline without {dropped}'
+
+
+def scoring_loader(dataset: GEDASubsetDataset, pipeline: Sequence[Any],
+                   batch_size: int = 64,
+                   workers: int = 2) -> torch.utils.data.DataLoader:
+    """A sequential, deterministic loader over the whole wrapped dataset."""
+    inner = dataset.dataset
+    if not hasattr(inner, 'pipeline'):
+        raise TypeError(
+            'scoring goes through a copy of the wrapped dataset with its own '
+            'pipeline, so GEDASubsetDataset must wrap an mmcls BaseDataset; '
+            f'got {type(inner).__name__} (put dataset wrappers outside it)')
+    scored = copy.copy(inner)  # shares data_infos, not the pipeline
+    scored.pipeline = Compose(list(pipeline))
+    return torch.utils.data.DataLoader(
+        scored, batch_size=batch_size, shuffle=False, num_workers=workers,
+        collate_fn=collate)
+
+
+def scoring_model(model: torch.nn.Module,
+                  checkpoint: Optional[str] = None,
+                  proxy_cfg: Optional[dict] = None) -> torch.nn.Module:
+    """The model to score with: ``model`` itself, or a copy (or a proxy
+    built from ``proxy_cfg``) loaded from ``checkpoint``."""
+    if is_module_wrapper(model):
+        model = model.module
+    if proxy_cfg is None and checkpoint is None:
+        return model
+    if proxy_cfg is not None:
+        from mmcls.models import build_classifier
+        proxy = build_classifier(copy.deepcopy(proxy_cfg))
+        proxy.init_weights()
+    else:
+        proxy = copy.deepcopy(model)
+    if checkpoint is not None:
+        load_checkpoint(proxy, checkpoint, map_location='cpu', strict=False)
+    return proxy.to(next(model.parameters()).device)
+
+
+def _broadcast(selection: Optional[Selection]) -> Selection:
+    """Rank 0's selection on every rank."""
+    _, world = get_dist_info()
+    if world == 1:
+        return selection
+    box = [selection]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def score_and_select(model: torch.nn.Module,
+                     dataset: GEDASubsetDataset,
+                     method: str = 'geda',
+                     *,
+                     options: Optional[Dict[str, Any]] = None,
+                     scope: str = 'full',
+                     seed: int = 0,
+                     scoring_pipeline: Optional[Sequence[Any]] = None,
+                     batch_size: int = 64,
+                     workers: int = 2,
+                     checkpoint: Optional[str] = None,
+                     proxy_cfg: Optional[dict] = None,
+                     logger=None) -> SelectionRun:
+    """Score ``dataset``'s whole wrapped set with ``model`` and select.
+
+    What is scored follows the method's registry entry: nothing (the
+    gradient pass is skipped), per-sample gradient norms over ``scope``,
+    or last-layer gradient embeddings. Rank 0 selects; every rank gets the
+    same selection. The wrapper is not changed: serve the result with
+    ``dataset.set_selection``.
+
+    Args:
+        model: An mmcls classifier (wrapped is fine).
+        dataset: The :class:`GEDASubsetDataset` (its fraction and labels).
+        method: A registered method.
+        options: The method's options.
+        scope: ``'full'``, ``'last_layer'`` or ``'input'`` (for methods
+            that read norms).
+        seed: Seed of the selection's random choices.
+        scoring_pipeline: Deterministic pipeline that keeps ``gt_label``;
+            default: :func:`derive_scoring_pipeline` of the dataset's
+            training pipeline.
+        batch_size: Batch size of the scoring pass.
+        workers: Worker processes of the scoring loader.
+        checkpoint: Score with a copy of the model loaded from this file.
+        proxy_cfg: Score with another classifier built from this config.
+        logger: mmcv logger (None: print).
+
+    Returns:
+        SelectionRun: The selection, the scores and the timing.
+    """
+    entry = get_method(method)
+    options = dict(options or {})
+    rank, _ = get_dist_info()
+    labels, norms, scores, scoring_s = dataset.full_labels, None, None, 0.0
+    scored = 'nothing (the method reads no scores)'
+    if entry.reads != 'nothing':
+        if scoring_pipeline is None:
+            scoring_pipeline, source = derive_scoring_pipeline(
+                (dataset.dataset_cfg or {}).get('pipeline'))
+            print_log(f'scoring with {source}', logger=logger)
+        loader = scoring_loader(dataset, scoring_pipeline, batch_size,
+                                workers)
+        scorer = scoring_model(model, checkpoint, proxy_cfg)
+        start = time.perf_counter()
+        if entry.reads == 'embeddings':
+            g, h, labels = grad_embeddings(scorer, loader, logger=logger)
+            scores, norms = (g, h), embedding_norms((g, h))
+            scored = 'last-layer gradient embeddings'
+        else:
+            norms, labels = grad_norms(scorer, loader, scope=scope,
+                                       logger=logger)
+            scores = norms
+            scored = 'input norms' if scope == 'input' else \
+                f'{scope} gradient norms'
+        scoring_s = time.perf_counter() - start
+        if not np.array_equal(labels, dataset.full_labels):
+            raise RuntimeError(
+                'the scoring loader\'s labels differ from the dataset\'s '
+                'get_gt_labels(): the scoring pipeline must keep labels and '
+                'the order of samples')
+    selection = None
+    if rank == 0:
+        selection = select_subset(scores, labels, dataset.fraction, method,
+                                  seed=seed, **options)
+    return SelectionRun(_broadcast(selection), norms, labels, scoring_s,
+                        scored)
+
+
+def save_run(work_dir: str,
+             run: SelectionRun,
+             dataset: GEDASubsetDataset,
+             *,
+             scope: str,
+             weighted: bool,
+             epoch: int = 0,
+             per_epoch: bool = False,
+             save_norms: bool = True,
+             report: bool = True,
+             extra: Optional[Dict[str, Any]] = None,
+             logger=None) -> str:
+    """Save a run's record (and its scores and report) to ``work_dir``.
+
+    The report is optional output: a failure to draw or write it is logged
+    and the record stays saved.
+
+    Returns:
+        str: The path of ``geda_selection.json``.
+    """
+    saved = record.make_record(
+        run.selection, fingerprint=dataset.fingerprint, scope=scope,
+        weighted=weighted, epoch=epoch, scoring_s=run.scoring_s, extra=extra)
+    path = record.save_record(work_dir, saved, per_epoch=per_epoch)[0]
+    if run.norms is None:
+        return path  # nothing was scored: no scores to save or draw
+    if save_norms:
+        record.save_scores(work_dir, run.norms, run.labels)
+    if report:
+        from ..report import write_report
+        try:
+            write_report(run.norms, run.labels, run.selection, work_dir,
+                         classes=dataset.CLASSES)
+        except Exception as err:  # optional output: never stop training
+            print_log(
+                f'the selection report could not be written to {work_dir} '
+                f'({type(err).__name__}: {err}); the selection is saved',
+                logger=logger, level=logging.WARNING)
+    return path
