@@ -18,11 +18,16 @@ $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements/torch.txt
-	# after torch, which pulls in a setuptools too new for mmcv's setup.py
-	$(PIP) install -q -r requirements/build.txt
-	$(PIP) install -q --no-build-isolation -r requirements/mminstall.txt
-	# mmcv is built; give torch back the setuptools it declares
-	$(PIP) install -q "setuptools>=77.0.3"
+	# mmcv 1.7.2's setup.py needs pkg_resources (setuptools<70) while torch
+	# declares setuptools>=77: build the mmcv/mmcls wheels in a throwaway venv,
+	# so this venv never holds the old setuptools (no resolver conflict)
+	rm -rf $(VENV)/mm-build $(VENV)/mm-wheels
+	$(PYTHON) -m venv $(VENV)/mm-build
+	$(VENV)/mm-build/bin/pip install -q -r requirements/build.txt
+	$(VENV)/mm-build/bin/pip wheel -q --no-deps --no-build-isolation \
+	    -w $(VENV)/mm-wheels -r requirements/mminstall.txt
+	$(PIP) install -q $(VENV)/mm-wheels/*.whl
+	rm -rf $(VENV)/mm-build $(VENV)/mm-wheels
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt \
 	    -r requirements/lint.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .

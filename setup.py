@@ -1,5 +1,4 @@
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 
@@ -29,7 +28,8 @@ setup(
     description='GEDA data-subset selection for OpenMMLab mmcls 0.x',
     long_description=readme(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'benchmarks')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'benchmarks')),
     python_requires='>=3.8',
     install_requires=parse_requirements('requirements/runtime.txt') +
     ['mmcv>=1.4.2,<1.8.0', 'torch', 'torchvision'],

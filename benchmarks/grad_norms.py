@@ -32,8 +32,9 @@ from mmcls_geda.scoring import grad_norms, grad_norms_loop
 
 # mmcls's own ResNet_CIFAR-18 config (configs/_base_/models/resnet18_cifar.py)
 MODEL = Config.fromfile(
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                 'configs/_base_/models/resnet18_cifar.py')).model
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        'configs/_base_/models/resnet18_cifar.py')).model
 
 
 def timed(fn):
@@ -67,8 +68,8 @@ def main():
     mean = np.array([125.307, 122.961, 113.8575]).reshape(1, 3, 1, 1)
     std = np.array([51.5865, 50.847, 51.255]).reshape(1, 3, 1, 1)
     x = torch.from_numpy(
-        ((images[:args.samples].transpose(0, 3, 1, 2) - mean) /
-         std).astype(np.float32))
+        ((images[:args.samples].transpose(0, 3, 1, 2) - mean) / std).astype(
+            np.float32))
     y = torch.from_numpy(labels[:args.samples]).long()
     loader = DataLoader(TensorDataset(x, y), batch_size=64)
     loop_loader = DataLoader(
@@ -94,8 +95,8 @@ def main():
         times['train'].append(t)
         model.load_state_dict(init)  # every round scores the same weights
     rel_err = float(np.max(np.abs(full[:args.loop_samples] - loop) / loop))
-    t_full, t_last, t_train = (float(np.median(times[k]))
-                               for k in ('full', 'last', 'train'))
+    t_full, t_last, t_train = (
+        float(np.median(times[k])) for k in ('full', 'last', 'train'))
     full_vs_train = float(np.median(np.divide(times['full'], times['train'])))
     last_vs_train = float(np.median(np.divide(times['last'], times['train'])))
 

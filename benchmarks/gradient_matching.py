@@ -7,7 +7,8 @@ then, at --fraction: GEDA (exact) and random on the norms, CRAIG and
 GRAD-MATCH on the factored embeddings. Times are the selection only.
 
 Usage: python benchmarks/gradient_matching.py --data data/cifar10
-Last line: geda_s=... random_s=... craig_s=... gradmatch_s=... gradmatch_err=...
+Last line:
+geda_s=... random_s=... craig_s=... gradmatch_s=... gradmatch_err=...
 """
 import argparse
 import logging
@@ -26,8 +27,9 @@ from mmcls_geda.selection import select_subset
 
 # mmcls's own ResNet_CIFAR-18 config (configs/_base_/models/resnet18_cifar.py)
 MODEL = Config.fromfile(
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                 'configs/_base_/models/resnet18_cifar.py')).model
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        'configs/_base_/models/resnet18_cifar.py')).model
 
 
 def embeddings(data: str, cache: str):
@@ -43,8 +45,8 @@ def embeddings(data: str, cache: str):
     model = build_classifier(MODEL)
     model.init_weights()
     g, h, labels = grad_embeddings(
-        model, DataLoader(TensorDataset(x, torch.from_numpy(labels)),
-                          batch_size=256))
+        model,
+        DataLoader(TensorDataset(x, torch.from_numpy(labels)), batch_size=256))
     np.savez(cache, g=g, h=h, labels=labels)
     return g, h, labels
 
@@ -72,8 +74,8 @@ def main():
           f'{labels.size} CIFAR-10 samples, embeddings {g.shape[1]}x'
           f'{h.shape[1]} (factored), fraction {args.fraction}')
     err = float(np.mean(results['gradmatch'].method_objective))
-    print(' '.join(f'{m}_s={results[m].time_s:.3f}' for m in results) +
-          f' gradmatch_err={err:.4f}')
+    print(' '.join(f'{m}_s={results[m].time_s:.3f}'
+                   for m in results) + f' gradmatch_err={err:.4f}')
 
 
 if __name__ == '__main__':

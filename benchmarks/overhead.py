@@ -41,8 +41,8 @@ def train_epoch(model, loader, optimizer) -> float:
     start = time.perf_counter()
     for batch in loader:
         optimizer.zero_grad()
-        losses = model(img=batch['img'], gt_label=batch['gt_label'],
-                       return_loss=True)
+        losses = model(
+            img=batch['img'], gt_label=batch['gt_label'], return_loss=True)
         losses['loss'].backward()
         optimizer.step()
     return time.perf_counter() - start
@@ -60,28 +60,44 @@ def main():
     torch.manual_seed(0)
     base = Config.fromfile(
         os.path.join(REPO, 'configs/_base_/datasets/cifar10_bs16.py'))
-    inner = dict(type='LocalCIFAR10', data_prefix=args.data,
-                 pipeline=base.train_pipeline,
-                 per_class=args.samples // 10)
+    inner = dict(
+        type='LocalCIFAR10',
+        data_prefix=args.data,
+        pipeline=base.train_pipeline,
+        per_class=args.samples // 10)
     plain = build_dataset(inner)
     wrapped = build_dataset(
         dict(type='GEDASubsetDataset', fraction=1.0, dataset=inner))
     wrapped.set_indices(np.arange(len(plain)))  # every sample, in order
     loaders = {
-        name: build_dataloader(ds, 64, 0, dist=False, shuffle=True, seed=0,
-                               persistent_workers=False)
+        name:
+        build_dataloader(
+            ds,
+            64,
+            0,
+            dist=False,
+            shuffle=True,
+            seed=0,
+            persistent_workers=False)
         for name, ds in (('plain', plain), ('wrapped', wrapped))
     }
     model = build_classifier(
-        dict(type='ImageClassifier',
-             backbone=dict(type='ResNet_CIFAR', depth=18, num_stages=4,
-                           out_indices=(3, ), style='pytorch',
-                           stem_channels=args.width,
-                           base_channels=args.width),
-             neck=dict(type='GlobalAveragePooling'),
-             head=dict(type='LinearClsHead', num_classes=10,
-                       in_channels=args.width * 8,
-                       loss=dict(type='CrossEntropyLoss'))))
+        dict(
+            type='ImageClassifier',
+            backbone=dict(
+                type='ResNet_CIFAR',
+                depth=18,
+                num_stages=4,
+                out_indices=(3, ),
+                style='pytorch',
+                stem_channels=args.width,
+                base_channels=args.width),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=10,
+                in_channels=args.width * 8,
+                loss=dict(type='CrossEntropyLoss'))))
     model.init_weights()
     init = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -90,13 +106,22 @@ def main():
     start = time.perf_counter()
     wrapper = build_dataset(
         dict(type='GEDASubsetDataset', fraction=0.2, dataset=inner))
-    run = score_and_select(model, wrapper, 'geda', batch_size=64, workers=0,
-                           logger=logging.getLogger('bench'))
+    run = score_and_select(
+        model,
+        wrapper,
+        'geda',
+        batch_size=64,
+        workers=0,
+        logger=logging.getLogger('bench'))
     record.save_record(
         '/tmp/geda_overhead_bench',
-        record.make_record(run.selection, fingerprint=wrapper.fingerprint,
-                           scope='full', weighted=False, epoch=0,
-                           scoring_s=run.scoring_s))
+        record.make_record(
+            run.selection,
+            fingerprint=wrapper.fingerprint,
+            scope='full',
+            weighted=False,
+            epoch=0,
+            scoring_s=run.scoring_s))
     selection_s = time.perf_counter() - start
     model.load_state_dict(init)
 

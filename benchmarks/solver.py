@@ -37,8 +37,13 @@ def run_config(scores, labels, nodes, milp_budget, class_limit):
             break
         mask = labels == c
         start = time.perf_counter()
-        milp = select_subset(scores[mask], labels[mask], 0.2, solver='milp',
-                             nodes=nodes, time_limit=class_limit)
+        milp = select_subset(
+            scores[mask],
+            labels[mask],
+            0.2,
+            solver='milp',
+            nodes=nodes,
+            time_limit=class_limit)
         milp_time += time.perf_counter() - start
         solved += 1
         limit_hits += milp.status.count('time_limit')
@@ -56,12 +61,18 @@ def run_config(scores, labels, nodes, milp_budget, class_limit):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--milp-budget', type=float, default=120.0,
-                        help='MILP seconds per configuration')
-    parser.add_argument('--class-limit', type=float, default=20.0,
-                        help='MILP time limit per class (s)')
-    parser.add_argument('--quick', action='store_true',
-                        help='CIFAR-10 size only')
+    parser.add_argument(
+        '--milp-budget',
+        type=float,
+        default=120.0,
+        help='MILP seconds per configuration')
+    parser.add_argument(
+        '--class-limit',
+        type=float,
+        default=20.0,
+        help='MILP time limit per class (s)')
+    parser.add_argument(
+        '--quick', action='store_true', help='CIFAR-10 size only')
     args = parser.parse_args()
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     print(f'machine: {platform.processor() or platform.machine()}, '
@@ -76,8 +87,8 @@ def main():
             r = run_config(scores, labels, nodes, args.milp_budget,
                            args.class_limit)
             full = r['milp_classes'] == r['classes']
-            milp = (f"{r['milp_s']:.2f}s" if full else
-                    f"{r['milp_s']:.2f}s for {r['milp_classes']}/"
+            milp = (f"{r['milp_s']:.2f}s"
+                    if full else f"{r['milp_s']:.2f}s for {r['milp_classes']}/"
                     f"{r['classes']} classes (budget hit; projected "
                     f"{r['projected_milp_s']:.0f}s)")
             print(f'{name:9s} {classes}x{per_class} N={nodes:<3d} '

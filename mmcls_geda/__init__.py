@@ -26,6 +26,7 @@ if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
     from .hooks import GradNormHook
     from .models import WeightedImageClassifier
     __all__ += [
-        'apply_geda', 'score_and_select', 'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10',
-        'LocalCIFAR100', 'SklearnDigits', 'WeightedImageClassifier'
+        'apply_geda', 'score_and_select', 'GEDASubsetDataset', 'GradNormHook',
+        'LocalCIFAR10', 'LocalCIFAR100', 'SklearnDigits',
+        'WeightedImageClassifier'
     ]

@@ -10,7 +10,8 @@ from .selection import Selection
 from .selection.record import REPORT_JSON, REPORT_PNG
 
 
-def report_record(norms: np.ndarray, labels: np.ndarray,
+def report_record(norms: np.ndarray,
+                  labels: np.ndarray,
                   selection: Selection,
                   classes: Optional[Sequence[str]] = None) -> Dict:
     """Per-class counts, objectives and score summaries, JSON-ready."""
@@ -22,8 +23,8 @@ def report_record(norms: np.ndarray, labels: np.ndarray,
         rows.append(
             dict(
                 label=int(label),
-                name=str(classes[label]) if classes is not None and
-                label < len(classes) else str(label),
+                name=str(classes[label]) if classes is not None
+                and label < len(classes) else str(label),
                 n=int(member.sum()),
                 kept=int((member & kept).sum()),
                 objective=selection.objective[i],
@@ -72,32 +73,39 @@ def write_report(norms: np.ndarray,
     shown = record['classes'][:max_panels]
     cols = min(5, len(shown) + 1)
     rows = int(np.ceil((len(shown) + 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for ax, row in zip(axes.flat, shown):
         member = labels == row['label']
         for values, style, name in [(norms[member], '-', 'full'),
                                     (norms[member & kept], '--', 'subset')]:
             xs = np.sort(values)
-            ax.step(xs, np.arange(1, xs.size + 1) / xs.size, style,
-                    where='post', label=f'{name} ({xs.size})')
-        ax.set_title(f"{row['name']}: obj {row['objective']:.3g}, "
-                     f"∫ {row['integral']:.3g}", fontsize=8)
+            ax.step(
+                xs,
+                np.arange(1, xs.size + 1) / xs.size,
+                style,
+                where='post',
+                label=f'{name} ({xs.size})')
+        ax.set_title(
+            f"{row['name']}: obj {row['objective']:.3g}, "
+            f"∫ {row['integral']:.3g}",
+            fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6, loc='lower right')
     hist_ax = axes.flat[len(shown)]
     bins = np.histogram_bin_edges(norms, bins=40)
     hist_ax.hist(norms, bins=bins, alpha=0.5, label='full', density=True)
-    hist_ax.hist(norms[kept], bins=bins, alpha=0.5, label='subset',
-                 density=True)
+    hist_ax.hist(
+        norms[kept], bins=bins, alpha=0.5, label='subset', density=True)
     hist_ax.set_title('all classes: score histogram', fontsize=8)
     hist_ax.legend(fontsize=6)
     hist_ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(shown) + 1:]:
         ax.axis('off')
-    fig.suptitle(f'{selection.method} at fraction {selection.fraction}: '
-                 'per-class ECDF of the scores, full set vs subset',
-                 fontsize=10)
+    fig.suptitle(
+        f'{selection.method} at fraction {selection.fraction}: '
+        'per-class ECDF of the scores, full set vs subset',
+        fontsize=10)
     fig.tight_layout()
     png = osp.join(out_dir, REPORT_PNG)
     fig.savefig(png, dpi=110)

@@ -1,4 +1,5 @@
-"""Fixtures: tiny CIFAR-format pickles written into a temp dir, small models."""
+"""Fixtures and helpers: tiny CIFAR-format pickles in a temp dir, small
+models, a real runner."""
 import os
 import os.path as osp
 import pickle
@@ -44,7 +45,8 @@ def _dump(obj, path):
         pickle.dump(obj, f)
 
 
-def write_cifar10(root: str, per_class_train: int = 6,
+def write_cifar10(root: str,
+                  per_class_train: int = 6,
                   per_class_test: int = 3) -> str:
     """CIFAR-10 python-pickle layout under ``root/cifar-10-batches-py``."""
     folder = osp.join(root, 'cifar-10-batches-py')
@@ -54,16 +56,22 @@ def write_cifar10(root: str, per_class_train: int = 6,
     train = encoded_images(train_labels.size, seed=1)
     parts = np.array_split(np.arange(train_labels.size), 5)
     for b, part in enumerate(parts, 1):
-        _dump({'data': train[part], 'labels': train_labels[part].tolist()},
-              osp.join(folder, f'data_batch_{b}'))
-    _dump({'data': encoded_images(test_labels.size, seed=2),
-           'labels': test_labels.tolist()}, osp.join(folder, 'test_batch'))
+        _dump({
+            'data': train[part],
+            'labels': train_labels[part].tolist()
+        }, osp.join(folder, f'data_batch_{b}'))
+    _dump(
+        {
+            'data': encoded_images(test_labels.size, seed=2),
+            'labels': test_labels.tolist()
+        }, osp.join(folder, 'test_batch'))
     _dump({'label_names': [f'class{i}' for i in range(10)]},
           osp.join(folder, 'batches.meta'))
     return root
 
 
-def write_cifar100(root: str, per_class_train: int = 2,
+def write_cifar100(root: str,
+                   per_class_train: int = 2,
                    per_class_test: int = 1) -> str:
     """CIFAR-100 python-pickle layout under ``root/cifar-100-python``."""
     folder = osp.join(root, 'cifar-100-python')
@@ -71,10 +79,12 @@ def write_cifar100(root: str, per_class_train: int = 2,
     for name, per_class, seed in [('train', per_class_train, 3),
                                   ('test', per_class_test, 4)]:
         labels = np.tile(np.arange(100), per_class)
-        _dump({'data': encoded_images(labels.size, seed),
-               'fine_labels': labels.tolist(),
-               'coarse_labels': (labels // 5).tolist()},
-              osp.join(folder, name))
+        _dump(
+            {
+                'data': encoded_images(labels.size, seed),
+                'fine_labels': labels.tolist(),
+                'coarse_labels': (labels // 5).tolist()
+            }, osp.join(folder, name))
     _dump({'fine_label_names': [f'c{i}' for i in range(100)]},
           osp.join(folder, 'meta'))
     return root
@@ -110,16 +120,24 @@ def small_resnet_cfg(num_classes: int = 10, base_channels: int = 8) -> dict:
     """mmcls ResNet_CIFAR-18 at a width that tests can afford."""
     return dict(
         type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, num_stages=4,
-                      out_indices=(3, ), style='pytorch',
-                      base_channels=base_channels),
+        backbone=dict(
+            type='ResNet_CIFAR',
+            depth=18,
+            num_stages=4,
+            out_indices=(3, ),
+            style='pytorch',
+            base_channels=base_channels),
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=base_channels * 8,
-                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+        head=dict(
+            type='LinearClsHead',
+            num_classes=num_classes,
+            in_channels=base_channels * 8,
+            loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 
 
-def small_cfg_options(root: str, work_dir: str, epochs: int = 1,
+def small_cfg_options(root: str,
+                      work_dir: str,
+                      epochs: int = 1,
                       kind: str = 'cifar10') -> list:
     """--cfg-options that shrink a repo config to these tiny files."""
     classes = 10 if kind == 'cifar10' else 100
@@ -129,7 +147,7 @@ def small_cfg_options(root: str, work_dir: str, epochs: int = 1,
         'data.samples_per_gpu=16', 'data.workers_per_gpu=1',
         f'runner.max_epochs={epochs}', 'model.backbone.base_channels=8',
         'model.head.in_channels=64', f'model.head.num_classes={classes}',
-        'log_config.interval=1', f'checkpoint_config.interval=1',
+        'log_config.interval=1', 'checkpoint_config.interval=1',
         'custom_hooks.0.scoring_batch_size=16',
         'custom_hooks.0.scoring_workers=0'
     ]
@@ -175,8 +193,8 @@ def wrapper_cfg(root, fraction=0.5, **kw):
     return dict(
         type='GEDASubsetDataset',
         fraction=fraction,
-        dataset=dict(type='LocalCIFAR10', data_prefix=root,
-                     pipeline=TRAIN_PIPELINE),
+        dataset=dict(
+            type='LocalCIFAR10', data_prefix=root, pipeline=TRAIN_PIPELINE),
         **kw)
 
 
@@ -192,25 +210,34 @@ class ServedIndices(Hook):
 
 def make_runner(tmp_path, model, max_epochs=1):
     import logging
+
     from mmcv.parallel import MMDataParallel
-    optimizer = build_optimizer(model, dict(type='SGD', lr=0.01,
-                                            momentum=0.9))
+    optimizer = build_optimizer(model, dict(type='SGD', lr=0.01, momentum=0.9))
     runner = EpochBasedRunner(
-        MMDataParallel(model), optimizer=optimizer, work_dir=str(tmp_path),
-        logger=logging.getLogger('test_geda'), max_epochs=max_epochs)
+        MMDataParallel(model),
+        optimizer=optimizer,
+        work_dir=str(tmp_path),
+        logger=logging.getLogger('test_geda'),
+        max_epochs=max_epochs)
     runner.register_optimizer_hook(dict(grad_clip=None))
     return runner
 
 
 def run_tool(python, *args, timeout=600):
-    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
-                         text=True, timeout=timeout)
+    out = subprocess.run([python, *args],
+                         cwd=REPO,
+                         capture_output=True,
+                         text=True,
+                         timeout=timeout)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout + out.stderr
 
 
 def run_tool_failing(python, *args):
-    out = subprocess.run([python, *args], cwd=REPO, capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run([python, *args],
+                         cwd=REPO,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
     assert out.returncode != 0
     return out.stdout + out.stderr

@@ -11,7 +11,6 @@ from torch.utils.data import DataLoader
 from mmcls_geda import GradNormHook
 from mmcls_geda.scoring import grad_embeddings
 from mmcls_geda.selection import select_subset
-
 from .conftest import (ServedIndices, make_model, make_runner,
                        small_resnet_cfg, tiny_data, wrapper_cfg)
 
@@ -32,7 +31,9 @@ def test_craig_picks_one_per_cluster_weighted_by_size():
 
 
 def test_craig_per_class_with_two_classes():
-    emb = np.concatenate([clustered([4, 2], seed=1), clustered([3, 3], seed=2)])
+    emb = np.concatenate(
+        [clustered([4, 2], seed=1),
+         clustered([3, 3], seed=2)])
     labels = np.repeat([0, 1], 6)
     sel = select_subset(emb, labels, 2 / 6, 'craig')
     assert sel.class_counts == [2, 2]
@@ -43,8 +44,8 @@ def test_gradmatch_error_falls_with_budget_and_vanishes_on_support():
     emb = clustered([6, 5, 4, 3, 2], dim=8, seed=3)
     labels = np.zeros(20, int)
     errors = [
-        select_subset(emb, labels, k / 20, 'gradmatch', lam=1e-6)
-        .method_objective[0] for k in (1, 2, 3, 4, 5)
+        select_subset(emb, labels, k / 20, 'gradmatch',
+                      lam=1e-6).method_objective[0] for k in (1, 2, 3, 4, 5)
     ]
     assert all(a > b for a, b in zip(errors, errors[1:]))
     assert errors[-1] < 1e-4  # five atoms cover the five distinct gradients
@@ -88,12 +89,13 @@ def test_grad_embeddings_are_the_fc_gradients():
     fc = model.head.fc
     for i, (x, y) in enumerate(zip(*data.tensors)):
         loss = model.head.compute_loss(
-            model.head.simple_test(model.extract_feat(x[None]), softmax=False,
-                                   post_process=False), y[None])
+            model.head.simple_test(
+                model.extract_feat(x[None]), softmax=False,
+                post_process=False), y[None])
         gw, gb = torch.autograd.grad(loss, [fc.weight, fc.bias])
         full = torch.cat([gw, gb[:, None]], dim=1).double().numpy()
-        np.testing.assert_allclose(np.outer(g[i], h[i]), full, rtol=1e-4,
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            np.outer(g[i], h[i]), full, rtol=1e-4, atol=1e-9)
     assert np.array_equal(labels, data.tensors[1].numpy())
 
 
@@ -105,12 +107,13 @@ def test_weighted_classifier_loss_is_the_weighted_mean():
     model.init_weights()
     x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
     w = torch.tensor([1.0, 2.0, 3.0, 2.0], dtype=torch.float64)
-    weighted = model(img=x, gt_label=y, sample_weight=w,
-                     return_loss=True)['loss']
+    weighted = model(
+        img=x, gt_label=y, sample_weight=w, return_loss=True)['loss']
     # same batch in train mode: BatchNorm sees the same batch statistics
     per_sample = model.head.compute_loss(
-        model.head.simple_test(model.extract_feat(x), softmax=False,
-                               post_process=False), y,
+        model.head.simple_test(
+            model.extract_feat(x), softmax=False, post_process=False),
+        y,
         reduction_override='none')
     expected = (per_sample * w.float()).sum() / w.sum()
     assert torch.allclose(weighted, expected.float(), rtol=1e-5)
@@ -127,12 +130,22 @@ def test_adaptive_gradmatch_reselects_every_epoch(cifar10_root, tmp_path):
     cfg['type'] = 'WeightedImageClassifier'
     model = build_classifier(cfg)
     model.init_weights()
-    loader = build_dataloader(ds, samples_per_gpu=8, workers_per_gpu=1,
-                              dist=False, seed=0, persistent_workers=True)
+    loader = build_dataloader(
+        ds,
+        samples_per_gpu=8,
+        workers_per_gpu=1,
+        dist=False,
+        seed=0,
+        persistent_workers=True)
     runner = make_runner(tmp_path, model, max_epochs=2)
     runner.register_hook(
-        GradNormHook(method='gradmatch', interval=1, scoring_batch_size=16,
-                     scoring_workers=0, report=False), priority='HIGHEST')
+        GradNormHook(
+            method='gradmatch',
+            interval=1,
+            scoring_batch_size=16,
+            scoring_workers=0,
+            report=False),
+        priority='HIGHEST')
     served = ServedIndices()
     runner.register_hook(served)
     weights_seen = []

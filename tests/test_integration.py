@@ -1,29 +1,24 @@
 """The mmcls integration: wrapper, hook, runner, tools, configs."""
 import json
 import os.path as osp
-import subprocess
-import warnings
 from unittest import mock
 
 import numpy as np
 import pytest
 import torch
-from mmcv import Config
-from mmcv.runner import (EpochBasedRunner, Hook, IterBasedRunner,
-                         build_optimizer)
 from mmcls.datasets import build_dataloader, build_dataset
 from mmcls.models import build_classifier
+from mmcv import Config
+from mmcv.runner import EpochBasedRunner, IterBasedRunner, build_optimizer
 
 import mmcls_geda
 from mmcls_geda import (GEDASubsetDataset, GradNormHook, apply_geda,
                         score_and_select)
 from mmcls_geda.selection import record, select_subset
-
 from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, ServedIndices,
                        decode_indices, free_port, make_runner, run_tool,
                        run_tool_failing, small_cfg_options, small_resnet_cfg,
                        wrapper_cfg)
-
 
 # --- registration and configs ------------------------------------------------
 
@@ -52,7 +47,8 @@ def test_configs_declare_fraction_once(name):
     assert cfg.data.train.fraction == fraction
     assert cfg.data.train.dataset.type.startswith('LocalCIFAR')
     # evaluation runs on the whole test set: val/test are not wrapped
-    assert cfg.data.val.type == cfg.data.test.type == cfg.data.train.dataset.type
+    assert cfg.data.val.type == cfg.data.test.type
+    assert cfg.data.test.type == cfg.data.train.dataset.type
     (hook, ) = cfg.custom_hooks
     assert hook.type == 'GradNormHook' and hook.priority == 'HIGHEST'
     assert cfg.data.samples_per_gpu == 64 and cfg.runner.max_epochs == 12
@@ -64,18 +60,23 @@ def test_configs_declare_fraction_once(name):
 
 
 def test_apply_geda_turns_any_config_into_geda():
-    cfg = Config.fromfile(osp.join(REPO, 'configs/geda/'
-                                   'resnet18_1xb64-full_cifar10.py'))
-    out = apply_geda(cfg, 0.3, 'geda', hook=dict(scope='last_layer'),
-                     nodes=7)
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/geda/'
+                 'resnet18_1xb64-full_cifar10.py'))
+    out = apply_geda(cfg, 0.3, 'geda', hook=dict(scope='last_layer'), nodes=7)
     assert cfg.data.train.type == 'LocalCIFAR10'  # the input is untouched
     assert out.data.train.type == 'GEDASubsetDataset'
     assert out.data.train.fraction == 0.3
     assert out.data.train.dataset == cfg.data.train
     hooks = [h for h in out.custom_hooks if h['type'] == 'GradNormHook']
-    assert hooks == [dict(type='GradNormHook', method='geda',
-                          options=dict(nodes=7), priority='HIGHEST',
-                          scope='last_layer')]
+    assert hooks == [
+        dict(
+            type='GradNormHook',
+            method='geda',
+            options=dict(nodes=7),
+            priority='HIGHEST',
+            scope='last_layer')
+    ]
     again = apply_geda(out, 0.6, 'random')
     assert again.data.train.dataset == cfg.data.train
     assert [h['method'] for h in again.custom_hooks] == ['random']
@@ -85,11 +86,12 @@ def test_apply_geda_turns_any_config_into_geda():
         apply_geda(cfg, 0.5, 'nope')
     craig = apply_geda(cfg, 0.5, 'craig')
     assert craig.model.type == 'WeightedImageClassifier'
-    assert apply_geda(cfg, 0.5, 'craig', hook=dict(weighted=False)
-                      ).model.type == 'ImageClassifier'
+    assert apply_geda(
+        cfg, 0.5, 'craig',
+        hook=dict(weighted=False)).model.type == 'ImageClassifier'
 
 
-# --- the wrapper ------------------------------------------------------------------
+# --- the wrapper -------------------------------------------------------------
 
 
 def test_wrapper_length_selection_and_interface(cifar10_root):
@@ -144,34 +146,42 @@ def test_wrapper_needs_labels():
         GEDASubsetDataset(Unlabelled(), 0.5)
 
 
-# --- local CIFAR ---------------------------------------------------------------
+# --- local CIFAR -------------------------------------------------------------
 
 
 def test_local_cifar_warns_and_never_downloads(cifar10_root, cifar100_root):
-    with mock.patch('mmcls.datasets.cifar.download_and_extract_archive',
-                    side_effect=AssertionError('download attempted')):
+    with mock.patch(
+            'mmcls.datasets.cifar.download_and_extract_archive',
+            side_effect=AssertionError('download attempted')):
         with pytest.warns(UserWarning, match='differ from the official md5'):
-            ds = build_dataset(dict(type='LocalCIFAR10',
-                                    data_prefix=cifar10_root,
-                                    pipeline=TEST_PIPELINE))
+            ds = build_dataset(
+                dict(
+                    type='LocalCIFAR10',
+                    data_prefix=cifar10_root,
+                    pipeline=TEST_PIPELINE))
         assert len(ds) == 60 and ds.CLASSES[3] == 'class3'
         with pytest.warns(UserWarning):
-            ds100 = build_dataset(dict(type='LocalCIFAR100',
-                                       data_prefix=cifar100_root,
-                                       pipeline=TEST_PIPELINE,
-                                       test_mode=True))
+            ds100 = build_dataset(
+                dict(
+                    type='LocalCIFAR100',
+                    data_prefix=cifar100_root,
+                    pipeline=TEST_PIPELINE,
+                    test_mode=True))
         assert len(ds100) == 100 and len(ds100.CLASSES) == 100
 
 
 def test_local_cifar_wrong_path_shows_layout(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
-        build_dataset(dict(type='LocalCIFAR10', data_prefix=str(tmp_path),
-                           pipeline=TEST_PIPELINE))
+        build_dataset(
+            dict(
+                type='LocalCIFAR10',
+                data_prefix=str(tmp_path),
+                pipeline=TEST_PIPELINE))
     assert 'cifar-10-batches-py/data_batch_1' in str(err.value)
     assert 'nothing is downloaded' in str(err.value)
 
 
-# --- the hook in a real EpochBasedRunner ---------------------------------------------
+# --- the hook in a real EpochBasedRunner -------------------------------------
 
 
 def test_hook_selects_and_loader_serves_exactly_the_selection(
@@ -180,11 +190,16 @@ def test_hook_selects_and_loader_serves_exactly_the_selection(
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     model = build_classifier(small_resnet_cfg())
     model.init_weights()
-    loader = build_dataloader(ds, samples_per_gpu=8, workers_per_gpu=1,
-                              dist=False, seed=0, persistent_workers=True)
+    loader = build_dataloader(
+        ds,
+        samples_per_gpu=8,
+        workers_per_gpu=1,
+        dist=False,
+        seed=0,
+        persistent_workers=True)
     runner = make_runner(tmp_path, model, max_epochs=2)
-    hook = GradNormHook(method='geda', scoring_batch_size=16,
-                        scoring_workers=0)
+    hook = GradNormHook(
+        method='geda', scoring_batch_size=16, scoring_workers=0)
     runner.register_hook(hook, priority='HIGHEST')
     served = ServedIndices()
     runner.register_hook(served)
@@ -232,8 +247,11 @@ def test_hook_bad_input_before_any_gradient_pass(cifar10_root, tmp_path):
     with pytest.raises(FileNotFoundError, match='nothing is downloaded'):
         GradNormHook(checkpoint=str(tmp_path / 'missing.pth'))
 
-    plain = build_dataset(dict(type='LocalCIFAR10', data_prefix=cifar10_root,
-                               pipeline=TRAIN_PIPELINE))
+    plain = build_dataset(
+        dict(
+            type='LocalCIFAR10',
+            data_prefix=cifar10_root,
+            pipeline=TRAIN_PIPELINE))
     model = build_classifier(small_resnet_cfg())
     runner = make_runner(tmp_path, model)
     runner.register_hook(GradNormHook(), priority='HIGHEST')
@@ -248,21 +266,28 @@ def test_hook_refuses_iter_based_runner(tmp_path):
     import logging
     model = build_classifier(small_resnet_cfg())
     runner = IterBasedRunner(
-        model, optimizer=build_optimizer(model, dict(type='SGD', lr=0.1)),
-        work_dir=str(tmp_path), logger=logging.getLogger('t'), max_iters=1)
+        model,
+        optimizer=build_optimizer(model, dict(type='SGD', lr=0.1)),
+        work_dir=str(tmp_path),
+        logger=logging.getLogger('t'),
+        max_iters=1)
     with pytest.raises(TypeError, match='EpochBasedRunner'):
         GradNormHook().before_run(runner)
 
 
 def test_selection_file_mismatch_is_refused(cifar10_root, cifar100_root,
-                                             tmp_path):
+                                            tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     sel = select_subset(np.arange(60.0), ds.full_labels, 0.5)
-    saved = record.make_record(sel, fingerprint=ds.fingerprint, scope='full',
-                               weighted=False, epoch=0, scoring_s=0.0)
+    saved = record.make_record(
+        sel,
+        fingerprint=ds.fingerprint,
+        scope='full',
+        weighted=False,
+        epoch=0,
+        scoring_s=0.0)
     good = record.save_record(str(tmp_path / 'good'), saved)[0]
-    reused = build_dataset(wrapper_cfg(cifar10_root, 0.5,
-                                       selection_file=good))
+    reused = build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=good))
     assert np.array_equal(reused.indices, sel.indices)
     saved['fingerprint'] = dict(length=60, labels_sha256='0' * 16)
     bad = record.save_record(str(tmp_path / 'bad'), saved)[0]
@@ -272,7 +297,7 @@ def test_selection_file_mismatch_is_refused(cifar10_root, cifar100_root,
         build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=good))
 
 
-# --- the tools, as a user runs them ---------------------------------------------------
+# --- the tools, as a user runs them ------------------------------------------
 
 
 def test_train_tool_one_epoch_then_resume(python, cifar10_root, tmp_path):
@@ -296,8 +321,10 @@ def test_train_tool_one_epoch_then_resume(python, cifar10_root, tmp_path):
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
 
     # tools/test.py evaluates the checkpoint on the whole test set
-    opts = [o for o in small_cfg_options(cifar10_root, work)
-            if not o.startswith('custom_hooks')]
+    opts = [
+        o for o in small_cfg_options(cifar10_root, work)
+        if not o.startswith('custom_hooks')
+    ]
     log3 = run_tool(python, 'tools/test.py', config,
                     osp.join(work, 'epoch_2.pth'), '--metrics', 'accuracy',
                     '--device', 'cpu', '--cfg-options', *opts)
@@ -308,7 +335,8 @@ def test_stock_mmcls_train_and_cifar100(python, cifar100_root, tmp_path):
     """mmcls's own train script, the plugin reached via custom_imports."""
     import mmcls
     stock = osp.join(osp.dirname(mmcls.__file__), '.mim/tools/train.py')
-    config = 'configs/baselines/resnet18_1xb64-quantile_random-f0.4_cifar100.py'
+    config = ('configs/baselines/'
+              'resnet18_1xb64-quantile_random-f0.4_cifar100.py')
     work = str(tmp_path / 'work')
     log = run_tool(python, stock, config, '--work-dir', work, '--device',
                    'cpu', '--cfg-options',
@@ -324,13 +352,23 @@ def test_select_tool_then_reuse(python, cifar10_root, tmp_path):
     run_tool(python, 'tools/geda_select.py', config, '--work-dir', work,
              '--device', 'cpu', '--cfg-options', *opts)
     path = osp.join(work, 'geda_selection.json')
-    record = json.load(open(path))
-    assert len(record['selection']['indices']) == 24
+    saved = json.load(open(path))
+    assert len(saved['selection']['indices']) == 24
+    assert saved['model_seed'] == 0  # the model init is seeded, and said
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
-    assert ds.indices.tolist() == record['selection']['indices']
+    assert ds.indices.tolist() == saved['selection']['indices']
+    # reproducible: the same arguments select the same subset
+    again = str(tmp_path / 'again')
+    run_tool(python, 'tools/geda_select.py', config, '--work-dir', again,
+             '--device', 'cpu', '--cfg-options',
+             *small_cfg_options(cifar10_root, again))
+    repeat = json.load(open(osp.join(again, 'geda_selection.json')))
+    assert repeat['selection']['indices'] == saved['selection']['indices']
+    np.testing.assert_array_equal(np.load(osp.join(again, 'geda_norms.npy')),
+                                  np.load(osp.join(work, 'geda_norms.npy')))
 
 
-# --- distributed: 2 CPU processes, gloo, a real runner ---------------------------------
+# --- distributed: 2 CPU processes, gloo, a real runner -----------------------
 
 
 def _train_on_rank(rank, world, port, root, work_dir):
@@ -347,23 +385,32 @@ def _train_on_rank(rank, world, port, root, work_dir):
         ds = build_dataset(wrapper_cfg(root, 0.4))
         model = build_classifier(small_resnet_cfg())
         model.init_weights()
-        loader = build_dataloader(ds, samples_per_gpu=8, workers_per_gpu=1,
-                                  num_gpus=1, dist=True, seed=0)
+        loader = build_dataloader(
+            ds,
+            samples_per_gpu=8,
+            workers_per_gpu=1,
+            num_gpus=1,
+            dist=True,
+            seed=0)
         optimizer = build_optimizer(model, dict(type='SGD', lr=0.01))
         runner = EpochBasedRunner(
-            MMDistributedDataParallel(model), optimizer=optimizer,
-            work_dir=work_dir, logger=logging.getLogger(f'rank{rank}'),
+            MMDistributedDataParallel(model),
+            optimizer=optimizer,
+            work_dir=work_dir,
+            logger=logging.getLogger(f'rank{rank}'),
             max_epochs=1)
         runner.register_optimizer_hook(dict(grad_clip=None))
-        runner.register_hook(GradNormHook(scoring_batch_size=8,
-                                          scoring_workers=0, report=False),
-                             priority='HIGHEST')
+        runner.register_hook(
+            GradNormHook(
+                scoring_batch_size=8, scoring_workers=0, report=False),
+            priority='HIGHEST')
         served = ServedIndices()
         runner.register_hook(served)
         runner.run([loader], [('train', 1)])
         np.save(osp.join(work_dir, f'indices{rank}.npy'), ds.indices)
-        np.save(osp.join(work_dir, f'served{rank}.npy'),
-                np.concatenate(served.served))
+        np.save(
+            osp.join(work_dir, f'served{rank}.npy'),
+            np.concatenate(served.served))
     finally:
         dist.destroy_process_group()
 
@@ -371,15 +418,17 @@ def _train_on_rank(rank, world, port, root, work_dir):
 def test_distributed_ranks_end_with_identical_indices(cifar10_root, tmp_path):
     import torch.multiprocessing as mp
 
-    mp.spawn(_train_on_rank,
-             args=(2, free_port(), cifar10_root, str(tmp_path)), nprocs=2)
+    mp.spawn(
+        _train_on_rank,
+        args=(2, free_port(), cifar10_root, str(tmp_path)),
+        nprocs=2)
     record = json.load(open(tmp_path / 'geda_selection.json'))
     chosen = record['selection']['indices']
     ranks = [np.load(tmp_path / f'indices{r}.npy') for r in range(2)]
     assert ranks[0].tolist() == ranks[1].tolist() == chosen
     # the two ranks' shards together served the whole subset
-    served = np.concatenate([np.load(tmp_path / f'served{r}.npy')
-                             for r in range(2)])
+    served = np.concatenate(
+        [np.load(tmp_path / f'served{r}.npy') for r in range(2)])
     assert sorted(set(served.tolist())) == chosen
     # the selection is the one the (gathered) norms give on one process
     norms = np.load(tmp_path / 'geda_norms.npy')
@@ -387,14 +436,19 @@ def test_distributed_ranks_end_with_identical_indices(cifar10_root, tmp_path):
     assert select_subset(norms, labels, 0.4).indices.tolist() == chosen
 
 
-def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
-                                                           tmp_path):
+def test_resume_with_interval_serves_that_epochs_selection(
+        cifar10_root, tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     saved = select_subset(np.arange(60.0), ds.full_labels, 0.5, 'topk')
     record.save_record(
         str(tmp_path),
-        record.make_record(saved, fingerprint=ds.fingerprint, scope='full',
-                           weighted=False, epoch=2, scoring_s=0.0),
+        record.make_record(
+            saved,
+            fingerprint=ds.fingerprint,
+            scope='full',
+            weighted=False,
+            epoch=2,
+            scoring_s=0.0),
         per_epoch=True)
     (tmp_path / 'geda_selection.json').unlink()
     model = build_classifier(small_resnet_cfg())
@@ -407,8 +461,12 @@ def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
         gn.assert_not_called()
     assert ds.indices.tolist() == saved.indices.tolist()
     # resumed where a re-selection is due: it selects anew
-    fresh = GradNormHook(method='topk', interval=2, scoring_workers=0,
-                         scoring_batch_size=16, report=False)
+    fresh = GradNormHook(
+        method='topk',
+        interval=2,
+        scoring_workers=0,
+        scoring_batch_size=16,
+        report=False)
     runner._epoch = 2
     fresh.before_train_epoch(runner)
     assert osp.isfile(tmp_path / 'geda_selection.json')
@@ -419,8 +477,8 @@ def test_resume_with_interval_serves_that_epochs_selection(cifar10_root,
         GradNormHook(method='topk', interval=2).before_train_epoch(runner)
 
 
-def test_hook_scores_with_a_checkpoint_or_a_proxy_model(cifar10_root,
-                                                        tmp_path):
+def test_hook_scores_with_a_checkpoint_or_a_proxy_model(
+        cifar10_root, tmp_path):
     """checkpoint=: a copy of the model with those weights scores;
     scoring_model=: another classifier (a proxy) scores."""
     from mmcv.runner import save_checkpoint
@@ -456,23 +514,31 @@ def test_pretrained_config_loads_a_local_checkpoint(python, cifar10_root,
     (never a download) before the gradient pass."""
     from mmcls.models import build_backbone
     torch.manual_seed(2)
-    backbone = build_backbone(dict(type='ResNet', depth=18,
-                                   base_channels=8, out_indices=(3, )))
+    backbone = build_backbone(
+        dict(type='ResNet', depth=18, base_channels=8, out_indices=(3, )))
     path = str(tmp_path / 'resnet18_imagenet.pth')
-    torch.save({'state_dict': {f'backbone.{k}': v
-                               for k, v in backbone.state_dict().items()}},
-               path)
+    torch.save(
+        {
+            'state_dict': {
+                f'backbone.{k}': v
+                for k, v in backbone.state_dict().items()
+            }
+        }, path)
     work = str(tmp_path / 'work')
-    opts = [o for o in small_cfg_options(cifar10_root, work)
-            if 'base_channels' not in o]
-    log = run_tool(python, 'tools/geda_select.py',
-                   'configs/geda/resnet18_1xb64-geda-f0.2-pretrained_cifar10.py',
-                   '--work-dir', work, '--device', 'cpu', '--cfg-options',
-                   *opts, 'model.backbone.base_channels=8',
-                   f'model.backbone.init_cfg.checkpoint={path}')
+    opts = [
+        o for o in small_cfg_options(cifar10_root, work)
+        if 'base_channels' not in o
+    ]
+    log = run_tool(
+        python, 'tools/geda_select.py',
+        'configs/geda/resnet18_1xb64-geda-f0.2-pretrained_cifar10.py',
+        '--work-dir', work, '--device', 'cpu', '--cfg-options', *opts,
+        'model.backbone.base_channels=8',
+        f'model.backbone.init_cfg.checkpoint={path}')
     assert f'load checkpoint from local path: {path}' in log
-    assert len(json.load(open(osp.join(work, 'geda_selection.json')))
-               ['selection']['indices']) == 12
+    assert len(
+        json.load(open(osp.join(
+            work, 'geda_selection.json')))['selection']['indices']) == 12
     missing = run_tool_failing(
         python, 'tools/geda_select.py',
         'configs/geda/resnet18_1xb64-geda-f0.2-pretrained_cifar10.py',
@@ -483,19 +549,25 @@ def test_pretrained_config_loads_a_local_checkpoint(python, cifar10_root,
 
 
 def test_scoring_needs_a_dataset_with_its_own_pipeline(cifar10_root):
-    inner = dict(type='KFoldDataset', num_splits=2,
-                 dataset=dict(type='LocalCIFAR10', data_prefix=cifar10_root,
-                              pipeline=TRAIN_PIPELINE))
-    ds = build_dataset(dict(type='GEDASubsetDataset', fraction=0.5,
-                            dataset=inner))
+    inner = dict(
+        type='KFoldDataset',
+        num_splits=2,
+        dataset=dict(
+            type='LocalCIFAR10',
+            data_prefix=cifar10_root,
+            pipeline=TRAIN_PIPELINE))
+    ds = build_dataset(
+        dict(type='GEDASubsetDataset', fraction=0.5, dataset=inner))
     assert len(ds) == 15  # half of the 30 samples of one fold
     with pytest.raises(TypeError, match='KFoldDataset'):
-        score_and_select(build_classifier(small_resnet_cfg()), ds,
-                         scoring_pipeline=TRAIN_PIPELINE[2:])
+        score_and_select(
+            build_classifier(small_resnet_cfg()),
+            ds,
+            scoring_pipeline=TRAIN_PIPELINE[2:])
 
 
-def test_random_skips_the_gradient_pass_and_claims_no_scores(cifar10_root,
-                                                             tmp_path):
+def test_random_skips_the_gradient_pass_and_claims_no_scores(
+        cifar10_root, tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
     runner.data_loader = build_dataloader(ds, 8, 1, dist=False)

@@ -1,18 +1,15 @@
 """Per-sample gradient norms against a batch-size-1 autograd loop."""
 import os
-import socket
 
 import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
 import torch.nn as nn
-from mmcls.models import build_classifier
 from torch.utils.data import DataLoader, TensorDataset
 
 from mmcls_geda.scoring import grad_norms, grad_norms_loop
-
-from .conftest import free_port, make_model, small_resnet_cfg, tiny_data
+from .conftest import free_port, make_model, tiny_data
 
 
 @pytest.mark.parametrize('trained', [False, True])
@@ -49,12 +46,13 @@ def test_full_covers_both_conv_routes_groups_and_bias(monkeypatch):
     with torch.no_grad():  # non-trivial running statistics
         model[1].running_mean.uniform_(-0.5, 0.5)
         model[1].running_var.uniform_(0.5, 2.0)
-    data = TensorDataset(torch.randn(12, 3, 12, 12), torch.randint(0, 4, (12, )))
+    data = TensorDataset(
+        torch.randn(12, 3, 12, 12), torch.randint(0, 4, (12, )))
     loader = DataLoader(data, batch_size=5)
     norms, _ = grad_norms(model, loader)
     assert used == {'conv_ghost_sq_norms', 'conv_weight_sq_norms'}
-    np.testing.assert_allclose(norms, grad_norms_loop(model, loader),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        norms, grad_norms_loop(model, loader), rtol=1e-4)
 
 
 def test_frozen_parameters_are_left_out():
@@ -64,8 +62,8 @@ def test_frozen_parameters_are_left_out():
         p.requires_grad_(False)
     loader = DataLoader(data, batch_size=4)
     norms, _ = grad_norms(model, loader)
-    np.testing.assert_allclose(norms, grad_norms_loop(model, loader),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        norms, grad_norms_loop(model, loader), rtol=1e-4)
 
 
 def test_last_layer_matches_autograd_on_fc():
@@ -81,15 +79,15 @@ def test_last_layer_matches_autograd_on_fc():
         x, y = data.tensors
         h = model.extract_feat(x)[-1]
         p = torch.softmax(model.head.fc(h), 1)
-        closed = (p - torch.eye(5)[y]).norm(dim=1) * torch.sqrt(
-            h.pow(2).sum(1) + 1)
+        closed = (p - torch.eye(5)[y]).norm(
+            dim=1) * torch.sqrt(h.pow(2).sum(1) + 1)
     np.testing.assert_allclose(norms, closed.double().numpy(), rtol=1e-5)
 
 
 def test_input_scope():
     data = tiny_data(6)
-    norms, _ = grad_norms(make_model(), DataLoader(data, batch_size=4),
-                          scope='input')
+    norms, _ = grad_norms(
+        make_model(), DataLoader(data, batch_size=4), scope='input')
     ref = data.tensors[0].double().flatten(1).norm(dim=1).numpy()
     np.testing.assert_allclose(norms, ref, rtol=1e-12)
 
@@ -139,11 +137,13 @@ class _OverwritesLinearInput(nn.Module):
 
 
 def test_input_changed_in_place_after_the_layer_is_an_error():
-    with pytest.raises(RuntimeError, match=r"layer 'fc' \(Linear\) was modified in place"):
+    with pytest.raises(
+            RuntimeError,
+            match=r"layer 'fc' \(Linear\) was modified in place"):
         grad_norms(_OverwritesLinearInput(), DataLoader(tiny_data(4)))
 
 
-# --- distributed: 2 CPU processes, gloo ---------------------------------------------
+# --- distributed: 2 CPU processes, gloo --------------------------------------
 
 
 def _score_on_rank(rank, world, port, out_dir):
@@ -153,8 +153,8 @@ def _score_on_rank(rank, world, port, out_dir):
     dist.init_process_group('gloo', rank=rank, world_size=world)
     try:
         data = tiny_data(11)  # odd: the shards differ in size
-        norms, labels = grad_norms(make_model(), DataLoader(data,
-                                                            batch_size=4))
+        norms, labels = grad_norms(make_model(),
+                                   DataLoader(data, batch_size=4))
         np.save(os.path.join(out_dir, f'norms{rank}.npy'), norms)
         np.save(os.path.join(out_dir, f'labels{rank}.npy'), labels)
     finally:
@@ -171,18 +171,22 @@ def test_distributed_two_processes_match_single(tmp_path):
         assert np.array_equal(np.load(tmp_path / f'labels{rank}.npy'), labels)
 
 
-@pytest.mark.parametrize('conv', [
-    dict(),
-    dict(stride=2),
-    dict(dilation=2, padding=2),
-    dict(groups=2),
-    dict(kernel_size=1, padding=0, stride=2),
-    dict(kernel_size=(3, 1), padding=(1, 0)),
-    dict(kernel_size=5, padding=4, stride=3),
-    dict(kernel_size=(3, 5), padding=(3, 1), stride=(2, 1), dilation=(1, 2)),
-    # a 2x2 input: some taps read only zero padding
-    dict(kernel_size=3, padding=2, stride=4, size=(2, 2)),
-])
+@pytest.mark.parametrize(
+    'conv',
+    [
+        dict(),
+        dict(stride=2),
+        dict(dilation=2, padding=2),
+        dict(groups=2),
+        dict(kernel_size=1, padding=0, stride=2),
+        dict(kernel_size=(3, 1), padding=(1, 0)),
+        dict(kernel_size=5, padding=4, stride=3),
+        dict(
+            kernel_size=(3, 5), padding=(3, 1), stride=(2, 1),
+            dilation=(1, 2)),
+        # a 2x2 input: some taps read only zero padding
+        dict(kernel_size=3, padding=2, stride=4, size=(2, 2)),
+    ])
 def test_both_conv_routes_equal_per_sample_autograd(conv):
     from mmcls_geda.scoring.layer_norms import (conv_ghost_sq_norms,
                                                 conv_weight_sq_norms)
@@ -199,5 +203,4 @@ def test_both_conv_routes_equal_per_sample_autograd(conv):
                                     [layer.weight])
         ref.append(float(w.pow(2).sum()))
     for route in (conv_ghost_sq_norms, conv_weight_sq_norms):
-        np.testing.assert_allclose(route(layer, a, g).numpy(), ref,
-                                   rtol=1e-4)
+        np.testing.assert_allclose(route(layer, a, g).numpy(), ref, rtol=1e-4)

@@ -90,8 +90,10 @@ score_values = st.one_of(
     st.sampled_from([0.0, 1.0, 2.5]))  # many ties and duplicates
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
 @given(
     scores=st.lists(score_values, min_size=1, max_size=25),
     fraction=st.sampled_from([0.2, 0.4, 0.5, 0.6, 0.8, 1.0]),
@@ -101,8 +103,7 @@ def test_exact_matches_milp_objective(scores, fraction, nodes, seed):
     scores = np.array(scores)
     labels = np.zeros(scores.size, dtype=int)
     exact = select_subset(scores, labels, fraction, seed=seed, nodes=nodes)
-    milp = select_subset(
-        scores, labels, fraction, solver='milp', nodes=nodes)
+    milp = select_subset(scores, labels, fraction, solver='milp', nodes=nodes)
     assert exact.class_counts == milp.class_counts
     assert abs(exact.objective[0] - milp.objective[0]) <= 1e-9
     assert milp.status == ['optimal']
@@ -134,8 +135,8 @@ def brute_force_integral(scores, k):
 def test_exact_integral_is_the_wasserstein_optimum(scores, k_share):
     scores = np.array(scores)
     fraction = k_share
-    sel = select_subset(scores, np.zeros(scores.size, int), fraction,
-                        nodes=None)
+    sel = select_subset(
+        scores, np.zeros(scores.size, int), fraction, nodes=None)
     k = sel.class_counts[0]
     best = brute_force_integral(scores, k)
     assert sel.integral[0] == pytest.approx(best, abs=1e-12)
@@ -151,8 +152,8 @@ def test_milp_nodes_none_small_instance():
     assert exact.integral[0] == pytest.approx(milp.integral[0], abs=1e-12)
 
 
-@pytest.mark.parametrize('scores', [[3.0], [1.0, 2.0], [5.0, 5.0, 5.0],
-                                    [1.0, 1.0, 4.0]])
+@pytest.mark.parametrize('scores',
+                         [[3.0], [1.0, 2.0], [5.0, 5.0, 5.0], [1.0, 1.0, 4.0]])
 @pytest.mark.parametrize('fraction', [0.1, 0.5, 1.0])
 def test_tiny_and_constant_classes(scores, fraction):
     scores = np.array(scores)
@@ -193,7 +194,7 @@ def test_geda_beats_random_on_its_objective():
     assert np.all(np.array(geda.objective) <= np.array(rand.objective) + 1e-12)
 
 
-# --- every method --------------------------------------------------------------
+# --- every method ------------------------------------------------------------
 
 
 @pytest.mark.parametrize('method', METHODS)
@@ -218,8 +219,10 @@ def test_same_indices_in_a_fresh_process(method):
             'r=np.random.default_rng(0);s=r.lognormal(size=300);'
             'l=np.repeat(np.arange(3),100);'
             f'print(select_subset(s,l,0.5,{method!r},seed=2).indices.sum())')
-    out = subprocess.run([sys.executable, '-c', code], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, '-c', code],
+                         check=True,
+                         capture_output=True,
+                         text=True).stdout
     scores = np.random.default_rng(0).lognormal(size=300)
     labels = np.repeat(np.arange(3), 100)
     here = select_subset(scores, labels, 0.5, method, seed=2).indices.sum()
@@ -253,8 +256,8 @@ def test_ccs_covers_sparse_strata():
     sel = select_subset(scores, np.zeros(1000, int), 0.1, 'ccs', strata=10)
     # water-filling from the smallest strata: the whole tail is kept
     assert np.all(np.isin(np.arange(990, 1000), sel.indices))
-    hard = select_subset(scores, np.zeros(1000, int), 0.1, 'ccs', strata=10,
-                         hard_cutoff=0.01)
+    hard = select_subset(
+        scores, np.zeros(1000, int), 0.1, 'ccs', strata=10, hard_cutoff=0.01)
     assert not np.any(np.isin(np.arange(990, 1000), hard.indices))
 
 
@@ -276,11 +279,11 @@ def test_node_grid_and_objective_helpers():
     assert ecdf_objective(s, s, t, w) == 0.0
 
 
-# --- bad input -------------------------------------------------------------------
+# --- bad input ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize('fraction', [0, -0.1, 1.01, float('nan'), '0.5',
-                                      True, None])
+@pytest.mark.parametrize(
+    'fraction', [0, -0.1, 1.01, float('nan'), '0.5', True, None])
 def test_bad_fraction(fraction):
     with pytest.raises(ValueError, match='fraction'):
         select_subset(np.ones(4), np.zeros(4, int), fraction)
@@ -334,8 +337,11 @@ def test_selection_core_imports_without_torch_or_mmcv():
         'import numpy as np',
         'from mmcls_geda.selection import select_subset',
         'print(len(select_subset(np.arange(10.), np.zeros(10, int), 0.5)))',
-        'print(sorted(m for m in sys.modules if m.startswith(("torch", "mmcv"))))',
+        'print(sorted(m for m in sys.modules'
+        ' if m.startswith(("torch", "mmcv"))))',
     ])
-    out = subprocess.run([sys.executable, '-c', code], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, '-c', code],
+                         check=True,
+                         capture_output=True,
+                         text=True).stdout
     assert out.split('\n')[:2] == ['5', '[]']

@@ -11,9 +11,10 @@ from .conftest import REPO, run_tool
 
 def grid_args(root, work):
     return [
-        'tools/run_experiments.py', 'configs/geda/resnet18_1xb64-full_cifar10.py',
-        '--methods', 'geda', 'ranked_even', '--fractions', '0.5', '--seeds', '0',
-        '--full', '--work-dir', work, '--device', 'cpu', '--hook',
+        'tools/run_experiments.py',
+        'configs/geda/resnet18_1xb64-full_cifar10.py', '--methods', 'geda',
+        'ranked_even', '--fractions', '0.5', '--seeds', '0', '--full',
+        '--work-dir', work, '--device', 'cpu', '--hook',
         '{"scoring_workers": 0, "scoring_batch_size": 16}', '--cfg-options',
         f'data.train.data_prefix={root}', f'data.val.data_prefix={root}',
         f'data.test.data_prefix={root}', 'data.samples_per_gpu=16',
@@ -28,8 +29,9 @@ def test_run_experiments_grid_then_resume(python, cifar10_root, tmp_path):
     out = run_tool(python, *grid_args(cifar10_root, work))
     assert '[3/3] ranked_even-f0.5-s0: training' in out
     rows = list(csv.DictReader(open(osp.join(work, 'results.csv'))))
-    assert [(r['method'], r['fraction']) for r in rows] == [
-        ('full', '1.0'), ('geda', '0.5'), ('ranked_even', '0.5')]
+    assert [(r['method'], r['fraction'])
+            for r in rows] == [('full', '1.0'), ('geda', '0.5'),
+                               ('ranked_even', '0.5')]
     for r in rows:
         assert 0 <= float(r['top1']) <= 100
         assert float(r['train_s']) > 0 and float(r['pause_s']) == 4.0
@@ -47,22 +49,26 @@ def test_run_experiments_grid_then_resume(python, cifar10_root, tmp_path):
     geda_dir = osp.join(work, 'geda-f0.5-s0')
     out = run_tool(python, 'tools/selection_report.py', geda_dir, '--out',
                    str(tmp_path / 'report'))
-    report = json.load(open(tmp_path / 'report' /
-                            'geda_selection_report.json'))
+    report = json.load(
+        open(tmp_path / 'report' / 'geda_selection_report.json'))
     assert [c['kept'] for c in report['classes']] == [3] * 10
     assert report['objective_nodes'] == 5
-    assert osp.getsize(tmp_path / 'report' / 'geda_selection_report.png') > 1000
+    assert osp.getsize(tmp_path / 'report' /
+                       'geda_selection_report.png') > 1000
 
 
 def test_run_experiments_refuses_bad_input_before_any_run(python, tmp_path):
     import subprocess
     for extra, message in [(['--fractions', '1.5'], 'fraction'),
                            (['--methods', 'nope'], 'unknown method')]:
-        out = subprocess.run(
-            [python, 'tools/run_experiments.py',
-             'configs/geda/resnet18_1xb64-full_cifar10.py', '--work-dir',
-             str(tmp_path / 'w'), *extra], cwd=REPO, capture_output=True,
-            text=True)
+        out = subprocess.run([
+            python, 'tools/run_experiments.py',
+            'configs/geda/resnet18_1xb64-full_cifar10.py', '--work-dir',
+            str(tmp_path / 'w'), *extra
+        ],
+                             cwd=REPO,
+                             capture_output=True,
+                             text=True)
         assert out.returncode != 0 and message in out.stderr
         assert not osp.exists(tmp_path / 'w')
 
@@ -70,8 +76,8 @@ def test_run_experiments_refuses_bad_input_before_any_run(python, tmp_path):
 def test_sklearn_digits_split():
     pipeline = [dict(type='Collect', keys=['img', 'gt_label'])]
     train = build_dataset(dict(type='SklearnDigits', pipeline=pipeline))
-    test = build_dataset(dict(type='SklearnDigits', pipeline=pipeline,
-                              test_mode=True))
+    test = build_dataset(
+        dict(type='SklearnDigits', pipeline=pipeline, test_mode=True))
     assert (len(train), len(test)) == (1347, 450)
     assert train[0]['img'].shape == (8, 8, 1)
     assert train[0]['img'].dtype == np.uint8

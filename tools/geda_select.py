@@ -21,12 +21,12 @@ import os
 import os.path as osp
 
 import torch
-from mmcv import Config, DictAction
-from mmcv.runner import load_checkpoint
 from mmcls.apis import set_random_seed
 from mmcls.datasets import build_dataset
 from mmcls.models import build_classifier
 from mmcls.utils import get_root_logger
+from mmcv import Config, DictAction
+from mmcv.runner import load_checkpoint
 
 import mmcls_geda  # noqa: F401
 from mmcls_geda.apis import (HOOK_DEFAULTS, check_hook_args,
@@ -39,12 +39,14 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--work-dir', help='default: work_dirs/CONFIG_NAME')
-    parser.add_argument('--checkpoint',
-                        help='score with these weights (default: init)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the model initialisation')
-    parser.add_argument('--device', default=None,
-                        help="'cpu' or 'cuda' (default: cuda if available)")
+    parser.add_argument(
+        '--checkpoint', help='score with these weights (default: init)')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seed of the model initialisation')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help="'cpu' or 'cuda' (default: cuda if available)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -74,7 +76,8 @@ def main():
     if args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'--checkpoint {args.checkpoint} not found')
     work_dir = args.work_dir or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+        'work_dirs',
+        osp.splitext(osp.basename(args.config))[0])
     os.makedirs(work_dir, exist_ok=True)
     logger = get_root_logger(log_file=osp.join(work_dir, 'select.log'))
 
@@ -95,17 +98,29 @@ def main():
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model.to(device)
     run = score_and_select(
-        model, wrapper, hook['method'], options=hook['options'],
-        scope=hook['scope'], seed=hook['seed'], scoring_pipeline=pipeline,
+        model,
+        wrapper,
+        hook['method'],
+        options=hook['options'],
+        scope=hook['scope'],
+        seed=hook['seed'],
+        scoring_pipeline=pipeline,
         batch_size=hook['scoring_batch_size'],
-        workers=hook['scoring_workers'], checkpoint=hook['checkpoint'],
-        proxy_cfg=hook['scoring_model'], logger=logger)
+        workers=hook['scoring_workers'],
+        checkpoint=hook['checkpoint'],
+        proxy_cfg=hook['scoring_model'],
+        logger=logger)
     logger.info(f'{run.selection.summary()}; scoring ({run.scored}) took '
                 f'{run.scoring_s:.1f}s')
     weighted = hook['weighted'] and get_method(hook['method']).weighted
     path = save_run(
-        work_dir, run, wrapper, scope=hook['scope'], weighted=weighted,
-        save_norms=hook['save_norms'], report=hook['report'],
+        work_dir,
+        run,
+        wrapper,
+        scope=hook['scope'],
+        weighted=weighted,
+        save_norms=hook['save_norms'],
+        report=hook['report'],
         extra=dict(model_seed=args.seed, checkpoint=args.checkpoint),
         logger=logger)
     logger.info(f'saved {path} ({len(run.selection)} samples)')

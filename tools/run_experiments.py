@@ -24,7 +24,8 @@ training time that mmcv's runner spends sleeping (2 s before every train
 and val epoch).
 
 Example:
-    python tools/run_experiments.py configs/geda/resnet18_1xb64-full_cifar10.py \
+    python tools/run_experiments.py \
+        configs/geda/resnet18_1xb64-full_cifar10.py \
         --methods geda random quantile_random ranked_even \
         --fractions 0.8 0.6 0.4 0.2 --seeds 0 1 2 --full \
         --work-dir work_dirs/grid --device cpu
@@ -48,8 +49,10 @@ from scipy import stats
 from mmcls_geda.selection import record
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-FIELDS = ['method', 'fraction', 'seed', 'top1', 'top5', 'n_train',
-          'selection_s', 'train_s', 'pause_s', 'total_s', 'run_dir']
+FIELDS = [
+    'method', 'fraction', 'seed', 'top1', 'top5', 'n_train', 'selection_s',
+    'train_s', 'pause_s', 'total_s', 'run_dir'
+]
 # mmcv's EpochBasedRunner sleeps 2 s before every train and val epoch; it is
 # part of the wall time, reported apart so that short runs are read right.
 RUNNER_PAUSE_S = 2.0
@@ -62,28 +65,50 @@ def parse_args(argv=None):
         epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('config', help='a full-data mmcls config')
     parser.add_argument('--methods', nargs='+', default=['geda', 'random'])
-    parser.add_argument('--fractions', nargs='+', type=float,
-                        default=[0.8, 0.6, 0.4, 0.2])
+    parser.add_argument(
+        '--fractions', nargs='+', type=float, default=[0.8, 0.6, 0.4, 0.2])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
-    parser.add_argument('--full', action='store_true',
-                        help='also train on all the data (once per seed)')
+    parser.add_argument(
+        '--full',
+        action='store_true',
+        help='also train on all the data (once per seed)')
+    parser.add_argument(
+        '--full-seeds',
+        nargs='+',
+        type=int,
+        default=None,
+        help='seeds of the full-data runs (default: --seeds)')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--device', default=None, help="e.g. 'cpu'")
-    parser.add_argument('--gpus', type=int, default=1,
-                        help='> 1: torch.distributed.run with this many')
-    parser.add_argument('--jobs', type=int, default=1,
-                        help='runs at once (each with --threads threads)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch threads per run (default: 1 with '
-                        '--jobs > 1, else torch\'s own default)')
-    parser.add_argument('--hook', default='{}',
-                        help='JSON of extra GradNormHook arguments')
-    parser.add_argument('--options', default='{}',
-                        help='JSON of method options, e.g. {"nodes": 5}')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        default={},
-                        help='override settings of the base config, '
-                        'e.g. data.workers_per_gpu=1')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help='> 1: torch.distributed.run with this many')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='runs at once (each with --threads threads)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch threads per run (default: 1 with '
+        '--jobs > 1, else torch\'s own default)')
+    parser.add_argument(
+        '--hook', default='{}', help='JSON of extra GradNormHook arguments')
+    parser.add_argument(
+        '--options',
+        default='{}',
+        help='JSON of method options, e.g. {"nodes": 5}')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='override settings of the base config, '
+        'e.g. data.workers_per_gpu=1')
     return parser.parse_args(argv)
 
 
@@ -91,13 +116,13 @@ def run_name(method: str, fraction: float, seed: int) -> str:
     return f'{method}-f{fraction:g}-s{seed}'
 
 
-def make_config(base_cfg, method: str, fraction: float, seed: int,
-                hook: dict, options: dict):
+def make_config(base_cfg, method: str, fraction: float, seed: int, hook: dict,
+                options: dict):
     from mmcls_geda import apply_geda
     if method == 'full':
         return base_cfg
-    return apply_geda(base_cfg, fraction, method,
-                      hook=dict(hook, seed=seed), **options)
+    return apply_geda(
+        base_cfg, fraction, method, hook=dict(hook, seed=seed), **options)
 
 
 def last_val(log_json: str) -> Dict[str, float]:
@@ -119,24 +144,29 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
     os.makedirs(run_dir, exist_ok=True)
     config_path = osp.join(run_dir, 'config.py')
     cfg.dump(config_path)
-    train = [osp.join(REPO, 'tools', 'train.py'), config_path, '--work-dir',
-             run_dir, '--seed', str(seed)]
+    train = [
+        osp.join(REPO, 'tools', 'train.py'), config_path, '--work-dir',
+        run_dir, '--seed',
+        str(seed)
+    ]
     if args.device:
         train += ['--device', args.device]
     if args.gpus > 1:
-        cmd = [sys.executable, '-m', 'torch.distributed.run',
-               f'--nproc_per_node={args.gpus}', *train, '--launcher',
-               'pytorch']
+        cmd = [
+            sys.executable, '-m', 'torch.distributed.run',
+            f'--nproc_per_node={args.gpus}', *train, '--launcher', 'pytorch'
+        ]
     else:
         cmd = [sys.executable, *train]
     env = dict(os.environ)
     if args.threads:
-        env.update(OMP_NUM_THREADS=str(args.threads),
-                   MKL_NUM_THREADS=str(args.threads))
+        env.update(
+            OMP_NUM_THREADS=str(args.threads),
+            MKL_NUM_THREADS=str(args.threads))
     start = time.perf_counter()
     with open(osp.join(run_dir, 'stdout.txt'), 'w') as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
-                              cwd=REPO, env=env)
+        proc = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     total = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f'run {run_dir} failed (exit {proc.returncode}); '
@@ -147,17 +177,20 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
     sel_path = record.find_record(run_dir)
     if sel_path is not None:
         saved = record.load_record(sel_path)
-        selection_s = (saved['timings']['scoring_s'] +
-                       saved['timings']['selection_s'])
+        selection_s = (
+            saved['timings']['scoring_s'] + saved['timings']['selection_s'])
         n_train = len(saved['selection']['indices'])
     epochs = cfg.runner.max_epochs
     val_epochs = epochs // cfg.evaluation.interval if cfg.get(
         'evaluation') else 0
-    return dict(top1=val['accuracy_top-1'], top5=val.get('accuracy_top-5'),
-                n_train=n_train, selection_s=round(selection_s, 3),
-                train_s=round(total - selection_s, 3),
-                pause_s=RUNNER_PAUSE_S * (epochs + val_epochs),
-                total_s=round(total, 3))
+    return dict(
+        top1=val['accuracy_top-1'],
+        top5=val.get('accuracy_top-5'),
+        n_train=n_train,
+        selection_s=round(selection_s, 3),
+        train_s=round(total - selection_s, 3),
+        pause_s=RUNNER_PAUSE_S * (epochs + val_epochs),
+        total_s=round(total, 3))
 
 
 def t_interval(values: np.ndarray,
@@ -167,17 +200,18 @@ def t_interval(values: np.ndarray,
     mean = float(values.mean())
     if values.size < 2:
         return mean, float('nan'), float('nan')
-    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(
-        ddof=1) / np.sqrt(values.size)
+    half = stats.t.ppf(0.5 + level / 2, values.size -
+                       1) * values.std(ddof=1) / np.sqrt(values.size)
     return mean, mean - half, mean + half
 
 
-def paired_difference(rows: List[dict], method: str, fraction: float,
-                      reference: str) -> Optional[Tuple[float, float, float,
-                                                        int]]:
+def paired_difference(
+        rows: List[dict], method: str, fraction: float,
+        reference: str) -> Optional[Tuple[float, float, float, int]]:
     """``top1(method) - top1(reference)`` over the seeds both have: mean,
     95 % t-interval, number of pairs. The reference ``'full'`` is matched
     at any fraction; None without pairs."""
+
     def by_seed(name, frac):
         return {
             int(r['seed']): float(r['top1'])
@@ -212,12 +246,11 @@ def summarise(rows: List[dict]) -> str:
     lines = [
         '| method | fraction | top-1 (%) | n | vs random (95% CI) | '
         'vs full (95% CI) | selection (s) | training (s) | '
-        'of which runner pauses (s) |',
-        '|---|---|---|---|---|---|---|---|---|'
+        'of which runner pauses (s) |', '|---|---|---|---|---|---|---|---|---|'
     ]
     for (method, fraction), group in sorted(
-            cells.items(), key=lambda kv: (kv[0][0] != 'full', kv[0][0],
-                                           -kv[0][1])):
+            cells.items(),
+            key=lambda kv: (kv[0][0] != 'full', kv[0][0], -kv[0][1])):
         top1 = np.array([float(r['top1']) for r in group])
         sel = np.array([float(r['selection_s']) for r in group])
         trn = np.array([float(r['train_s']) for r in group])
@@ -248,17 +281,25 @@ def plot(rows: List[dict], work_dir: str) -> None:
     for method, cells in sorted(by_method.items()):
         fractions = sorted(cells)
         spans = [
-            t_interval([float(r['top1']) for r in cells[f]])
-            for f in fractions
+            t_interval([float(r['top1']) for r in cells[f]]) for f in fractions
         ]
         means = np.array([m for m, _, _ in spans])
         half = np.nan_to_num(np.array([m - low for m, low, _ in spans]))
         if method == 'full':
-            ax.axhline(means[0], color='k', ls='--', lw=1,
-                       label=f'full data ({means[0]:.1f}%)')
+            ax.axhline(
+                means[0],
+                color='k',
+                ls='--',
+                lw=1,
+                label=f'full data ({means[0]:.1f}%)')
         else:
-            ax.errorbar(fractions, means, yerr=half, marker='o', capsize=3,
-                        label=method)
+            ax.errorbar(
+                fractions,
+                means,
+                yerr=half,
+                marker='o',
+                capsize=3,
+                label=method)
     ax.set_xlabel('fraction of the training data')
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title('Accuracy vs data fraction (mean, 95% t-interval)')
@@ -283,7 +324,8 @@ def plot(rows: List[dict], work_dir: str) -> None:
 
 
 def _plan(args) -> List[Tuple[str, float, int]]:
-    plan = [('full', 1.0, s) for s in args.seeds] if args.full else []
+    full_seeds = args.seeds if args.full_seeds is None else args.full_seeds
+    plan = [('full', 1.0, s) for s in full_seeds] if args.full else []
     return plan + [(m, f, s) for m in args.methods for f in args.fractions
                    for s in args.seeds]
 
@@ -335,12 +377,18 @@ def main(argv=None) -> List[dict]:
         print(f'[{i}/{len(plan)}] {name}: training ...', flush=True)
         cfg = make_config(base, method, fraction, seed, hook,
                           options if method == 'geda' else {})
-        row = dict(method=method, fraction=fraction, seed=seed,
-                   run_dir=run_dir, **run_one(cfg, run_dir, seed, args))
+        row = dict(
+            method=method,
+            fraction=fraction,
+            seed=seed,
+            run_dir=run_dir,
+            **run_one(cfg, run_dir, seed, args))
         record.atomic_write(done, lambda p: _dump(row, p))
-        print(f'[{i}/{len(plan)}] {name}: top-1 {row["top1"]:.2f}%, '
-              f'selection {row["selection_s"]:.1f}s, training '
-              f'{row["train_s"]:.1f}s', flush=True)
+        print(
+            f'[{i}/{len(plan)}] {name}: top-1 {row["top1"]:.2f}%, '
+            f'selection {row["selection_s"]:.1f}s, training '
+            f'{row["train_s"]:.1f}s',
+            flush=True)
         return row
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:

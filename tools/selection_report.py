@@ -17,11 +17,16 @@ from mmcls_geda.selection import record
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('work_dir', help='holds the selection record and the '
-                        'saved scores and labels')
+    parser.add_argument(
+        'work_dir',
+        help='holds the selection record and the '
+        'saved scores and labels')
     parser.add_argument('--out', help='default: WORK_DIR')
-    parser.add_argument('--panels', type=int, default=20,
-                        help='classes drawn (the first ones)')
+    parser.add_argument(
+        '--panels',
+        type=int,
+        default=20,
+        help='classes drawn (the first ones)')
     args = parser.parse_args()
     try:
         saved = record.load_record(
@@ -29,8 +34,12 @@ def main():
         norms, labels = record.load_scores(args.work_dir)
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(str(err))
-    out = write_report(norms, labels, record.selection_of(saved),
-                       args.out or args.work_dir, max_panels=args.panels)
+    out = write_report(
+        norms,
+        labels,
+        record.selection_of(saved),
+        args.out or args.work_dir,
+        max_panels=args.panels)
     print(f'wrote {out["png"]} and {out["json"]}')
 
 

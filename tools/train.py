@@ -12,7 +12,8 @@ import mmcls
 
 import mmcls_geda  # noqa: F401  (registers the datasets and the hook)
 
-STOCK_TRAIN = osp.join(osp.dirname(mmcls.__file__), '.mim', 'tools', 'train.py')
+STOCK_TRAIN = osp.join(
+    osp.dirname(mmcls.__file__), '.mim', 'tools', 'train.py')
 
 if __name__ == '__main__':
     runpy.run_path(STOCK_TRAIN, run_name='__main__')

@@ -1,3 +1,5 @@
-# Baseline from the thesis: 'quantile_random' selection, same budgets, runner and data.
+# Thesis baseline 'quantile_random': same budgets, runner, data.
 _base_ = ['../geda/resnet18_1xb64-geda-f0.2_cifar100.py']
-custom_hooks = [dict(type='GradNormHook', method='quantile_random', priority='HIGHEST')]
+custom_hooks = [
+    dict(type='GradNormHook', method='quantile_random', priority='HIGHEST')
+]

@@ -1,3 +1,3 @@
-# Baseline from the thesis: 'random' selection, same budgets, runner and data.
+# Thesis baseline 'random': same budgets, runner, data.
 _base_ = ['../geda/resnet18_1xb64-geda-f0.2_cifar100.py']
 custom_hooks = [dict(type='GradNormHook', method='random', priority='HIGHEST')]

@@ -36,14 +36,14 @@ def check_hook_args(method: str = 'geda',
         raise ValueError(f'unknown scope {scope!r}; choose one of '
                          f'{list(SCOPES)}')
     check_seed(seed)
-    if isinstance(interval, bool) or not isinstance(interval,
-                                                    int) or interval < 0:
+    if isinstance(interval,
+                  bool) or not isinstance(interval, int) or interval < 0:
         raise ValueError(f'interval must be an integer >= 0 (0: select '
                          f'once), got {interval!r}')
     check_int(scoring_batch_size, 'scoring_batch_size', 1)
     check_int(scoring_workers, 'scoring_workers', 0)
-    if scoring_pipeline is not None and not isinstance(
-            scoring_pipeline, (list, tuple)):
+    if scoring_pipeline is not None and not isinstance(scoring_pipeline,
+                                                       (list, tuple)):
         raise ValueError('scoring_pipeline must be a list of transforms, got '
                          f'{type(scoring_pipeline).__name__}')
     if checkpoint is not None and not osp.isfile(checkpoint):
@@ -139,6 +139,6 @@ def apply_geda(cfg,
     names = list(imports.get('imports', []))
     if 'mmcls_geda' not in names:
         names.append('mmcls_geda')
-    cfg['custom_imports'] = dict(imports, imports=names,
-                                 allow_failed_imports=False)
+    cfg['custom_imports'] = dict(
+        imports, imports=names, allow_failed_imports=False)
     return Config(cfg) if as_config else cfg

@@ -14,10 +14,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.distributed as dist
+from mmcls.datasets.pipelines import Compose
 from mmcv.parallel import collate, is_module_wrapper
 from mmcv.runner import get_dist_info, load_checkpoint
 from mmcv.utils import print_log
-from mmcls.datasets.pipelines import Compose
 
 from ..datasets.subset import GEDASubsetDataset
 from ..scoring import grad_embeddings, grad_norms
@@ -64,8 +64,9 @@ def pipeline_keeping_labels(pipeline: Sequence[Any]) -> List[Any]:
         ValueError: If the pipeline does not end with ``Collect``.
     """
     if not pipeline or _type_name(pipeline[-1]) != 'Collect':
-        raise ValueError('an evaluation pipeline must end with Collect to be '
-                         f'scored with, got {[_type_name(t) for t in pipeline]}')
+        raise ValueError(
+            'an evaluation pipeline must end with Collect to be '
+            f'scored with, got {[_type_name(t) for t in pipeline]}')
     *steps, collect = pipeline
     keys = list(collect['keys'] if isinstance(collect, dict) else collect.keys)
     has_label_tensor = any(
@@ -120,7 +121,8 @@ def derive_scoring_pipeline(
     return kept, f'the training pipeline without {dropped}'
 
 
-def scoring_loader(dataset: GEDASubsetDataset, pipeline: Sequence[Any],
+def scoring_loader(dataset: GEDASubsetDataset,
+                   pipeline: Sequence[Any],
                    batch_size: int = 64,
                    workers: int = 2) -> torch.utils.data.DataLoader:
     """A sequential, deterministic loader over the whole wrapped dataset."""
@@ -133,7 +135,10 @@ def scoring_loader(dataset: GEDASubsetDataset, pipeline: Sequence[Any],
     scored = copy.copy(inner)  # shares data_infos, not the pipeline
     scored.pipeline = Compose(list(pipeline))
     return torch.utils.data.DataLoader(
-        scored, batch_size=batch_size, shuffle=False, num_workers=workers,
+        scored,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
         collate_fn=collate)
 
 
@@ -218,8 +223,7 @@ def score_and_select(model: torch.nn.Module,
             scoring_pipeline, source = derive_scoring_pipeline(
                 (dataset.dataset_cfg or {}).get('pipeline'))
             print_log(f'scoring with {source}', logger=logger)
-        loader = scoring_loader(dataset, scoring_pipeline, batch_size,
-                                workers)
+        loader = scoring_loader(dataset, scoring_pipeline, batch_size, workers)
         scorer = scoring_model(model, checkpoint, proxy_cfg)
         start = time.perf_counter()
         if entry.reads == 'embeddings':
@@ -227,8 +231,8 @@ def score_and_select(model: torch.nn.Module,
             scores, norms = (g, h), embedding_norms((g, h))
             scored = 'last-layer gradient embeddings'
         else:
-            norms, labels = grad_norms(scorer, loader, scope=scope,
-                                       logger=logger)
+            norms, labels = grad_norms(
+                scorer, loader, scope=scope, logger=logger)
             scores = norms
             scored = 'input norms' if scope == 'input' else \
                 f'{scope} gradient norms'
@@ -240,10 +244,10 @@ def score_and_select(model: torch.nn.Module,
                 'the order of samples')
     selection = None
     if rank == 0:
-        selection = select_subset(scores, labels, dataset.fraction, method,
-                                  seed=seed, **options)
-    return SelectionRun(_broadcast(selection), norms, labels, scoring_s,
-                        scored)
+        selection = select_subset(
+            scores, labels, dataset.fraction, method, seed=seed, **options)
+    return SelectionRun(
+        _broadcast(selection), norms, labels, scoring_s, scored)
 
 
 def save_run(work_dir: str,
@@ -267,8 +271,13 @@ def save_run(work_dir: str,
         str: The path of ``geda_selection.json``.
     """
     saved = record.make_record(
-        run.selection, fingerprint=dataset.fingerprint, scope=scope,
-        weighted=weighted, epoch=epoch, scoring_s=run.scoring_s, extra=extra)
+        run.selection,
+        fingerprint=dataset.fingerprint,
+        scope=scope,
+        weighted=weighted,
+        epoch=epoch,
+        scoring_s=run.scoring_s,
+        extra=extra)
     path = record.save_record(work_dir, saved, per_epoch=per_epoch)[0]
     if run.norms is None:
         return path  # nothing was scored: no scores to save or draw
@@ -277,11 +286,16 @@ def save_run(work_dir: str,
     if report:
         from ..report import write_report
         try:
-            write_report(run.norms, run.labels, run.selection, work_dir,
-                         classes=dataset.CLASSES)
+            write_report(
+                run.norms,
+                run.labels,
+                run.selection,
+                work_dir,
+                classes=dataset.CLASSES)
         except Exception as err:  # optional output: never stop training
             print_log(
                 f'the selection report could not be written to {work_dir} '
                 f'({type(err).__name__}: {err}); the selection is saved',
-                logger=logger, level=logging.WARNING)
+                logger=logger,
+                level=logging.WARNING)
     return path

@@ -36,7 +36,11 @@ class _LocalCIFARMixin:
         super().__init__(*args, **kwargs)
 
     def load_annotations(self):
-        infos = super().load_annotations()
+        try:
+            infos = super().load_annotations()
+        except (pickle.UnpicklingError, EOFError, ValueError, KeyError,
+                TypeError) as err:
+            raise ValueError(self._unreadable(err)) from err
         if self.per_class is None:
             return infos
         labels = np.array([int(info['gt_label']) for info in infos])
@@ -45,6 +49,21 @@ class _LocalCIFARMixin:
             for c in np.unique(labels)
         ])
         return [infos[i] for i in np.sort(keep)]
+
+    def _unreadable(self, err: Exception) -> str:
+        """Which file failed to load, and what to do."""
+        for path, _ in self._expected_files():
+            try:
+                with open(path, 'rb') as f:
+                    pickle.load(f, encoding='latin1')
+            except Exception as file_err:
+                return (f'{type(self).__name__}: {path} is truncated or not '
+                        f'a CIFAR pickle ({type(file_err).__name__}: '
+                        f'{file_err}); copy it again from the official '
+                        'archive or rebuild it (see the README, Data)')
+        return (f'{type(self).__name__}: the files under '
+                f'{self.data_prefix!r} do not hold CIFAR data '
+                f'({type(err).__name__}: {err})')
 
     def _expected_files(self) -> List[Tuple[str, str]]:
         entries = self.train_list + self.test_list
@@ -91,7 +110,8 @@ class LocalCIFAR100(_LocalCIFARMixin, CIFAR100):
     """mmcls ``CIFAR100`` that loads a local copy and never downloads."""
 
 
-def load_cifar_arrays(data_prefix: str, kind: str = 'cifar10',
+def load_cifar_arrays(data_prefix: str,
+                      kind: str = 'cifar10',
                       train: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """Images (N, 32, 32, 3) uint8 and labels (N,) int64 of a local copy.
 

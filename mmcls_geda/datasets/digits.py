@@ -18,8 +18,11 @@ def digits_split(test_mode: bool):
     digits = load_digits()
     images = np.clip(digits.images * 16, 0, 255).astype(np.uint8)[..., None]
     train_x, test_x, train_y, test_y = train_test_split(
-        images, digits.target, test_size=DIGITS_TEST_SIZE,
-        stratify=digits.target, random_state=DIGITS_SPLIT_SEED)
+        images,
+        digits.target,
+        test_size=DIGITS_TEST_SIZE,
+        stratify=digits.target,
+        random_state=DIGITS_SPLIT_SEED)
     x, y = (test_x, test_y) if test_mode else (train_x, train_y)
     return x, y.astype(np.int64)
 
@@ -35,8 +38,11 @@ class SklearnDigits(BaseDataset):
     CLASSES = [str(i) for i in range(10)]
 
     def __init__(self, pipeline, data_prefix='', test_mode=False, **kwargs):
-        super().__init__(data_prefix=data_prefix, pipeline=pipeline,
-                         test_mode=test_mode, **kwargs)
+        super().__init__(
+            data_prefix=data_prefix,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            **kwargs)
 
     def load_annotations(self):
         images, labels = digits_split(self.test_mode)

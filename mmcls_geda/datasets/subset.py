@@ -44,8 +44,8 @@ class GEDASubsetDataset:
                  selection_file: Optional[str] = None,
                  **default_args):
         self.fraction = check_fraction(fraction)
-        self.dataset_cfg = copy.deepcopy(dataset) if isinstance(
-            dataset, dict) else None
+        self.dataset_cfg = copy.deepcopy(dataset) if isinstance(dataset,
+                                                                dict) else None
         if isinstance(dataset, dict):
             dataset = build_dataset(dataset, default_args or None)
         self.dataset = dataset
@@ -127,7 +127,8 @@ class GEDASubsetDataset:
         """Whether a selection (hook, file or :meth:`set_indices`) is set."""
         return bool(self._state[0])
 
-    def set_selection(self, selection: Selection,
+    def set_selection(self,
+                      selection: Selection,
                       weighted: bool = True) -> None:
         """Serve a :class:`Selection`: its indices, and its weights unless
         ``weighted`` is False or it has none."""
@@ -158,7 +159,7 @@ class GEDASubsetDataset:
         self.saved_record = saved
         return selection
 
-    # --- the mmcls dataset interface ---------------------------------------------
+    # --- the mmcls dataset interface -----------------------------------------
 
     def __len__(self) -> int:
         return int(self._indices.numel())

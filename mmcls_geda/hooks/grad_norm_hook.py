@@ -65,10 +65,11 @@ class GradNormHook(Hook):
                  weighted: bool = True,
                  save_norms: bool = True,
                  report: bool = True):
-        self.options = check_hook_args(
-            method, options, scope, seed, interval, scoring_pipeline,
-            scoring_batch_size, scoring_workers, checkpoint, scoring_model,
-            weighted, save_norms, report)
+        self.options = check_hook_args(method, options, scope, seed, interval,
+                                       scoring_pipeline, scoring_batch_size,
+                                       scoring_workers, checkpoint,
+                                       scoring_model, weighted, save_norms,
+                                       report)
         self.given_options = dict(options or {})
         self.method, self.scope, self.seed = method, scope, seed
         self.interval = interval
@@ -127,8 +128,8 @@ class GradNormHook(Hook):
         if epoch == 0 or (self.interval and epoch % self.interval == 0):
             return False  # a selection is due now
         name = record.epoch_selection_file(
-            epoch - epoch % self.interval
-        ) if self.interval else record.SELECTION_FILE
+            epoch -
+            epoch % self.interval) if self.interval else record.SELECTION_FILE
         path = osp.join(runner.work_dir, name)
         if not osp.isfile(path):
             raise FileNotFoundError(
@@ -142,8 +143,11 @@ class GradNormHook(Hook):
 
     def _settings(self, wrapper: GEDASubsetDataset) -> Dict[str, Any]:
         """What a reused record must have been made with."""
-        settings = dict(method=self.method, options=self.options,
-                        fraction=wrapper.fraction, weighted=self.weighted)
+        settings = dict(
+            method=self.method,
+            options=self.options,
+            fraction=wrapper.fraction,
+            weighted=self.weighted)
         if get_method(self.method).reads == 'norms':
             settings['scope'] = self.scope
         return settings
@@ -154,29 +158,43 @@ class GradNormHook(Hook):
             return self.scoring_pipeline
         evaluation = [
             h.dataloader.dataset.pipeline.transforms for h in runner.hooks
-            if hasattr(getattr(getattr(h, 'dataloader', None), 'dataset',
-                               None), 'pipeline')
+            if hasattr(
+                getattr(getattr(h, 'dataloader', None), 'dataset', None),
+                'pipeline')
         ]
         pipeline, source = derive_scoring_pipeline(
-            (wrapper.dataset_cfg or {}).get('pipeline'),
-            evaluation[0] if evaluation else None)
+            (wrapper.dataset_cfg
+             or {}).get('pipeline'), evaluation[0] if evaluation else None)
         runner.logger.info(f'GradNormHook: scoring with {source}')
         return pipeline
 
     def _select(self, runner, wrapper: GEDASubsetDataset) -> None:
         run = score_and_select(
-            runner.model, wrapper, self.method, options=self.given_options,
-            scope=self.scope, seed=self.seed,
+            runner.model,
+            wrapper,
+            self.method,
+            options=self.given_options,
+            scope=self.scope,
+            seed=self.seed,
             scoring_pipeline=self._scoring_pipeline(runner, wrapper),
-            batch_size=self.scoring_batch_size, workers=self.scoring_workers,
-            checkpoint=self.checkpoint, proxy_cfg=self.scoring_model,
+            batch_size=self.scoring_batch_size,
+            workers=self.scoring_workers,
+            checkpoint=self.checkpoint,
+            proxy_cfg=self.scoring_model,
             logger=runner.logger)
         wrapper.set_selection(run.selection, weighted=self.weighted)
         runner.logger.info(
             f'GradNormHook (epoch {runner.epoch}): {run.selection.summary()}'
             f'; scoring ({run.scored}) took {run.scoring_s:.1f}s')
         if get_dist_info()[0] == 0:
-            save_run(runner.work_dir, run, wrapper, scope=self.scope,
-                     weighted=self.weighted, epoch=runner.epoch,
-                     per_epoch=bool(self.interval), save_norms=self.save_norms,
-                     report=self.report, logger=runner.logger)
+            save_run(
+                runner.work_dir,
+                run,
+                wrapper,
+                scope=self.scope,
+                weighted=self.weighted,
+                epoch=runner.epoch,
+                per_epoch=bool(self.interval),
+                save_norms=self.save_norms,
+                report=self.report,
+                logger=runner.logger)

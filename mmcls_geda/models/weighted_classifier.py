@@ -12,13 +12,20 @@ class WeightedImageClassifier(ImageClassifier):
     each batch, so the loss is the weighted mean ``sum w_i l_i / sum w_i``
     and its scale stays comparable with unweighted training. Batches
     without ``sample_weight`` train exactly like ``ImageClassifier``.
+    Weighted batches refuse batch augments (Mixup/CutMix), which would mix
+    weighted samples; ``GradNormHook`` refuses the combination at start-up.
     """
 
     def forward_train(self, img, gt_label, sample_weight=None, **kwargs):
         if sample_weight is None:
             return super().forward_train(img, gt_label, **kwargs)
         if self.augments is not None:
-            img, gt_label = self.augments(img, gt_label)
+            # Mixup/CutMix blend each sample with another: its weight
+            # would apply to a mixture of two samples
+            raise TypeError(
+                'per-sample weights cannot be combined with batch augments '
+                '(train_cfg.augments, Mixup/CutMix): drop the augments or '
+                'train the subset unweighted (GradNormHook weighted=False)')
         weight = sample_weight.to(img.device, img.dtype)
         weight = weight / weight.mean().clamp_min(1e-12)
         x = self.extract_feat(img)

@@ -35,8 +35,8 @@ class ClassifierAdapter:
 
     def _head_loss(self, logits: torch.Tensor,
                    labels: torch.Tensor) -> torch.Tensor:
-        return self.head.compute_loss(logits, labels,
-                                      reduction_override='none')
+        return self.head.compute_loss(
+            logits, labels, reduction_override='none')
 
     @staticmethod
     def _cross_entropy(logits: torch.Tensor,
@@ -61,10 +61,10 @@ def unpack_batch(batch) -> Tuple[torch.Tensor, torch.Tensor]:
     else:
         images, labels = batch[0], batch[1]
     # mmcv's collate wraps non-stacked fields in DataContainers
-    images = getattr(images, 'data', [images])[0] if not torch.is_tensor(
-        images) else images
-    labels = getattr(labels, 'data', [labels])[0] if not torch.is_tensor(
-        labels) else labels
+    images = getattr(images, 'data',
+                     [images])[0] if not torch.is_tensor(images) else images
+    labels = getattr(labels, 'data',
+                     [labels])[0] if not torch.is_tensor(labels) else labels
     return images, labels.reshape(-1)
 
 

@@ -14,7 +14,8 @@ def dist_info() -> Tuple[int, int]:
 
 
 def shard(data_loader: DataLoader, rank: int, world: int) -> DataLoader:
-    """This rank's strided share of the loader's dataset, in order, unpadded."""
+    """This rank's strided share of the loader's dataset, in order,
+    unpadded."""
     dataset = data_loader.dataset
     return DataLoader(
         Subset(dataset, range(rank, len(dataset), world)),
@@ -26,7 +27,7 @@ def shard(data_loader: DataLoader, rank: int, world: int) -> DataLoader:
 
 
 def gather_strided(norms: np.ndarray, labels: np.ndarray,
-                    world: int) -> Tuple[np.ndarray, np.ndarray]:
+                   world: int) -> Tuple[np.ndarray, np.ndarray]:
     """All ranks' strided shares, interleaved back into dataset order."""
     shares: List = [None] * world
     dist.all_gather_object(shares, (norms, labels))

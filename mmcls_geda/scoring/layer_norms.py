@@ -12,8 +12,9 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+
 def conv_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
-                   g: torch.Tensor) -> torch.Tensor:
+                  g: torch.Tensor) -> torch.Tensor:
     """Per-sample squared norm of a Conv2d's weight (and bias) gradient.
 
     Per layer, the cheaper of two exact routes (``T``/``S`` output/input
@@ -82,7 +83,7 @@ def _tap_slices(size_in: int, size_out: int, kernel: int, stride: int,
 
 
 def conv_ghost_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
-                         g: torch.Tensor) -> torch.Tensor:
+                        g: torch.Tensor) -> torch.Tensor:
     """Per-sample squared weight-gradient norms by the ghost-norm identity.
 
     ``||sum_t p_t g_t^T||^2 = sum_{t,t'} (p_t . p_t') (g_t . g_t')`` with
@@ -100,14 +101,14 @@ def conv_ghost_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
                            layer.padding[0], layer.dilation[0])
     col_taps = _tap_slices(w, wo, layer.kernel_size[1], layer.stride[1],
                            layer.padding[1], layer.dilation[1])
-    chunk = max(1, min(a.shape[0], _MAX_CHUNK,
-                       _GHOST_FLOATS // (groups * (h * w)**2)))
+    chunk = max(
+        1, min(a.shape[0], _MAX_CHUNK, _GHOST_FLOATS // (groups * (h * w)**2)))
     out = []
     for a_part, g_part in zip(a.split(chunk), g.split(chunk)):
         n = a_part.shape[0]
         x = a_part.reshape(n, groups, -1, h * w)
-        gram_x = torch.matmul(x.transpose(-1, -2), x).view(
-            n, groups, h, w, h, w)
+        gram_x = torch.matmul(x.transpose(-1, -2),
+                              x).view(n, groups, h, w, h, w)
         rows = gram_x.new_zeros(n, groups, ho, w, ho, w)
         for o, i in row_taps:
             rows[:, :, o, :, o, :] += gram_x[:, :, i, :, i, :]
@@ -115,14 +116,14 @@ def conv_ghost_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
         for o, i in col_taps:
             gram_p[:, :, :, o, :, o] += rows[:, :, :, i, :, i]
         gg = g_part.reshape(n, groups, -1, ho * wo)
-        gram_g = torch.matmul(gg.transpose(-1, -2), gg).view(
-            n, groups, ho, wo, ho, wo)
+        gram_g = torch.matmul(gg.transpose(-1, -2),
+                              gg).view(n, groups, ho, wo, ho, wo)
         out.append((gram_p * gram_g).sum(dim=(1, 2, 3, 4, 5)))
     return torch.cat(out)
 
 
 def conv_weight_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
-                          g: torch.Tensor) -> torch.Tensor:
+                         g: torch.Tensor) -> torch.Tensor:
     """Per-sample squared weight-gradient norms from the gradients themselves.
 
     One convolution weight-gradient per chunk of samples, with the samples
@@ -147,7 +148,7 @@ def conv_weight_sq_norms(layer: nn.Conv2d, a: torch.Tensor,
 
 
 def batchnorm_sq_norms(layer: _BatchNorm, a: torch.Tensor,
-                 g: torch.Tensor) -> torch.Tensor:
+                       g: torch.Tensor) -> torch.Tensor:
     """Per-sample squared norm of an eval-mode BatchNorm's affine gradient."""
     b, c = a.shape[0], a.shape[1]
     a, g = a.reshape(b, c, -1), g.reshape(b, c, -1)
@@ -165,7 +166,7 @@ def batchnorm_sq_norms(layer: _BatchNorm, a: torch.Tensor,
 
 
 def linear_sq_norms(layer: nn.Linear, a: torch.Tensor,
-                     g: torch.Tensor) -> torch.Tensor:
+                    g: torch.Tensor) -> torch.Tensor:
     """Per-sample squared norm of a Linear's gradient (2-D inputs)."""
     b = a.shape[0]
     a, g = a.reshape(b, -1, a.shape[-1]), g.reshape(b, -1, g.shape[-1])
@@ -197,8 +198,7 @@ def rule_for(module: nn.Module) -> Optional[Callable]:
     return None
 
 
-def check_supported(
-        model: nn.Module) -> List[Tuple[str, nn.Module, Callable]]:
+def check_supported(model: nn.Module) -> List[Tuple[str, nn.Module, Callable]]:
     """The layers with trainable parameters: ``(name, layer, rule)``.
 
     Raises:
@@ -217,9 +217,8 @@ def check_supported(
                 f'layer {name!r} ({type(module).__name__}) has trainable '
                 'parameters, and per-sample gradient norms support only '
                 'Conv2d, BatchNorm and Linear; use scope="last_layer"')
-        if isinstance(module, nn.Conv2d) and (
-                module.padding_mode != 'zeros'
-                or isinstance(module.padding, str)):
+        if isinstance(module, nn.Conv2d) and (module.padding_mode != 'zeros' or
+                                              isinstance(module.padding, str)):
             raise TypeError(
                 f'layer {name!r}: padding={module.padding!r}, padding_mode='
                 f'{module.padding_mode!r} is not supported (numeric zero '
@@ -292,8 +291,8 @@ class SquaredNormRecorder:
                 "not supported; use scope='last_layer'")
         self._called[layer] = name
         if output.requires_grad:
-            output.register_hook(_PendingInput(self, name, layer, rule,
-                                               inputs[0]))
+            output.register_hook(
+                _PendingInput(self, name, layer, rule, inputs[0]))
 
     @contextmanager
     def attached(self) -> Iterator['SquaredNormRecorder']:

@@ -84,7 +84,8 @@ def _last_layer_factors(adapter: ClassifierAdapter, images: torch.Tensor,
 
 @contextmanager
 def preserved_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode inside; every submodule's own train/eval flag restored after."""
+    """Eval mode inside; every submodule's own train/eval flag restored
+    after."""
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -135,7 +136,8 @@ def _run_pass(model: nn.Module, data_loader: DataLoader, batch_fn: Callable,
         print_log(
             f'\n{name}: {labels_np.size} samples in {elapsed:.1f}s '
             f'({labels_np.size / max(elapsed, 1e-9):.1f} samples/s, '
-            f'{world} process(es))', logger=logger)
+            f'{world} process(es))',
+            logger=logger)
     return out_np, labels_np
 
 

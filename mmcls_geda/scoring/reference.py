@@ -21,7 +21,9 @@ def grad_norms_loop(model: nn.Module,
         model = model.module
     adapter = ClassifierAdapter(model)
     if scope == 'last_layer':
-        params = [p for p in last_linear(model).parameters() if p.requires_grad]
+        params = [
+            p for p in last_linear(model).parameters() if p.requires_grad
+        ]
     else:
         params = [p for p in model.parameters() if p.requires_grad]
     out = []
@@ -32,6 +34,7 @@ def grad_norms_loop(model: nn.Module,
                 loss = adapter.losses(x[None], y[None]).sum()
                 grads = torch.autograd.grad(loss, params)
                 out.append(
-                    float(torch.sqrt(sum(g.double().pow(2).sum()
-                                         for g in grads))))
+                    float(
+                        torch.sqrt(
+                            sum(g.double().pow(2).sum() for g in grads))))
     return np.array(out)

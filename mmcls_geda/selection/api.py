@@ -100,8 +100,10 @@ class Selection:
 
 def check_fraction(fraction: Any) -> float:
     """``fraction`` as a float, or a ValueError saying what is allowed."""
-    if isinstance(fraction, bool) or not isinstance(
-            fraction, (int, float, np.integer, np.floating)):
+    if isinstance(
+            fraction,
+            bool) or not isinstance(fraction,
+                                    (int, float, np.integer, np.floating)):
         raise ValueError(f'fraction must be a number in (0, 1], got '
                          f'{fraction!r} ({type(fraction).__name__})')
     fraction = float(fraction)
@@ -162,8 +164,8 @@ def check_embeddings(scores: Any):
 
 def check_seed(seed: Any) -> int:
     """``seed`` as an int, or a ValueError saying what is allowed."""
-    if isinstance(seed, bool) or not isinstance(
-            seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed,
+                                                (int, np.integer)) or seed < 0:
         raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
     return int(seed)
 
@@ -173,7 +175,8 @@ def _check_inputs(method: Method, scores: Any, labels: Any):
     if method.reads == 'embeddings':
         embeddings = check_embeddings(scores)
         return embeddings, check_labels(
-            labels, gradient_matching.embedding_norms(embeddings).size)
+            labels,
+            gradient_matching.embedding_norms(embeddings).size)
     if scores is None:
         if method.reads == 'norms':
             raise ValueError(f'method {method.name!r} reads one score per '
@@ -272,11 +275,13 @@ def select_subset(scores: Any,
     classes, sizes = np.unique(labels, return_counts=True)
     budgets = class_budgets(sizes, fraction)
     members_by_class = np.split(
-        np.argsort(labels, kind='stable'), np.cumsum(sizes)[:-1])
+        np.argsort(labels, kind='stable'),
+        np.cumsum(sizes)[:-1])
     start = time.perf_counter()
     choices: List[ClassChoice] = [
-        entry.solve(_class_data(entry, scores, members), int(k),
-                    class_rng(seed, label), opts)
+        entry.solve(
+            _class_data(entry, scores, members), int(k),
+            class_rng(seed, label), opts)
         for label, members, k in zip(classes, members_by_class, budgets)
     ]
     elapsed = time.perf_counter() - start

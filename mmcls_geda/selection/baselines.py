@@ -14,7 +14,8 @@ def select_random(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=k, replace=False))
 
 
-def select_quantile_random(scores: np.ndarray, k: int,
+def select_quantile_random(scores: np.ndarray,
+                           k: int,
                            rng: np.random.Generator,
                            quantiles: int = 4) -> np.ndarray:
     """Random removal inside each score quantile, in proportion (thesis 5.3).
@@ -62,8 +63,11 @@ def select_bottomk(scores: np.ndarray, k: int) -> np.ndarray:
     return np.sort(order[:k])
 
 
-def select_ccs(scores: np.ndarray, k: int, rng: np.random.Generator,
-               strata: int = 50, hard_cutoff: float = 0.0) -> np.ndarray:
+def select_ccs(scores: np.ndarray,
+               k: int,
+               rng: np.random.Generator,
+               strata: int = 50,
+               hard_cutoff: float = 0.0) -> np.ndarray:
     """Coverage-centric selection (Zheng et al., ICLR 2023), in one class.
 
     The ``hard_cutoff`` fraction of highest-scoring samples is dropped
@@ -80,8 +84,8 @@ def select_ccs(scores: np.ndarray, k: int, rng: np.random.Generator,
     values = scores[pool]
     lo, hi = values.min(), values.max()
     if hi > lo:
-        bins = np.minimum(((values - lo) / (hi - lo) * strata).astype(np.int64),
-                          strata - 1)
+        bins = np.minimum(
+            ((values - lo) / (hi - lo) * strata).astype(np.int64), strata - 1)
     else:
         bins = np.zeros(values.size, dtype=np.int64)
     members = [pool[bins == b] for b in range(strata)]

@@ -80,7 +80,8 @@ def spread_positions(size: int, count: int) -> np.ndarray:
 
 def class_rng(seed: int, label: int) -> np.random.Generator:
     """An independent, platform-stable random stream for one class."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(label)]))
+    return np.random.default_rng(
+        np.random.SeedSequence([int(seed), int(label)]))
 
 
 def budgets_by_class(labels: np.ndarray, fraction: float) -> Dict[int, int]:

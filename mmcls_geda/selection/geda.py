@@ -73,7 +73,8 @@ def ecdf_objective(sorted_scores: np.ndarray, selected_sorted: np.ndarray,
         w: Weights.
     """
     full = np.searchsorted(sorted_scores, t, side='right') / sorted_scores.size
-    sub = np.searchsorted(selected_sorted, t, side='right') / selected_sorted.size
+    sub = np.searchsorted(
+        selected_sorted, t, side='right') / selected_sorted.size
     return float(np.dot(w, np.abs(full - sub)))
 
 
@@ -130,7 +131,10 @@ def solve_exact(scores: np.ndarray, k: int, nodes: Optional[int], rule: str,
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
 
 
-def solve_milp(scores: np.ndarray, k: int, nodes: Optional[int], rule: str,
+def solve_milp(scores: np.ndarray,
+               k: int,
+               nodes: Optional[int],
+               rule: str,
                solver: str = 'PULP_CBC_CMD',
                time_limit: Optional[float] = None) -> Tuple[np.ndarray, str]:
     """Solve (P) as written in the thesis, with PuLP.
@@ -165,8 +169,8 @@ def solve_milp(scores: np.ndarray, k: int, nodes: Optional[int], rule: str,
     for j, count in enumerate(below.tolist()):
         # (1/k) sum_i delta_i c_ij: c_ij = 1 exactly for the first `count`
         # samples in sorted order
-        subset_cdf = pulp.LpAffineExpression(
-            [(delta[i], 1.0 / k) for i in order[:count].tolist()])
+        subset_cdf = pulp.LpAffineExpression([(delta[i], 1.0 / k)
+                                              for i in order[:count].tolist()])
         full_cdf = count / n
         prob += subset_cdf - full_cdf <= gaps[j]
         prob += full_cdf - subset_cdf <= gaps[j]
@@ -188,4 +192,3 @@ def solve_milp(scores: np.ndarray, k: int, nodes: Optional[int], rule: str,
             f'samples (status {pulp.LpStatus[prob.status]!r})')
     values = np.array([d.varValue or 0.0 for d in delta])
     return np.flatnonzero(values > 0.5), status
-

@@ -1,4 +1,4 @@
-"""CRAIG and GRAD-MATCH inside one class, from the class's gradient Gram matrix.
+"""CRAIG and GRAD-MATCH inside one class, from its gradient Gram matrix.
 
 Both work on the Gram matrix ``K_ij = e_i . e_j`` of the samples' gradient
 embeddings, so embeddings given in factored form ``e_i = g_i (x) h_i``
@@ -36,8 +36,8 @@ def embedding_norms(embeddings: Embeddings) -> np.ndarray:
     return np.linalg.norm(embeddings, axis=1)
 
 
-def select_craig(gram: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray,
-                                                       float]:
+def select_craig(gram: np.ndarray,
+                 k: int) -> Tuple[np.ndarray, np.ndarray, float]:
     """CRAIG (Mirzasoleiman et al., ICML 2020): facility location, greedy.
 
     Maximises ``F(S) = sum_i max_{j in S} s_ij`` with the similarity
@@ -74,14 +74,17 @@ def select_craig(gram: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray,
         covered = np.maximum(covered, sim[:, j])
     chosen = np.array(sorted(chosen), dtype=np.int64)
     nearest = chosen[np.argmax(sim[:, chosen], axis=1)]
-    weights = np.bincount(np.searchsorted(chosen, nearest),
-                          minlength=chosen.size).astype(np.float64)
+    weights = np.bincount(
+        np.searchsorted(chosen, nearest),
+        minlength=chosen.size).astype(np.float64)
     total = sim.max(axis=1).sum()
     coverage = float(covered.sum() / total) if total > 0 else 1.0
     return chosen, weights, coverage
 
 
-def _nonnegative_ridge(a: np.ndarray, rhs: np.ndarray, start: np.ndarray,
+def _nonnegative_ridge(a: np.ndarray,
+                       rhs: np.ndarray,
+                       start: np.ndarray,
                        steps: int = 500) -> np.ndarray:
     """``argmin_{w >= 0} w^T a w - 2 w^T rhs`` by accelerated projected
     gradient (FISTA with adaptive restart), warm-started; ``a`` is
@@ -99,7 +102,9 @@ def _nonnegative_ridge(a: np.ndarray, rhs: np.ndarray, start: np.ndarray,
     return w
 
 
-def select_gradmatch(gram: np.ndarray, k: int, lam: float,
+def select_gradmatch(gram: np.ndarray,
+                     k: int,
+                     lam: float,
                      rng: np.random.Generator,
                      steps: int = 64) -> Tuple[np.ndarray, np.ndarray, float]:
     """GRAD-MATCH (Killamsetty et al., ICML 2021): orthogonal matching
@@ -107,7 +112,10 @@ def select_gradmatch(gram: np.ndarray, k: int, lam: float,
 
     Minimises ``||sum_i e_i - sum_{j in S} w_j e_j||^2 + lam' ||w||^2``
     over ``|S| = k``, ``w >= 0``, with ``lam' = lam * mean_i ||e_i||^2``
-    (so ``lam`` does not depend on the gradients' scale). Each pursuit step
+    (so ``lam`` does not depend on the gradients' scale; ``lam = 0`` is
+    taken as 1e-10, which keeps duplicated samples solvable). A class whose
+    gradients are all zero (or underflow) gets ``k`` random samples with
+    uniform weights ``n / k``. Each pursuit step
     adds the atoms most correlated with the residual (``ceil(k / steps)``
     of them, so a class costs ``steps`` solves, not ``k``), re-solves the
     ridge least squares on the support by a block-updated Cholesky factor
@@ -121,7 +129,15 @@ def select_gradmatch(gram: np.ndarray, k: int, lam: float,
         ``||b - E_S w|| / ||b||`` with ``b = sum_i e_i``).
     """
     n = gram.shape[0]
-    reg = lam * float(np.mean(np.diag(gram)))
+    scale = float(np.mean(np.diag(gram)))
+    if not scale > np.finfo(np.float64).tiny:
+        # every gradient is (numerically) zero: nothing to match; any k
+        # samples represent the class equally well, with uniform weights
+        support = np.sort(rng.choice(n, size=k, replace=False))
+        return support, np.full(k, n / k), 0.0
+    # lam = 0 keeps a tiny ridge, so that duplicated atoms (a singular
+    # K_SS) still factor; relative 1e-10 leaves the match unchanged
+    reg = max(lam, 1e-10) * scale
     target = gram.sum(axis=1)  # e_i . b
     b_sq = float(target.sum())  # ||b||^2
     per_step = max(1, int(np.ceil(k / steps)))

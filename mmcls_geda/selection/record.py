@@ -60,8 +60,13 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
             os.remove(tmp)
 
 
-def make_record(selection: Selection, *, fingerprint: Dict[str, Any],
-                scope: str, weighted: bool, epoch: int, scoring_s: float,
+def make_record(selection: Selection,
+                *,
+                fingerprint: Dict[str, Any],
+                scope: str,
+                weighted: bool,
+                epoch: int,
+                scoring_s: float,
                 extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The JSON-ready record of ``selection`` (``extra``: further fields,
     e.g. the seed the scoring model was initialised with)."""
@@ -76,8 +81,8 @@ def make_record(selection: Selection, *, fingerprint: Dict[str, Any],
         weighted=bool(weighted),
         epoch=int(epoch),
         fingerprint=fingerprint,
-        timings=dict(scoring_s=float(scoring_s),
-                     selection_s=float(selection.time_s)),
+        timings=dict(
+            scoring_s=float(scoring_s), selection_s=float(selection.time_s)),
         selection=selection.to_dict())
 
 
@@ -91,7 +96,8 @@ def _save_npy(array: np.ndarray, path: str) -> None:
         np.save(f, array)
 
 
-def save_record(work_dir: str, record: Dict[str, Any],
+def save_record(work_dir: str,
+                record: Dict[str, Any],
                 per_epoch: bool = False) -> List[str]:
     """Write ``record`` as ``geda_selection.json`` (and, for runs that
     re-select, as the epoch's own file), atomically.
@@ -113,8 +119,8 @@ def save_scores(work_dir: str, norms: np.ndarray, labels: np.ndarray) -> None:
     """Write the scores and labels next to the record, atomically."""
     os.makedirs(work_dir, exist_ok=True)
     atomic_write(osp.join(work_dir, NORMS_FILE), lambda p: _save_npy(norms, p))
-    atomic_write(osp.join(work_dir, LABELS_FILE),
-                 lambda p: _save_npy(labels, p))
+    atomic_write(
+        osp.join(work_dir, LABELS_FILE), lambda p: _save_npy(labels, p))
 
 
 def load_record(path: str) -> Dict[str, Any]:
@@ -154,8 +160,8 @@ def selection_of(record: Dict[str, Any]) -> Selection:
     return Selection.from_dict(record['selection'])
 
 
-def check_fits(record: Dict[str, Any], path: str,
-               fingerprint: Dict[str, Any], fraction: float) -> None:
+def check_fits(record: Dict[str, Any], path: str, fingerprint: Dict[str, Any],
+               fraction: float) -> None:
     """A ValueError unless the record was made for this training set and
     fraction."""
     if record['fingerprint'] != fingerprint:

@@ -41,8 +41,7 @@ class ClassChoice:
 # solve(class_data, k, rng, options) -> ClassChoice. ``class_data`` is the
 # class size (reads='nothing'), its scores (reads='norms') or the Gram
 # matrix of its gradient embeddings (reads='embeddings').
-Solver = Callable[[Any, int, np.random.Generator, Dict[str, Any]],
-                  ClassChoice]
+Solver = Callable[[Any, int, np.random.Generator, Dict[str, Any]], ClassChoice]
 
 
 @dataclass
@@ -68,8 +67,10 @@ class Method:
     defaults: Dict[str, Any] = field(default_factory=dict)
     check: Callable[[Dict[str, Any], set], None] = lambda opts, given: None
     weighted: bool = False
-    report_grid: Callable[[Dict[str, Any]], Tuple[Optional[int], str]] = (
-        lambda opts: (REPORT_NODES, REPORT_RULE))
+    report_grid: Callable[[Dict[str, Any]],
+                          Tuple[Optional[int],
+                                str]] = (lambda opts:
+                                         (REPORT_NODES, REPORT_RULE))
     solver_name: Optional[Callable[[Dict[str, Any]], str]] = None
     description: str = ''
 
@@ -115,21 +116,25 @@ def resolve_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
     return get_method(method).resolve(dict(options))
 
 
-# --- option checks ---------------------------------------------------------------
+# --- option checks -----------------------------------------------------------
 
 
 def check_int(value: Any, name: str, low: int) -> None:
     """A ValueError unless ``value`` is an integer ``>= low``."""
-    if isinstance(value, bool) or not isinstance(
-            value, (int, np.integer)) or value < low:
+    if isinstance(value,
+                  bool) or not isinstance(value,
+                                          (int, np.integer)) or value < low:
         raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
 
 
-def _check_number(value: Any, name: str, low: float,
+def _check_number(value: Any,
+                  name: str,
+                  low: float,
                   high: Optional[float] = None) -> None:
     ok = not isinstance(value, bool) and isinstance(
-        value, (int, float, np.integer, np.floating)) and value >= low and (
-            high is None or value < high)
+        value,
+        (int, float, np.integer,
+         np.floating)) and value >= low and (high is None or value < high)
     if not ok:
         span = f'in [{low}, {high})' if high is not None else f'>= {low}'
         raise ValueError(f'{name} must be a number {span}, got {value!r}')
@@ -149,8 +154,8 @@ def _check_geda(opts: Dict[str, Any], given: set) -> None:
     if opts['rule'] not in geda.QUADRATURE_RULES:
         raise ValueError(f'unknown rule {opts["rule"]!r}; choose one of '
                          f'{list(geda.QUADRATURE_RULES)}')
-    if opts['rule'] == 'simpson' and opts['nodes'] is not None and opts[
-            'nodes'] % 2:
+    if opts['rule'] == 'simpson' and opts[
+            'nodes'] is not None and opts['nodes'] % 2:
         raise ValueError('Simpson\'s rule needs an even number of intervals, '
                          f'got nodes={opts["nodes"]}')
     if opts['within_bin'] not in geda.WITHIN_BIN:
@@ -162,8 +167,9 @@ def _check_geda(opts: Dict[str, Any], given: set) -> None:
         raise ValueError(f'option(s) {misplaced} do not apply to '
                          f'solver={opts["solver"]!r}')
     limit = opts['time_limit']
-    if limit is not None and (isinstance(limit, bool) or not isinstance(
-            limit, (int, float)) or not limit > 0):
+    if limit is not None and (isinstance(limit, bool) or
+                              not isinstance(limit,
+                                             (int, float)) or not limit > 0):
         raise ValueError(f'time_limit must be seconds > 0 or None, got '
                          f'{limit!r}')
     if opts['solver'] == 'milp':
@@ -211,55 +217,79 @@ def _solve_gradmatch(gram, k, rng, opts) -> ClassChoice:
 
 register_method(
     Method(
-        'geda', 'norms', _solve_geda,
-        defaults=dict(solver='exact', nodes=5, rule='trapezoid',
-                      within_bin='random', milp_solver='PULP_CBC_CMD',
-                      time_limit=None),
+        'geda',
+        'norms',
+        _solve_geda,
+        defaults=dict(
+            solver='exact',
+            nodes=5,
+            rule='trapezoid',
+            within_bin='random',
+            milp_solver='PULP_CBC_CMD',
+            time_limit=None),
         check=_check_geda,
         report_grid=lambda opts: (opts['nodes'], opts['rule']),
         solver_name=lambda opts: opts['solver'],
         description='match the class ECDF of the scores (the thesis)'))
 register_method(
-    Method('random', 'nothing',
-           lambda n, k, rng, opts: ClassChoice(
-               baselines.select_random(n, k, rng)),
-           description='uniform per class'))
+    Method(
+        'random',
+        'nothing',
+        lambda n, k, rng, opts: ClassChoice(
+            baselines.select_random(n, k, rng)),
+        description='uniform per class'))
 register_method(
-    Method('quantile_random', 'norms',
-           lambda s, k, rng, opts: ClassChoice(
-               baselines.select_quantile_random(s, k, rng, opts['quantiles'])),
-           defaults=dict(quantiles=4),
-           check=lambda opts, given: check_int(opts['quantiles'], 'quantiles',
-                                               1),
-           description='random removal inside score quantiles'))
+    Method(
+        'quantile_random',
+        'norms',
+        lambda s, k, rng, opts: ClassChoice(
+            baselines.select_quantile_random(s, k, rng, opts['quantiles'])),
+        defaults=dict(quantiles=4),
+        check=lambda opts, given: check_int(opts['quantiles'], 'quantiles', 1),
+        description='random removal inside score quantiles'))
 register_method(
-    Method('ranked_even', 'norms',
-           lambda s, k, rng, opts: ClassChoice(
-               baselines.select_ranked_even(s, k)),
-           description='remove evenly spaced ranks of the score ranking'))
+    Method(
+        'ranked_even',
+        'norms',
+        lambda s, k, rng, opts: ClassChoice(
+            baselines.select_ranked_even(s, k)),
+        description='remove evenly spaced ranks of the score ranking'))
 register_method(
-    Method('topk', 'norms',
-           lambda s, k, rng, opts: ClassChoice(baselines.select_topk(s, k)),
-           description='keep the largest scores (the hardest samples)'))
+    Method(
+        'topk',
+        'norms',
+        lambda s, k, rng, opts: ClassChoice(baselines.select_topk(s, k)),
+        description='keep the largest scores (the hardest samples)'))
 register_method(
-    Method('bottomk', 'norms',
-           lambda s, k, rng, opts: ClassChoice(baselines.select_bottomk(s, k)),
-           description='keep the smallest scores (the easiest samples)'))
+    Method(
+        'bottomk',
+        'norms',
+        lambda s, k, rng, opts: ClassChoice(baselines.select_bottomk(s, k)),
+        description='keep the smallest scores (the easiest samples)'))
 register_method(
-    Method('ccs', 'norms',
-           lambda s, k, rng, opts: ClassChoice(
-               baselines.select_ccs(s, k, rng, opts['strata'],
-                                    opts['hard_cutoff'])),
-           defaults=dict(strata=50, hard_cutoff=0.0),
-           check=_check_ccs,
-           description='coverage-centric selection'))
+    Method(
+        'ccs',
+        'norms',
+        lambda s, k, rng, opts: ClassChoice(
+            baselines.select_ccs(s, k, rng, opts['strata'], opts['hard_cutoff']
+                                 )),
+        defaults=dict(strata=50, hard_cutoff=0.0),
+        check=_check_ccs,
+        description='coverage-centric selection'))
 register_method(
-    Method('craig', 'embeddings', _solve_craig, weighted=True,
-           description='CRAIG: facility location on gradient embeddings'))
+    Method(
+        'craig',
+        'embeddings',
+        _solve_craig,
+        weighted=True,
+        description='CRAIG: facility location on gradient embeddings'))
 register_method(
-    Method('gradmatch', 'embeddings', _solve_gradmatch,
-           defaults=dict(lam=1e-3, steps=64),
-           check=_check_gradmatch,
-           weighted=True,
-           description='GRAD-MATCH: orthogonal matching pursuit of the '
-           "class's summed gradient"))
+    Method(
+        'gradmatch',
+        'embeddings',
+        _solve_gradmatch,
+        defaults=dict(lam=1e-3, steps=64),
+        check=_check_gradmatch,
+        weighted=True,
+        description='GRAD-MATCH: orthogonal matching pursuit of the '
+        "class's summed gradient"))

@@ -1,4 +1,4 @@
-# Copied from mmcls 0.25.0 (configs/_base_/datasets/cifar10_bs16.py), unchanged.
+# From mmcls 0.25.0 (configs/_base_/datasets/cifar10_bs16.py)
 # dataset settings
 dataset_type = 'CIFAR10'
 img_norm_cfg = dict(

@@ -1,4 +1,4 @@
-# Copied from mmcls 0.25.0 (configs/_base_/models/resnet18_cifar.py), unchanged.
+# From mmcls 0.25.0 (configs/_base_/models/resnet18_cifar.py)
 # model settings
 model = dict(
     type='ImageClassifier',

@@ -1,0 +1,363 @@
+"""Nothing silent, nothing lost: every mistake is named where it is made."""
+import importlib.util
+import json
+import logging
+import os
+import os.path as osp
+import warnings
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from mmcls.datasets import RepeatDataset, build_dataloader, build_dataset
+from mmcls.models import build_classifier
+from mmcv import Config
+from torch.utils.data import DataLoader, TensorDataset
+
+from mmcls_geda import GradNormHook, apply_geda
+from mmcls_geda.scoring import grad_norms, grad_norms_loop
+from mmcls_geda.selection import record, select_subset
+from mmcls_geda.selection.gradient_matching import select_gradmatch
+
+from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, make_model,
+                       make_runner, run_tool, run_tool_failing,
+                       small_resnet_cfg, tiny_data, wrapper_cfg,
+                       write_cifar10)
+
+# --- data loss ----------------------------------------------------------------
+
+
+def _demo_module():
+    spec = importlib.util.spec_from_file_location(
+        'demo_tool', osp.join(REPO, 'tools', 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_never_deletes_what_it_did_not_write(tmp_path):
+    demo = _demo_module()
+    foreign = tmp_path / 'mine'
+    foreign.mkdir()
+    (foreign / 'thesis.tex').write_text('precious')
+    with pytest.raises(SystemExit, match='not written by the demo'):
+        demo.claim_work_dir(str(foreign), ['geda-f0.4-s0'])
+    assert (foreign / 'thesis.tex').read_text() == 'precious'
+    # its own folder: earlier runs go, anything else a user put there stays
+    own = tmp_path / 'demo'
+    demo.claim_work_dir(str(own), ['geda-f0.4-s0'])
+    (own / 'geda-f0.4-s0').mkdir()
+    (own / 'geda-f0.4-s0' / 'result.json').write_text('{}')
+    (own / 'notes.txt').write_text('kept')
+    demo.claim_work_dir(str(own), ['geda-f0.4-s0'])
+    assert not (own / 'geda-f0.4-s0').exists()
+    assert (own / 'notes.txt').read_text() == 'kept'
+
+
+# --- wrong results without a word ---------------------------------------------
+
+
+def _write_image_folder(root: str, sizes) -> None:
+    """An mmcls CustomDataset folder: 2 classes of PNGs of mixed sizes."""
+    import mmcv
+    rng = np.random.default_rng(0)
+    for c in range(2):
+        os.makedirs(osp.join(root, f'class{c}'))
+        for i, (h, w) in enumerate(sizes):
+            img = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+            mmcv.imwrite(img, osp.join(root, f'class{c}', f'{i}.png'))
+
+
+def _imagenet_style_config(root: str) -> Config:
+    norm = dict(mean=[127.0] * 3, std=[64.0] * 3, to_rgb=True)
+    train = [
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', size=32),
+        dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
+        dict(type='Normalize', **norm),
+        dict(type='ImageToTensor', keys=['img']),
+        dict(type='ToTensor', keys=['gt_label']),
+        dict(type='Collect', keys=['img', 'gt_label'])
+    ]
+    test = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', size=(40, 40)),
+        dict(type='CenterCrop', crop_size=32),
+        dict(type='Normalize', **norm),
+        dict(type='ImageToTensor', keys=['img']),
+        dict(type='Collect', keys=['img'])
+    ]
+    data = dict(type='CustomDataset', data_prefix=root,
+                classes=['class0', 'class1'])
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+    cfg.merge_from_dict(
+        dict(model=small_resnet_cfg(num_classes=2),
+             data=dict(samples_per_gpu=4, workers_per_gpu=0,
+                       train=dict(data, pipeline=train, _delete_=True),
+                       val=dict(data, pipeline=test, test_mode=True,
+                                _delete_=True),
+                       test=dict(data, pipeline=test, test_mode=True,
+                                 _delete_=True)),
+             runner=dict(max_epochs=1), evaluation=dict(interval=1),
+             log_config=dict(interval=1)))
+    cfg.model.head.topk = (1, )
+    cfg.evaluation.metric_options = dict(topk=(1, ))
+    return cfg
+
+
+def test_imagenet_style_config_scores_with_the_test_pipeline(
+        python, tmp_path):
+    root = str(tmp_path / 'images')
+    _write_image_folder(root, [(40, 56), (64, 48), (37, 37), (80, 45)])
+    cfg = apply_geda(_imagenet_style_config(root), 0.5, 'geda',
+                     hook=dict(scoring_workers=0, scoring_batch_size=4))
+    path = str(tmp_path / 'geda_imagenet_style.py')
+    cfg.dump(path)
+    work = str(tmp_path / 'work')
+    log = run_tool(python, 'tools/train.py', path, '--work-dir', work,
+                   '--device', 'cpu')
+    assert 'scoring with the evaluation pipeline, collecting gt_label' in log
+    saved = record.load_record(osp.join(work, record.SELECTION_FILE))
+    assert len(saved['selection']['indices']) == 4
+    # without an evaluation pipeline (--no-validate) the size-setting
+    # random crop cannot be dropped silently: a clear error, no scoring
+    failed = run_tool_failing(python, 'tools/train.py', path, '--work-dir',
+                              str(tmp_path / 'novalid'), '--device', 'cpu',
+                              '--no-validate')
+    assert 'sizes images with RandomResizedCrop' in failed
+    assert 'set the hook\'s scoring_pipeline' in failed
+
+
+class _SharedLinear(nn.Module):
+    """One Linear called twice in forward (tied weights)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 5)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.fc(x)))
+
+
+def test_a_layer_called_twice_is_refused_never_a_wrong_norm():
+    data = TensorDataset(torch.randn(6, 5), torch.randint(0, 5, (6, )))
+    with pytest.raises(RuntimeError,
+                       match=r"layer 'fc' \(Linear\) is called more than "
+                       'once'):
+        grad_norms(_SharedLinear(), DataLoader(data, batch_size=3))
+    # the last-layer scope reads the classifier layer's last call only
+    norms, _ = grad_norms(_SharedLinear(), DataLoader(data, batch_size=3),
+                          scope='last_layer')
+    assert np.all(np.isfinite(norms))
+
+
+def test_full_norms_are_right_under_no_grad():
+    data = tiny_data(8)
+    model = make_model()
+    loader = DataLoader(data, batch_size=4)
+    expected = grad_norms_loop(model, loader)
+    with torch.no_grad():
+        norms, _ = grad_norms(model, loader)
+        loop = grad_norms_loop(model, loader)
+    np.testing.assert_allclose(norms, expected, rtol=1e-4)
+    np.testing.assert_allclose(loop, expected, rtol=1e-9)
+
+
+def test_wrapper_without_the_hook_refuses_to_train(cifar10_root, tmp_path):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    loader = build_dataloader(ds, 8, 0, dist=False)
+    with pytest.raises(RuntimeError, match='no selection yet: add .*'
+                       'GradNormHook'):
+        runner.run([loader], [('train', 1)])
+    # a saved selection needs no hook
+    sel = select_subset(None, ds.full_labels, 0.5, 'random', seed=4)
+    path = record.save_record(
+        str(tmp_path / 'saved'),
+        record.make_record(sel, fingerprint=ds.fingerprint, scope='full',
+                           weighted=False, epoch=0, scoring_s=0.0))[0]
+    served = build_dataset(wrapper_cfg(cifar10_root, 0.5,
+                                       selection_file=path))
+    runner = make_runner(tmp_path / 'b',
+                         build_classifier(small_resnet_cfg()))
+    seen = ServedIndices()
+    runner.register_hook(seen)
+    runner.run([build_dataloader(served, 8, 0, dist=False)], [('train', 1)])
+    assert np.array_equal(np.sort(np.concatenate(seen.served)), sel.indices)
+
+
+def _saved_geda(ds, work_dir: str, **options) -> None:
+    sel = select_subset(np.arange(60.0), ds.full_labels, 0.5, 'geda',
+                        **options)
+    record.save_record(
+        work_dir,
+        record.make_record(sel, fingerprint=ds.fingerprint, scope='full',
+                           weighted=False, epoch=0, scoring_s=0.0))
+
+
+@pytest.mark.parametrize('hook_args, named', [
+    (dict(method='topk'), "method: saved 'geda', configured 'topk'"),
+    (dict(options=dict(nodes=7)), 'options: saved'),
+    (dict(scope='last_layer'), "scope: saved 'full', configured "
+     "'last_layer'"),
+])
+def test_resume_with_other_settings_is_refused(cifar10_root, tmp_path,
+                                               hook_args, named):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    _saved_geda(ds, str(tmp_path))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.data_loader = build_dataloader(ds, 8, 0, dist=False)
+    runner._epoch = 1  # as after resume_from=epoch_1.pth
+    with pytest.raises(ValueError, match=named):
+        GradNormHook(**hook_args).before_train_epoch(runner)
+    GradNormHook().before_train_epoch(runner)  # the same settings: reused
+    assert ds.selection.method == 'geda'
+
+
+def test_truncated_or_empty_selection_file_names_the_file(
+        cifar10_root, tmp_path):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    _saved_geda(ds, str(tmp_path))
+    path = tmp_path / record.SELECTION_FILE
+    text = path.read_text()
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.data_loader = build_dataloader(ds, 8, 0, dist=False)
+    runner._epoch = 1
+    for broken in (text[:len(text) // 2], ''):
+        path.write_text(broken)
+        with pytest.raises(ValueError,
+                           match=f'{path} is empty, truncated or not JSON'
+                           '.*select again'):
+            GradNormHook().before_train_epoch(runner)
+
+
+def test_truncated_cifar_pickle_names_the_file(tmp_path):
+    root = write_cifar10(str(tmp_path))
+    batch = osp.join(root, 'cifar-10-batches-py', 'data_batch_3')
+    with open(batch, 'rb') as f:
+        head = f.read(200)
+    with open(batch, 'wb') as f:
+        f.write(head)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        with pytest.raises(ValueError,
+                           match=f'{batch} is truncated or not a CIFAR '
+                           'pickle'):
+            build_dataset(dict(type='LocalCIFAR10', data_prefix=root,
+                               pipeline=TRAIN_PIPELINE))
+
+
+def test_gradmatch_degenerate_classes_get_uniform_weights():
+    rng = np.random.default_rng(0)
+    for scale in (0.0, 1e-200):
+        e = np.full((8, 3), scale)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # no RuntimeWarning either
+            positions, weights, error = select_gradmatch(
+                e @ e.T, 3, 1e-3, rng)
+        assert positions.size == 3 and np.unique(positions).size == 3
+        assert np.allclose(weights, 8 / 3) and error == 0.0
+    sel = select_subset(np.zeros((10, 4)), np.repeat([0, 1], 5), 0.4,
+                        'gradmatch')
+    assert np.all(np.isfinite(sel.weights)) and len(sel) == 4
+
+
+def test_gradmatch_lam0_with_duplicated_embeddings():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(4, 6))
+    e = np.repeat(base, 5, axis=0)  # every atom five times
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        positions, weights, error = select_gradmatch(
+            e @ e.T, 8, 0.0, rng, steps=2)  # 4 atoms a step: duplicates
+    assert positions.size == 8 and np.all(np.isfinite(weights))
+    assert np.all(weights >= 0) and error < 1e-3
+
+
+def test_weights_with_mixup_are_refused(cifar10_root, tmp_path):
+    cfg = dict(small_resnet_cfg(), type='WeightedImageClassifier',
+               train_cfg=dict(augments=dict(type='BatchMixup', alpha=1.0,
+                                            num_classes=10, prob=1.0)))
+    model = build_classifier(cfg)
+    runner = make_runner(tmp_path, model)
+    with pytest.raises(TypeError, match='Mixup/CutMix'):
+        GradNormHook(method='gradmatch').before_run(runner)
+    GradNormHook(method='gradmatch', weighted=False).before_run(runner)
+    with pytest.raises(TypeError, match='Mixup/CutMix'):
+        model.forward_train(torch.randn(2, 3, 32, 32), torch.tensor([0, 1]),
+                            sample_weight=torch.ones(2))
+
+
+# --- errors where the mistake is made ------------------------------------------
+
+
+def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+    cases = [
+        (dict(seed=-1), ValueError, 'seed must be an integer >= 0, got -1'),
+        (dict(scope='ful'), ValueError, "unknown scope 'ful'"),
+        (dict(interval=-1), ValueError, 'interval must be an integer >= 0'),
+        (dict(scoring_batch_size=0), ValueError, 'scoring_batch_size'),
+        (dict(checkpoint=str(tmp_path / 'none.pth')), FileNotFoundError,
+         'none.pth'),
+        (dict(weighted='yes'), ValueError, 'weighted must be True or False'),
+    ]
+    for args, error, message in cases:
+        with pytest.raises(error, match=message):
+            GradNormHook(**args)
+        with pytest.raises(error, match=message):
+            apply_geda(cfg, 0.5, hook=args)
+    with pytest.raises(ValueError, match=r"unknown or doubled: \['scop'\]"):
+        apply_geda(cfg, 0.5, hook=dict(scop='full'))
+
+
+def test_a_failed_report_is_logged_and_training_goes_on(
+        cifar10_root, tmp_path, caplog):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.register_hook(GradNormHook(scoring_workers=0,
+                                      scoring_batch_size=16),
+                         priority='HIGHEST')
+    seen = ServedIndices()
+    runner.register_hook(seen)
+    full_disk = OSError(28, 'No space left on device')
+    with mock.patch('mmcls_geda.report.write_report',
+                    side_effect=full_disk), caplog.at_level(logging.WARNING):
+        runner.run([build_dataloader(ds, 8, 0, dist=False)], [('train', 1)])
+    assert 'selection report could not be written' in caplog.text
+    assert 'No space left on device' in caplog.text
+    assert osp.isfile(tmp_path / record.SELECTION_FILE)
+    assert np.concatenate(seen.served).size == 30  # the epoch was trained
+
+
+@pytest.mark.parametrize('outer', ['repeat', 'concat'])
+def test_hook_finds_the_wrapper_inside_repeat_and_concat(
+        cifar10_root, tmp_path, outer):
+    wrapped = wrapper_cfg(cifar10_root, 0.5)
+    if outer == 'repeat':
+        ds = build_dataset(dict(type='RepeatDataset', times=2,
+                                dataset=wrapped))
+        assert isinstance(ds, RepeatDataset)
+        inner = ds.dataset
+    else:
+        ds = build_dataset([wrapped, wrapped])  # ConcatDataset of two
+        with pytest.raises(TypeError, match='exactly one'):
+            from mmcls_geda.datasets.subset import find_wrapper
+            find_wrapper(ds)
+        ds = build_dataset(
+            [wrapped,
+             dict(type='LocalCIFAR10', data_prefix=cifar10_root,
+                  pipeline=TRAIN_PIPELINE)])
+        inner = ds.datasets[0]
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.register_hook(GradNormHook(scoring_workers=0,
+                                      scoring_batch_size=16),
+                         priority='HIGHEST')
+    runner.run([build_dataloader(ds, 8, 0, dist=False)], [('train', 1)])
+    saved = json.load(open(tmp_path / record.SELECTION_FILE))
+    assert inner.selection.method == 'geda'
+    assert inner.indices.tolist() == saved['selection']['indices']
