@@ -20,13 +20,11 @@ from mmcls_geda import GradNormHook, apply_geda
 from mmcls_geda.scoring import grad_norms, grad_norms_loop
 from mmcls_geda.selection import record, select_subset
 from mmcls_geda.selection.gradient_matching import select_gradmatch
-
 from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, make_model,
                        make_runner, run_tool, run_tool_failing,
-                       small_resnet_cfg, tiny_data, wrapper_cfg,
-                       write_cifar10)
+                       small_resnet_cfg, tiny_data, wrapper_cfg, write_cifar10)
 
-# --- data loss ----------------------------------------------------------------
+# --- data loss ---------------------------------------------------------------
 
 
 def _demo_module():
@@ -56,7 +54,7 @@ def test_demo_never_deletes_what_it_did_not_write(tmp_path):
     assert (own / 'notes.txt').read_text() == 'kept'
 
 
-# --- wrong results without a word ---------------------------------------------
+# --- wrong results without a word --------------------------------------------
 
 
 def _write_image_folder(root: str, sizes) -> None:
@@ -89,31 +87,35 @@ def _imagenet_style_config(root: str) -> Config:
         dict(type='ImageToTensor', keys=['img']),
         dict(type='Collect', keys=['img'])
     ]
-    data = dict(type='CustomDataset', data_prefix=root,
-                classes=['class0', 'class1'])
+    data = dict(
+        type='CustomDataset', data_prefix=root, classes=['class0', 'class1'])
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
     cfg.merge_from_dict(
-        dict(model=small_resnet_cfg(num_classes=2),
-             data=dict(samples_per_gpu=4, workers_per_gpu=0,
-                       train=dict(data, pipeline=train, _delete_=True),
-                       val=dict(data, pipeline=test, test_mode=True,
-                                _delete_=True),
-                       test=dict(data, pipeline=test, test_mode=True,
-                                 _delete_=True)),
-             runner=dict(max_epochs=1), evaluation=dict(interval=1),
-             log_config=dict(interval=1)))
+        dict(
+            model=small_resnet_cfg(num_classes=2),
+            data=dict(
+                samples_per_gpu=4,
+                workers_per_gpu=1,
+                train=dict(data, pipeline=train, _delete_=True),
+                val=dict(data, pipeline=test, test_mode=True, _delete_=True),
+                test=dict(data, pipeline=test, test_mode=True, _delete_=True)),
+            runner=dict(max_epochs=1),
+            evaluation=dict(interval=1),
+            log_config=dict(interval=1)))
     cfg.model.head.topk = (1, )
     cfg.evaluation.metric_options = dict(topk=(1, ))
     return cfg
 
 
-def test_imagenet_style_config_scores_with_the_test_pipeline(
-        python, tmp_path):
+def test_imagenet_style_config_scores_with_the_test_pipeline(python, tmp_path):
     root = str(tmp_path / 'images')
     _write_image_folder(root, [(40, 56), (64, 48), (37, 37), (80, 45)])
-    cfg = apply_geda(_imagenet_style_config(root), 0.5, 'geda',
-                     hook=dict(scoring_workers=0, scoring_batch_size=4))
+    cfg = apply_geda(
+        _imagenet_style_config(root),
+        0.5,
+        'geda',
+        hook=dict(scoring_workers=0, scoring_batch_size=4))
     path = str(tmp_path / 'geda_imagenet_style.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')
@@ -144,13 +146,14 @@ class _SharedLinear(nn.Module):
 
 def test_a_layer_called_twice_is_refused_never_a_wrong_norm():
     data = TensorDataset(torch.randn(6, 5), torch.randint(0, 5, (6, )))
-    with pytest.raises(RuntimeError,
-                       match=r"layer 'fc' \(Linear\) is called more than "
-                       'once'):
+    with pytest.raises(
+            RuntimeError,
+            match=r"layer 'fc' \(Linear\) is called more than "
+            'once'):
         grad_norms(_SharedLinear(), DataLoader(data, batch_size=3))
     # the last-layer scope reads the classifier layer's last call only
-    norms, _ = grad_norms(_SharedLinear(), DataLoader(data, batch_size=3),
-                          scope='last_layer')
+    norms, _ = grad_norms(
+        _SharedLinear(), DataLoader(data, batch_size=3), scope='last_layer')
     assert np.all(np.isfinite(norms))
 
 
@@ -169,33 +172,44 @@ def test_full_norms_are_right_under_no_grad():
 def test_wrapper_without_the_hook_refuses_to_train(cifar10_root, tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
-    loader = build_dataloader(ds, 8, 0, dist=False)
-    with pytest.raises(RuntimeError, match='no selection yet: add .*'
-                       'GradNormHook'):
+    loader = build_dataloader(ds, 8, 0, dist=False, persistent_workers=False)
+    with pytest.raises(
+            RuntimeError, match='no selection yet: add .*'
+            'GradNormHook'):
         runner.run([loader], [('train', 1)])
     # a saved selection needs no hook
     sel = select_subset(None, ds.full_labels, 0.5, 'random', seed=4)
     path = record.save_record(
         str(tmp_path / 'saved'),
-        record.make_record(sel, fingerprint=ds.fingerprint, scope='full',
-                           weighted=False, epoch=0, scoring_s=0.0))[0]
-    served = build_dataset(wrapper_cfg(cifar10_root, 0.5,
-                                       selection_file=path))
-    runner = make_runner(tmp_path / 'b',
-                         build_classifier(small_resnet_cfg()))
+        record.make_record(
+            sel,
+            fingerprint=ds.fingerprint,
+            scope='full',
+            weighted=False,
+            epoch=0,
+            scoring_s=0.0))[0]
+    served = build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=path))
+    runner = make_runner(tmp_path / 'b', build_classifier(small_resnet_cfg()))
     seen = ServedIndices()
     runner.register_hook(seen)
-    runner.run([build_dataloader(served, 8, 0, dist=False)], [('train', 1)])
+    runner.run(
+        [build_dataloader(served, 8, 0, dist=False, persistent_workers=False)],
+        [('train', 1)])
     assert np.array_equal(np.sort(np.concatenate(seen.served)), sel.indices)
 
 
 def _saved_geda(ds, work_dir: str, **options) -> None:
-    sel = select_subset(np.arange(60.0), ds.full_labels, 0.5, 'geda',
-                        **options)
+    sel = select_subset(
+        np.arange(60.0), ds.full_labels, 0.5, 'geda', **options)
     record.save_record(
         work_dir,
-        record.make_record(sel, fingerprint=ds.fingerprint, scope='full',
-                           weighted=False, epoch=0, scoring_s=0.0))
+        record.make_record(
+            sel,
+            fingerprint=ds.fingerprint,
+            scope='full',
+            weighted=False,
+            epoch=0,
+            scoring_s=0.0))
 
 
 @pytest.mark.parametrize('hook_args, named', [
@@ -209,7 +223,8 @@ def test_resume_with_other_settings_is_refused(cifar10_root, tmp_path,
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     _saved_geda(ds, str(tmp_path))
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
-    runner.data_loader = build_dataloader(ds, 8, 0, dist=False)
+    runner.data_loader = build_dataloader(
+        ds, 8, 0, dist=False, persistent_workers=False)
     runner._epoch = 1  # as after resume_from=epoch_1.pth
     with pytest.raises(ValueError, match=named):
         GradNormHook(**hook_args).before_train_epoch(runner)
@@ -224,13 +239,15 @@ def test_truncated_or_empty_selection_file_names_the_file(
     path = tmp_path / record.SELECTION_FILE
     text = path.read_text()
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
-    runner.data_loader = build_dataloader(ds, 8, 0, dist=False)
+    runner.data_loader = build_dataloader(
+        ds, 8, 0, dist=False, persistent_workers=False)
     runner._epoch = 1
     for broken in (text[:len(text) // 2], ''):
         path.write_text(broken)
-        with pytest.raises(ValueError,
-                           match=f'{path} is empty, truncated or not JSON'
-                           '.*select again'):
+        with pytest.raises(
+                ValueError,
+                match=f'{path} is empty, truncated or not JSON'
+                '.*select again'):
             GradNormHook().before_train_epoch(runner)
 
 
@@ -243,11 +260,14 @@ def test_truncated_cifar_pickle_names_the_file(tmp_path):
         f.write(head)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        with pytest.raises(ValueError,
-                           match=f'{batch} is truncated or not a CIFAR '
-                           'pickle'):
-            build_dataset(dict(type='LocalCIFAR10', data_prefix=root,
-                               pipeline=TRAIN_PIPELINE))
+        with pytest.raises(
+                ValueError, match=f'{batch} is truncated or not a CIFAR '
+                'pickle'):
+            build_dataset(
+                dict(
+                    type='LocalCIFAR10',
+                    data_prefix=root,
+                    pipeline=TRAIN_PIPELINE))
 
 
 def test_gradmatch_degenerate_classes_get_uniform_weights():
@@ -256,12 +276,11 @@ def test_gradmatch_degenerate_classes_get_uniform_weights():
         e = np.full((8, 3), scale)
         with warnings.catch_warnings():
             warnings.simplefilter('error')  # no RuntimeWarning either
-            positions, weights, error = select_gradmatch(
-                e @ e.T, 3, 1e-3, rng)
+            positions, weights, error = select_gradmatch(e @ e.T, 3, 1e-3, rng)
         assert positions.size == 3 and np.unique(positions).size == 3
         assert np.allclose(weights, 8 / 3) and error == 0.0
-    sel = select_subset(np.zeros((10, 4)), np.repeat([0, 1], 5), 0.4,
-                        'gradmatch')
+    sel = select_subset(
+        np.zeros((10, 4)), np.repeat([0, 1], 5), 0.4, 'gradmatch')
     assert np.all(np.isfinite(sel.weights)) and len(sel) == 4
 
 
@@ -271,27 +290,37 @@ def test_gradmatch_lam0_with_duplicated_embeddings():
     e = np.repeat(base, 5, axis=0)  # every atom five times
     with warnings.catch_warnings():
         warnings.simplefilter('error')
+        # 4 atoms a step: a step takes duplicates, K_SS is singular
         positions, weights, error = select_gradmatch(
-            e @ e.T, 8, 0.0, rng, steps=2)  # 4 atoms a step: duplicates
-    assert positions.size == 8 and np.all(np.isfinite(weights))
-    assert np.all(weights >= 0) and error < 1e-3
+            e @ e.T, 8, 0.0, rng, steps=2)
+        assert positions.size == 8 and np.all(np.isfinite(weights))
+        assert np.all(weights >= 0) and 0 <= error < 1
+        # one atom a step: each step covers a new direction, exact match
+        positions, weights, error = select_gradmatch(
+            e @ e.T, 4, 0.0, rng, steps=4)
+    assert np.unique(positions // 5).size == 4 and error < 1e-6
 
 
 def test_weights_with_mixup_are_refused(cifar10_root, tmp_path):
-    cfg = dict(small_resnet_cfg(), type='WeightedImageClassifier',
-               train_cfg=dict(augments=dict(type='BatchMixup', alpha=1.0,
-                                            num_classes=10, prob=1.0)))
+    cfg = dict(
+        small_resnet_cfg(),
+        type='WeightedImageClassifier',
+        train_cfg=dict(
+            augments=dict(
+                type='BatchMixup', alpha=1.0, num_classes=10, prob=1.0)))
     model = build_classifier(cfg)
     runner = make_runner(tmp_path, model)
     with pytest.raises(TypeError, match='Mixup/CutMix'):
         GradNormHook(method='gradmatch').before_run(runner)
     GradNormHook(method='gradmatch', weighted=False).before_run(runner)
     with pytest.raises(TypeError, match='Mixup/CutMix'):
-        model.forward_train(torch.randn(2, 3, 32, 32), torch.tensor([0, 1]),
-                            sample_weight=torch.ones(2))
+        model.forward_train(
+            torch.randn(2, 3, 32, 32),
+            torch.tensor([0, 1]),
+            sample_weight=torch.ones(2))
 
 
-# --- errors where the mistake is made ------------------------------------------
+# --- errors where the mistake is made ----------------------------------------
 
 
 def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
@@ -319,15 +348,18 @@ def test_a_failed_report_is_logged_and_training_goes_on(
         cifar10_root, tmp_path, caplog):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
-    runner.register_hook(GradNormHook(scoring_workers=0,
-                                      scoring_batch_size=16),
-                         priority='HIGHEST')
+    runner.register_hook(
+        GradNormHook(scoring_workers=0, scoring_batch_size=16),
+        priority='HIGHEST')
     seen = ServedIndices()
     runner.register_hook(seen)
     full_disk = OSError(28, 'No space left on device')
-    with mock.patch('mmcls_geda.report.write_report',
-                    side_effect=full_disk), caplog.at_level(logging.WARNING):
-        runner.run([build_dataloader(ds, 8, 0, dist=False)], [('train', 1)])
+    with mock.patch(
+            'mmcls_geda.report.write_report',
+            side_effect=full_disk), caplog.at_level(logging.WARNING):
+        runner.run(
+            [build_dataloader(ds, 8, 0, dist=False, persistent_workers=False)],
+            [('train', 1)])
     assert 'selection report could not be written' in caplog.text
     assert 'No space left on device' in caplog.text
     assert osp.isfile(tmp_path / record.SELECTION_FILE)
@@ -339,8 +371,8 @@ def test_hook_finds_the_wrapper_inside_repeat_and_concat(
         cifar10_root, tmp_path, outer):
     wrapped = wrapper_cfg(cifar10_root, 0.5)
     if outer == 'repeat':
-        ds = build_dataset(dict(type='RepeatDataset', times=2,
-                                dataset=wrapped))
+        ds = build_dataset(
+            dict(type='RepeatDataset', times=2, dataset=wrapped))
         assert isinstance(ds, RepeatDataset)
         inner = ds.dataset
     else:
@@ -348,16 +380,21 @@ def test_hook_finds_the_wrapper_inside_repeat_and_concat(
         with pytest.raises(TypeError, match='exactly one'):
             from mmcls_geda.datasets.subset import find_wrapper
             find_wrapper(ds)
-        ds = build_dataset(
-            [wrapped,
-             dict(type='LocalCIFAR10', data_prefix=cifar10_root,
-                  pipeline=TRAIN_PIPELINE)])
+        ds = build_dataset([
+            wrapped,
+            dict(
+                type='LocalCIFAR10',
+                data_prefix=cifar10_root,
+                pipeline=TRAIN_PIPELINE)
+        ])
         inner = ds.datasets[0]
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
-    runner.register_hook(GradNormHook(scoring_workers=0,
-                                      scoring_batch_size=16),
-                         priority='HIGHEST')
-    runner.run([build_dataloader(ds, 8, 0, dist=False)], [('train', 1)])
+    runner.register_hook(
+        GradNormHook(scoring_workers=0, scoring_batch_size=16),
+        priority='HIGHEST')
+    runner.run(
+        [build_dataloader(ds, 8, 0, dist=False, persistent_workers=False)],
+        [('train', 1)])
     saved = json.load(open(tmp_path / record.SELECTION_FILE))
     assert inner.selection.method == 'geda'
     assert inner.indices.tolist() == saved['selection']['indices']

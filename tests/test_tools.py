@@ -1,15 +1,21 @@
 """tools/run_experiments.py, tools/selection_report.py, the demo's dataset."""
 import csv
 import json
+import os
 import os.path as osp
+import sys
 
 import numpy as np
+import pytest
 from mmcls.datasets import build_dataset
 
 from .conftest import REPO, run_tool
 
+sys.path.insert(0, osp.join(REPO, 'tools'))
+from run_experiments import last_val, paired_difference  # noqa: E402
 
-def grid_args(root, work):
+
+def grid_args(root, work, *extra):
     return [
         'tools/run_experiments.py',
         'configs/geda/resnet18_1xb64-full_cifar10.py', '--methods', 'geda',
@@ -20,26 +26,51 @@ def grid_args(root, work):
         f'data.test.data_prefix={root}', 'data.samples_per_gpu=16',
         'data.workers_per_gpu=1', 'runner.max_epochs=1',
         'evaluation.interval=1', 'model.backbone.base_channels=8',
-        'model.head.in_channels=64'
+        'model.head.in_channels=64', *extra
     ]
 
 
-def test_run_experiments_grid_then_resume(python, cifar10_root, tmp_path):
+def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
     work = str(tmp_path / 'grid')
-    out = run_tool(python, *grid_args(cifar10_root, work))
-    assert '[3/3] ranked_even-f0.5-s0: training' in out
+    out = run_tool(
+        python, *grid_args(cifar10_root, work, '--jobs', '2', '--threads',
+                           '1'))
+    assert 'ranked_even-f0.5-s0: training' in out
     rows = list(csv.DictReader(open(osp.join(work, 'results.csv'))))
     assert [(r['method'], r['fraction'])
             for r in rows] == [('full', '1.0'), ('geda', '0.5'),
                                ('ranked_even', '0.5')]
-    for r in rows:
-        assert 0 <= float(r['top1']) <= 100
+    for r in rows:  # each row is what the run's own log says
+        logs = [f for f in os.listdir(r['run_dir']) if f.endswith('.log.json')]
+        val = last_val(osp.join(r['run_dir'], logs[0]))
+        assert float(r['top1']) == val['accuracy_top-1']
         assert float(r['train_s']) > 0 and float(r['pause_s']) == 4.0
     assert float(rows[1]['selection_s']) > 0 and rows[1]['n_train'] == '30'
     table = open(osp.join(work, 'results.md')).read()
-    assert '| geda | 0.5 |' in table and '| full | 1 |' in table
+    assert '| full | 1 |' in table
+    geda_row = next(line for line in table.splitlines()
+                    if line.startswith('| geda | 0.5 |'))
+    full_top1, geda_top1 = float(rows[0]['top1']), float(rows[1]['top1'])
+    assert f'{geda_top1 - full_top1:+.2f} (n=1)' in geda_row
     for png in ('accuracy_vs_fraction.png', 'accuracy_vs_time.png'):
         assert osp.getsize(osp.join(work, png)) > 1000
+
+    # two runs at a time give exactly what one at a time gives
+    one_by_one = str(tmp_path / 'sequential')
+    run_tool(
+        python,
+        *grid_args(cifar10_root, one_by_one, '--jobs', '1', '--threads', '1'))
+    sequential = list(
+        csv.DictReader(open(osp.join(one_by_one, 'results.csv'))))
+    assert [r['top1'] for r in sequential] == [r['top1'] for r in rows]
+    for name in ('geda-f0.5-s0', 'ranked_even-f0.5-s0'):
+        assert (json.load(
+            open(osp.join(
+                one_by_one, name,
+                'geda_selection.json')))['selection']['indices'] == json.load(
+                    open(osp.join(
+                        work, name,
+                        'geda_selection.json')))['selection']['indices'])
 
     again = run_tool(python, *grid_args(cifar10_root, work))
     assert again.count('done before, skipped') == 3
@@ -85,3 +116,19 @@ def test_sklearn_digits_split():
     assert counts.min() >= 130 and counts.sum() == 1347
     again = build_dataset(dict(type='SklearnDigits', pipeline=pipeline))
     assert np.array_equal(again.get_gt_labels(), train.get_gt_labels())
+
+
+def test_paired_difference_is_a_t_interval_over_matched_seeds():
+    rows = [
+        dict(method='random', fraction=0.2, seed=s, top1=t)
+        for s, t in enumerate([50.0, 52.0, 51.0, 49.0])
+    ] + [
+        dict(method='geda', fraction=0.2, seed=s, top1=t)
+        for s, t in enumerate([51.0, 54.0, 52.0])  # seed 3 missing
+    ]
+    mean, low, high, n = paired_difference(rows, 'geda', 0.2, 'random')
+    diffs = np.array([1.0, 2.0, 1.0])
+    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+    assert n == 3 and mean == pytest.approx(4 / 3)
+    assert (low, high) == pytest.approx((4 / 3 - half, 4 / 3 + half))
+    assert paired_difference(rows, 'geda', 0.4, 'random') is None

@@ -38,8 +38,7 @@ def claim_work_dir(work_dir: str, runs) -> None:
         SystemExit: For a non-empty folder that no demo wrote.
     """
     marker = osp.join(work_dir, MARKER)
-    if osp.isdir(work_dir) and os.listdir(work_dir) and not osp.isfile(
-            marker):
+    if osp.isdir(work_dir) and os.listdir(work_dir) and not osp.isfile(marker):
         raise SystemExit(
             f'--work-dir {work_dir} is not empty and was not written by the '
             'demo; give a new or empty folder (nothing was changed)')

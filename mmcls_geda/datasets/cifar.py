@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import pickle
 import warnings
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmcls.datasets import CIFAR10, CIFAR100, DATASETS
@@ -22,17 +22,36 @@ class _LocalCIFARMixin:
 
     Args:
         per_class (int, optional): Keep only the first ``per_class``
-            samples of every class, in the files' order (a fixed,
+            samples of every (kept) class, in the files' order (a fixed,
             class-balanced subset for CPU-sized experiments).
+        keep_classes (list[int], optional): Keep only these classes,
+            relabelled ``0..len(keep_classes) - 1`` in the order given
+            (e.g. ``[5, 6, 7, 8, 9]``: CIFAR-10's last five classes as a
+            5-class task); ``CLASSES`` follows.
         **kwargs: As mmcls's CIFAR10 / CIFAR100.
     """
 
-    def __init__(self, *args, per_class: Optional[int] = None, **kwargs):
+    def __init__(self,
+                 *args,
+                 per_class: Optional[int] = None,
+                 keep_classes: Optional[Sequence[int]] = None,
+                 **kwargs):
         if per_class is not None and (not isinstance(per_class, int)
+                                      or isinstance(per_class, bool)
                                       or per_class < 1):
             raise ValueError(f'per_class must be a positive integer or None, '
                              f'got {per_class!r}')
+        if keep_classes is not None:
+            keep_classes = list(keep_classes)
+            if not keep_classes or not all(
+                    isinstance(c, int) and not isinstance(c, bool)
+                    and c >= 0 for c in keep_classes) or len(
+                        set(keep_classes)) != len(keep_classes):
+                raise ValueError(
+                    'keep_classes must be distinct class indices >= 0, got '
+                    f'{keep_classes!r}')
         self.per_class = per_class
+        self.keep_classes = keep_classes
         super().__init__(*args, **kwargs)
 
     def load_annotations(self):
@@ -41,6 +60,8 @@ class _LocalCIFARMixin:
         except (pickle.UnpicklingError, EOFError, ValueError, KeyError,
                 TypeError) as err:
             raise ValueError(self._unreadable(err)) from err
+        if self.keep_classes is not None:
+            infos = self._relabelled(infos)
         if self.per_class is None:
             return infos
         labels = np.array([int(info['gt_label']) for info in infos])
@@ -49,6 +70,25 @@ class _LocalCIFARMixin:
             for c in np.unique(labels)
         ])
         return [infos[i] for i in np.sort(keep)]
+
+    def _relabelled(self, infos: List[dict]) -> List[dict]:
+        """The samples of ``keep_classes``, relabelled in that order."""
+        names = list(self.CLASSES)
+        bad = [c for c in self.keep_classes if c >= len(names)]
+        if bad:
+            raise ValueError(f'keep_classes {bad} out of range: '
+                             f'{type(self).__name__} has {len(names)} '
+                             'classes')
+        new_label = {old: new for new, old in enumerate(self.keep_classes)}
+        kept = []
+        for info in infos:
+            old = int(info['gt_label'])
+            if old in new_label:
+                info = dict(info, gt_label=np.array(new_label[old],
+                                                    dtype=np.int64))
+                kept.append(info)
+        self.CLASSES = [names[c] for c in self.keep_classes]
+        return kept
 
     def _unreadable(self, err: Exception) -> str:
         """Which file failed to load, and what to do."""
