@@ -20,13 +20,14 @@ def _installed(name: str) -> bool:
 
 
 if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
-    from .apis import apply_geda, score_and_select
+    from .apis import apply_geda, apply_pruning, score_and_select
     from .datasets import (GEDASubsetDataset, LocalCIFAR10, LocalCIFAR100,
                            SklearnDigits)
-    from .hooks import GradNormHook
+    from .hooks import DynamicPruningHook, GradNormHook
     from .models import WeightedImageClassifier
     __all__ += [
-        'apply_geda', 'score_and_select', 'GEDASubsetDataset', 'GradNormHook',
+        'apply_geda', 'apply_pruning', 'score_and_select',
+        'DynamicPruningHook', 'GEDASubsetDataset', 'GradNormHook',
         'LocalCIFAR10', 'LocalCIFAR100', 'SklearnDigits',
         'WeightedImageClassifier'
     ]

@@ -17,7 +17,7 @@ data = dict(
     test=dict(keep_classes=classes))
 # 15 epochs of the one-cycle schedule (peak 0.1)
 runner = dict(max_epochs=15)
-evaluation = dict(interval=15, metric='accuracy', metric_options=dict(
-    topk=(1, )))
+evaluation = dict(
+    interval=15, metric='accuracy', metric_options=dict(topk=(1, )))
 checkpoint_config = dict(interval=15)
 log_config = dict(interval=50)

@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional
 
 from ..scoring import SCOPES
 from ..selection import check_fraction, check_seed, get_method, resolve_options
+from ..selection.pruning import check_pruning_args
 from ..selection.registry import check_int
 
 
@@ -106,10 +107,7 @@ def apply_geda(cfg,
     # fail now, not in the runner
     check_hook_args(method, options, **hook)
     weighted = get_method(method).weighted and hook.get('weighted', True)
-    from mmcv import Config
-    as_config = isinstance(cfg, Config)
-    # plain dicts inside, so that nested values come back as ConfigDicts
-    cfg = cfg._cfg_dict.to_dict() if as_config else copy.deepcopy(cfg)
+    cfg, as_config = _plain(cfg)
     train = cfg['data']['train']
     if train.get('type') == 'GEDASubsetDataset':
         train = train['dataset']
@@ -117,28 +115,96 @@ def apply_geda(cfg,
         type='GEDASubsetDataset', fraction=fraction, dataset=train)
     if weighted:
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
-        if cfg['model']['type'] not in ('ImageClassifier',
-                                        'WeightedImageClassifier'):
-            raise ValueError(
-                f"method {method!r} trains with per-sample weights, which "
-                f"model type {cfg['model']['type']!r} cannot take; pass "
-                "hook=dict(weighted=False) to train the subset unweighted")
-        cfg['model']['type'] = 'WeightedImageClassifier'
-    hook_cfg = dict(
-        type='GradNormHook',
-        method=method,
-        options=dict(options),
-        priority='HIGHEST',
-        **hook)
-    hooks = [
-        h for h in (cfg.get('custom_hooks') or [])
-        if h.get('type') != 'GradNormHook'
-    ]
-    cfg['custom_hooks'] = hooks + [hook_cfg]
+        _weighted_model(
+            cfg, f'method {method!r} trains with per-sample weights',
+            'pass hook=dict(weighted=False) to train the subset unweighted')
+    _add_hook(
+        cfg,
+        dict(
+            type='GradNormHook',
+            method=method,
+            options=dict(options),
+            priority='HIGHEST',
+            **hook))
+    return _returned(cfg, as_config)
+
+
+def apply_pruning(cfg,
+                  keep: float = 0.7,
+                  anneal: float = 0.125,
+                  seed: int = 0):
+    """Turn any mmcls classification config into dynamic pruning.
+
+    Wraps ``data.train`` in ``DynamicPruningDataset``, sets
+    ``sampler=dict(type='DynamicPruningSampler')``, makes an
+    ``ImageClassifier`` a ``WeightedImageClassifier`` with
+    ``normalize_weights=False`` and adds the ``DynamicPruningHook``. The
+    config is copied, not changed.
+
+    Args:
+        cfg (mmcv.Config | dict): An mmcls classification config.
+        keep: Share of the data a pruned epoch processes, in (0, 1].
+        anneal: Share of the epochs, at the end, on all data.
+        seed: Seed of the per-epoch draws.
+
+    Returns:
+        The same type as ``cfg``.
+    """
+    check_pruning_args(keep, anneal, seed)
+    cfg, as_config = _plain(cfg)
+    train = cfg['data']['train']
+    if train.get('type') == 'DynamicPruningDataset':
+        train = train['dataset']
+    cfg['data']['train'] = dict(type='DynamicPruningDataset', dataset=train)
+    cfg['sampler'] = dict(type='DynamicPruningSampler')
+    _weighted_model(cfg, 'dynamic pruning weights the kept low-loss samples',
+                    'use an ImageClassifier')
+    cfg['model']['normalize_weights'] = False
+    _add_hook(
+        cfg,
+        dict(
+            type='DynamicPruningHook',
+            keep=keep,
+            anneal=anneal,
+            seed=seed,
+            priority='HIGHEST'))
+    return _returned(cfg, as_config)
+
+
+def _plain(cfg):
+    """A deep copy as plain dicts (nested values come back as ConfigDicts),
+    and whether ``cfg`` was an ``mmcv.Config``."""
+    from mmcv import Config
+    as_config = isinstance(cfg, Config)
+    return (cfg._cfg_dict.to_dict() if as_config else copy.deepcopy(cfg),
+            as_config)
+
+
+def _returned(cfg: dict, as_config: bool):
     imports = dict(cfg.get('custom_imports') or {})
     names = list(imports.get('imports', []))
     if 'mmcls_geda' not in names:
         names.append('mmcls_geda')
     cfg['custom_imports'] = dict(
         imports, imports=names, allow_failed_imports=False)
-    return Config(cfg) if as_config else cfg
+    if as_config:
+        from mmcv import Config
+        return Config(cfg)
+    return cfg
+
+
+def _weighted_model(cfg: dict, why: str, otherwise: str) -> None:
+    if cfg['model']['type'] not in ('ImageClassifier',
+                                    'WeightedImageClassifier'):
+        raise ValueError(f"{why}, which model type {cfg['model']['type']!r} "
+                         f'cannot take; {otherwise}')
+    cfg['model']['type'] = 'WeightedImageClassifier'
+
+
+def _add_hook(cfg: dict, hook_cfg: dict) -> None:
+    """Add ``hook_cfg``, replacing a hook of the same type."""
+    hooks = [
+        h for h in (cfg.get('custom_hooks') or [])
+        if h.get('type') != hook_cfg['type']
+    ]
+    cfg['custom_hooks'] = hooks + [hook_cfg]

@@ -44,8 +44,8 @@ class _LocalCIFARMixin:
         if keep_classes is not None:
             keep_classes = list(keep_classes)
             if not keep_classes or not all(
-                    isinstance(c, int) and not isinstance(c, bool)
-                    and c >= 0 for c in keep_classes) or len(
+                    isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                    for c in keep_classes) or len(
                         set(keep_classes)) != len(keep_classes):
                 raise ValueError(
                     'keep_classes must be distinct class indices >= 0, got '
@@ -84,8 +84,8 @@ class _LocalCIFARMixin:
         for info in infos:
             old = int(info['gt_label'])
             if old in new_label:
-                info = dict(info, gt_label=np.array(new_label[old],
-                                                    dtype=np.int64))
+                info = dict(
+                    info, gt_label=np.array(new_label[old], dtype=np.int64))
                 kept.append(info)
         self.CLASSES = [names[c] for c in self.keep_classes]
         return kept

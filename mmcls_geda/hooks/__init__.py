@@ -1,3 +1,4 @@
 from .grad_norm_hook import GradNormHook
+from .pruning_hook import DynamicPruningHook
 
-__all__ = ['GradNormHook']
+__all__ = ['DynamicPruningHook', 'GradNormHook']

@@ -12,9 +12,10 @@ schedule (one-cycle included) stay exact:
 * every other epoch processes ``budget = round(keep * n)`` samples: all
   samples whose last loss is at or above the mean of the recorded losses
   (the informative ones; never-seen samples count as above the mean), and a
-  uniform random draw from the rest to fill the budget. Should more samples
-  be above the mean than the budget holds, the budget is drawn uniformly
-  from them instead, and no low-loss sample is kept.
+  uniform random draw from the rest to fill the budget. Should the budget
+  not hold every sample above the mean, it is split between the two groups
+  in proportion to their sizes (at least one each), drawn uniformly within
+  each.
 
 Each kept sample of a stratum ``S`` (above / below the mean) carries the
 weight ``|S| / kept(S)``, its inverse inclusion probability. For every
@@ -117,8 +118,14 @@ def plan_epoch(losses: np.ndarray, seen: np.ndarray, length: int,
     mean = float(losses[seen].mean()) if seen.any() else float('nan')
     high = ~seen | (losses >= mean) if seen.any() else np.ones(n, bool)
     above, below = np.flatnonzero(high), np.flatnonzero(~high)
-    kept_above = rng.permutation(above)[:length]
-    kept_below = rng.permutation(below)[:length - kept_above.size]
+    n_above = min(above.size, length)
+    if n_above == length and below.size and length >= 2:
+        # the budget cannot hold every high-loss sample: split it by the
+        # strata's sizes, at least one each, so both stay represented
+        n_below = min(max(1, round(length * below.size / n)), length - 1)
+        n_above = length - n_below
+    kept_above = rng.permutation(above)[:n_above]
+    kept_below = rng.permutation(below)[:length - n_above]
     weights = np.concatenate([
         np.full(kept_above.size, above.size / max(kept_above.size, 1)),
         np.full(kept_below.size, below.size / max(kept_below.size, 1))
