@@ -292,3 +292,23 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
     assert [e['processed'] for e in log] == [60, 30, 60]
     with pytest.raises(ValueError, match='keep'):
         apply_pruning(cfg, keep=0)
+
+
+@pytest.mark.parametrize('name, keep', [
+    ('resnet18_1xb64-prune-k0.7_cifar10.py', 0.7),
+    ('resnet18_1xb64-prune-k0.5_cifar10.py', 0.5),
+    ('resnet18_1xb64-prune-k0.7_cifar100.py', 0.7),
+    ('resnet18w16_1xb64-prune-k0.7_cifar10-5k.py', 0.7),
+    ('resnet18w16_1xb64-finetune-prune-k0.7_cifar10-c5-9.py', 0.7),
+])
+def test_pruning_configs_are_what_apply_pruning_makes(name, keep):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'pruning', name))
+    (hook, ) = cfg.custom_hooks
+    assert hook.type == 'DynamicPruningHook' and hook.keep == keep
+    assert hook.priority == 'HIGHEST' and hook.anneal == 0.125
+    assert cfg.sampler.type == 'DynamicPruningSampler'
+    assert cfg.model.type == 'WeightedImageClassifier'
+    assert cfg.model.normalize_weights is False
+    assert cfg.data.train.type == 'DynamicPruningDataset'
+    assert cfg.data.train.dataset.type.startswith('LocalCIFAR')
+    assert cfg.data.val.type == cfg.data.train.dataset.type

@@ -24,10 +24,10 @@ training time that mmcv's runner spends sleeping (2 s before every train
 and val epoch).
 
 Example:
-    python tools/run_experiments.py \
-        configs/geda/resnet18_1xb64-full_cifar10.py \
-        --methods geda random quantile_random ranked_even \
-        --fractions 0.8 0.6 0.4 0.2 --seeds 0 1 2 --full \
+    python tools/run_experiments.py \\
+        configs/geda/resnet18_1xb64-full_cifar10.py \\
+        --methods geda random quantile_random ranked_even \\
+        --fractions 0.8 0.6 0.4 0.2 --seeds 0 1 2 --full \\
         --work-dir work_dirs/grid --device cpu
 """
 import argparse
@@ -51,7 +51,7 @@ from mmcls_geda.selection import record
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIELDS = [
     'method', 'fraction', 'seed', 'top1', 'top5', 'n_train', 'selection_s',
-    'train_s', 'pause_s', 'total_s', 'run_dir'
+    'train_s', 'pause_s', 'total_s', 'samples', 'run_dir'
 ]
 # mmcv's EpochBasedRunner sleeps 2 s before every train and val epoch; it is
 # part of the wall time, reported apart so that short runs are read right.
@@ -86,6 +86,12 @@ def parse_args(argv=None):
         default=1,
         help='> 1: torch.distributed.run with this many')
     parser.add_argument(
+        '--anneal',
+        type=float,
+        default=0.125,
+        help='dynamic pruning (methods prune-kKEEP): share of the epochs, '
+        'at the end, on all data')
+    parser.add_argument(
         '--jobs',
         type=int,
         default=1,
@@ -116,11 +122,29 @@ def run_name(method: str, fraction: float, seed: int) -> str:
     return f'{method}-f{fraction:g}-s{seed}'
 
 
+PRUNE = 'prune-k'  # 'prune-k0.7': dynamic pruning, keep=0.7
+
+
+def pruning_keep(method: str) -> Optional[float]:
+    """``keep`` of a dynamic-pruning method name, or None."""
+    if not method.startswith(PRUNE):
+        return None
+    try:
+        return float(method[len(PRUNE):])
+    except ValueError:
+        raise ValueError(f'{method!r}: dynamic pruning is named '
+                         f'{PRUNE}KEEP, e.g. {PRUNE}0.7') from None
+
+
 def make_config(base_cfg, method: str, fraction: float, seed: int, hook: dict,
                 options: dict):
-    from mmcls_geda import apply_geda
+    from mmcls_geda import apply_geda, apply_pruning
     if method == 'full':
         return base_cfg
+    keep = pruning_keep(method)
+    if keep is not None:
+        return apply_pruning(
+            base_cfg, keep=keep, anneal=options['anneal'], seed=seed)
     return apply_geda(
         base_cfg, fraction, method, hook=dict(hook, seed=seed), **options)
 
@@ -173,6 +197,7 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
                            f'see {osp.join(run_dir, "stdout.txt")}')
     logs = sorted(f for f in os.listdir(run_dir) if f.endswith('.log.json'))
     val = last_val(osp.join(run_dir, logs[-1]))
+    samples = _samples_processed(run_dir)
     selection_s, n_train = 0.0, None
     sel_path = record.find_record(run_dir)
     if sel_path is not None:
@@ -190,7 +215,17 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
         selection_s=round(selection_s, 3),
         train_s=round(total - selection_s, 3),
         pause_s=RUNNER_PAUSE_S * (epochs + val_epochs),
-        total_s=round(total, 3))
+        total_s=round(total, 3),
+        samples=samples)
+
+
+def _samples_processed(run_dir: str) -> Optional[int]:
+    """Training samples the run processed (from mmcv's per-epoch logs)."""
+    log = osp.join(run_dir, record.PRUNING_LOG)
+    if osp.isfile(log):
+        with open(log, encoding='utf-8') as f:
+            return sum(e['processed'] for e in json.load(f)['epochs'])
+    return None
 
 
 def t_interval(values: np.ndarray,
@@ -326,8 +361,25 @@ def plot(rows: List[dict], work_dir: str) -> None:
 def _plan(args) -> List[Tuple[str, float, int]]:
     full_seeds = args.seeds if args.full_seeds is None else args.full_seeds
     plan = [('full', 1.0, s) for s in full_seeds] if args.full else []
-    return plan + [(m, f, s) for m in args.methods for f in args.fractions
-                   for s in args.seeds]
+    for method in args.methods:
+        keep = pruning_keep(method)
+        if keep is not None:  # its fraction: the share of samples processed
+            plan += [(method, pruned_share(keep, args), s) for s in args.seeds]
+        else:
+            plan += [(method, f, s) for f in args.fractions
+                     for s in args.seeds]
+    return plan
+
+
+def pruned_share(keep: float, args) -> float:
+    """The share of full data's samples a pruned run processes."""
+    from mmcv import Config
+
+    from mmcls_geda.selection.pruning import epoch_lengths
+    epochs = Config.fromfile(args.config).runner.max_epochs
+    epochs = args.cfg_options.get('runner.max_epochs', epochs)
+    lengths = epoch_lengths(10**6, int(epochs), keep, args.anneal)
+    return round(sum(lengths) / (10**6 * len(lengths)), 4)
 
 
 def _check(args, hook: dict, options: dict) -> None:
@@ -337,6 +389,11 @@ def _check(args, hook: dict, options: dict) -> None:
     for fraction in args.fractions:
         check_fraction(fraction)
     for method in args.methods:
+        keep = pruning_keep(method)
+        if keep is not None:
+            from mmcls_geda.selection.pruning import check_pruning_args
+            check_pruning_args(keep, args.anneal, 0)
+            continue
         check_hook_args(method, options if method == 'geda' else {},
                         **dict(hook, seed=0))
     for seed in args.seeds:
@@ -375,8 +432,10 @@ def main(argv=None) -> List[dict]:
             with open(done, encoding='utf-8') as f:
                 return json.load(f)
         print(f'[{i}/{len(plan)}] {name}: training ...', flush=True)
-        cfg = make_config(base, method, fraction, seed, hook,
-                          options if method == 'geda' else {})
+        cfg = make_config(
+            base, method, fraction, seed, hook,
+            options if method == 'geda' else dict(anneal=args.anneal)
+            if pruning_keep(method) is not None else {})
         row = dict(
             method=method,
             fraction=fraction,
