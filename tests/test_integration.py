@@ -1,6 +1,7 @@
 """The mmcls integration: wrapper, hook, runner, tools, configs."""
 import ast
 import json
+import os
 import os.path as osp
 from unittest import mock
 
@@ -598,3 +599,27 @@ def test_random_skips_the_gradient_pass_and_claims_no_scores(
     assert osp.isfile(tmp_path / 'geda_selection.json')
     assert not osp.exists(tmp_path / 'geda_norms.npy')
     assert not osp.exists(tmp_path / 'geda_selection_report.png')
+
+
+def test_imports_point_downwards():
+    """hooks -> apis -> scoring/datasets -> selection; never upwards."""
+    package = osp.join(REPO, 'mmcls_geda')
+
+    def imported(layer):
+        names = set()
+        for folder, _, files in os.walk(osp.join(package, layer)):
+            for name in files:
+                if name.endswith('.py'):
+                    tree = ast.parse(open(osp.join(folder, name)).read())
+                    names |= {
+                        node.module.split('.')[0]
+                        for node in ast.walk(tree)
+                        if isinstance(node, ast.ImportFrom) and node.level >= 2
+                        and node.module
+                    }
+        return names
+
+    assert 'scoring' not in imported('hooks')  # the hook calls the pipeline
+    for lower in ('scoring', 'datasets', 'selection', 'apis'):
+        assert 'hooks' not in imported(lower), lower
+    assert imported('selection') <= set()  # nothing of the package above
