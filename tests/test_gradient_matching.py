@@ -97,7 +97,9 @@ def test_grad_embeddings_are_the_fc_gradients():
         # float32 forward passes of a batch and of one sample differ in
         # the last digits: tolerance relative to the largest entry
         np.testing.assert_allclose(
-            np.outer(g[i], h[i]), full, rtol=1e-4,
+            np.outer(g[i], h[i]),
+            full,
+            rtol=1e-4,
             atol=1e-5 * np.abs(full).max())
     assert np.array_equal(labels, data.tensors[1].numpy())
 
