@@ -4,19 +4,13 @@
 # sample whose last training loss is at or above the mean, and a uniform
 # draw from the rest with inverse-probability loss weights. 12 epochs:
 # 1 + 9 x 0.7 + 2 = 9.3 epochs of compute (22.5 % saved).
-_base_ = ['../geda/resnet18_1xb64-full_cifar10.py']
+_base_ = [
+    '../geda/resnet18_1xb64-full_cifar10.py',
+    '../_base_/pruning/dynamic_pruning_k0.7.py'
+]
 data = dict(
     train=dict(
         _delete_=True,
         type='DynamicPruningDataset',
         dataset={{_base_.data.train}}))
-sampler = dict(type='DynamicPruningSampler')
 model = dict(type='WeightedImageClassifier', normalize_weights=False)
-custom_hooks = [
-    dict(
-        type='DynamicPruningHook',
-        keep=0.7,  # the share of the data a pruned epoch processes
-        anneal=0.125,
-        seed=0,
-        priority='HIGHEST')
-]
