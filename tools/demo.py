@@ -26,6 +26,8 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import run_experiments  # noqa: E402
 
+from mmcls_geda.selection import record  # noqa: E402
+
 CONFIG = osp.join(run_experiments.REPO, 'configs', 'demo',
                   'resnet18_1xb64-full_digits.py')
 MARKER = '.mmcls_geda_demo'  # what makes a folder the demo's own
@@ -99,7 +101,7 @@ def main(argv=None):
     geda_dir = run_experiments.run_name('geda', args.fraction, args.seeds[0])
     print('\nSelection report (per-class ECDF of the gradient norms, full '
           f'set vs subset): {osp.join(args.work_dir, geda_dir)}/'
-          'geda_selection_report.png')
+          f'{record.REPORT_PNG}')
 
 
 if __name__ == '__main__':

@@ -14,16 +14,14 @@ from ..selection import get_method, record
 
 @HOOKS.register_module()
 class GradNormHook(Hook):
-    """Choose the training subset from per-sample scores, and when.
+    """Decide when the training subset is chosen (the work:
+    :func:`mmcls_geda.apis.score_and_select`).
 
-    In the first ``before_train_epoch`` (the first moment the training
-    loader exists, before its workers start) the hook calls
-    :func:`mmcls_geda.apis.score_and_select` with the model at that epoch,
-    makes the :class:`GEDASubsetDataset` serve the result and saves it to
-    ``work_dir``. With ``interval=R > 0`` it selects again every ``R``
-    epochs. On resume it serves the saved selection of the epoch it resumes
-    in. Register it with ``priority='HIGHEST'`` so it runs before the
-    learning-rate hooks.
+    First in the first ``before_train_epoch`` (the loader exists, its
+    workers have not started), then every ``interval`` epochs; the
+    :class:`GEDASubsetDataset` serves the result, ``work_dir`` keeps it,
+    and a resumed run serves the saved selection of its epoch. Register
+    with ``priority='HIGHEST'``, before the learning-rate hooks.
 
     Args:
         method (str): A registered selection method

@@ -76,6 +76,11 @@ class DynamicPruningHook(Hook):
                 'dynamic pruning weights and records per-sample losses, and '
                 'batch augments (Mixup/CutMix, train_cfg.augments) mix '
                 'samples: drop train_cfg.augments')
+        if getattr(self, 'priority', None) not in (None, 0):
+            # after_train_epoch must save the losses before the checkpoint
+            runner.logger.warning(
+                'DynamicPruningHook should be registered with '
+                "priority='HIGHEST' so that it runs before other hooks")
 
     @staticmethod
     def _model(runner):
