@@ -1,15 +1,14 @@
 """``GradNormHook``: decides when the training subset is chosen."""
-import inspect
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
-from mmcv.parallel import is_module_wrapper
-from mmcv.runner import HOOKS, EpochBasedRunner, Hook, get_dist_info
+from mmcv.runner import HOOKS, Hook, get_dist_info
 
 from ..apis import (check_hook_args, derive_scoring_pipeline, save_run,
                     score_and_select)
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
+from .runner_checks import check_runner, check_weighted_model, inner_model
 
 
 @HOOKS.register_module()
@@ -80,30 +79,12 @@ class GradNormHook(Hook):
         self._selected_once = False
 
     def before_run(self, runner) -> None:
-        if not isinstance(runner, EpochBasedRunner):
-            raise TypeError(
-                'GradNormHook works with EpochBasedRunner only (it changes '
-                'the subset before an epoch\'s loader starts); got '
-                f'{type(runner).__name__}')
-        model = runner.model.module if is_module_wrapper(
-            runner.model) else runner.model
-        if self.weighted and 'sample_weight' not in inspect.signature(
-                model.forward_train).parameters:
-            raise TypeError(
-                f'method {self.method!r} trains with per-sample weights, '
-                f'which {type(model).__name__} ignores: set '
-                "model.type='WeightedImageClassifier', or weighted=False in "
-                'the GradNormHook to train the subset unweighted')
-        if self.weighted and getattr(model, 'augments', None) is not None:
-            raise TypeError(
-                f'method {self.method!r} trains with per-sample weights, and '
-                'batch augments (Mixup/CutMix, train_cfg.augments) mix '
-                'samples, so a weight would apply to the wrong sample: drop '
-                'train_cfg.augments or set weighted=False in the GradNormHook')
-        if getattr(self, 'priority', None) not in (None, 0):
-            runner.logger.warning(
-                'GradNormHook should be registered with '
-                "priority='HIGHEST' so that it runs before other hooks")
+        check_runner(runner, self)
+        if self.weighted:
+            check_weighted_model(
+                inner_model(runner), f'method {self.method!r}',
+                'set weighted=False in the GradNormHook to train the subset '
+                'unweighted')
 
     def before_train_epoch(self, runner) -> None:
         wrapper = find_wrapper(runner.data_loader.dataset)

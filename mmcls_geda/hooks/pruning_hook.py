@@ -4,15 +4,14 @@ from typing import List
 
 import numpy as np
 import torch.distributed as dist
-from mmcv.parallel import is_module_wrapper
-from mmcv.runner import (HOOKS, EpochBasedRunner, Hook, LrUpdaterHook,
-                         get_dist_info)
+from mmcv.runner import HOOKS, Hook, LrUpdaterHook, get_dist_info
 from mmcv.runner.hooks.momentum_updater import MomentumUpdaterHook
 
 from ..datasets.pruning import DynamicPruningDataset, DynamicPruningSampler
 from ..selection import record
 from ..selection.budgets import class_rng
 from ..selection.pruning import check_pruning_args, epoch_lengths, plan_epoch
+from .runner_checks import check_runner, check_weighted_model, inner_model
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -59,33 +58,12 @@ class DynamicPruningHook(Hook):
         self._batch: List = []
 
     def before_run(self, runner) -> None:
-        if not isinstance(runner, EpochBasedRunner):
-            raise TypeError('DynamicPruningHook works with EpochBasedRunner '
-                            f'only; got {type(runner).__name__}')
-        model = self._model(runner)
-        if getattr(model, 'normalize_weights', True):
-            raise TypeError(
-                "dynamic pruning needs model.type='WeightedImageClassifier' "
-                'with normalize_weights=False (it records the losses in its '
-                'forward pass, and the weighted loss must be averaged over '
-                f'the batch to stay unbiased); got {type(model).__name__}, '
-                'normalize_weights='
-                f'{getattr(model, "normalize_weights", "absent")}')
-        if getattr(model, 'augments', None) is not None:
-            raise TypeError(
-                'dynamic pruning weights and records per-sample losses, and '
-                'batch augments (Mixup/CutMix, train_cfg.augments) mix '
-                'samples: drop train_cfg.augments')
-        if getattr(self, 'priority', None) not in (None, 0):
-            # after_train_epoch must save the losses before the checkpoint
-            runner.logger.warning(
-                'DynamicPruningHook should be registered with '
-                "priority='HIGHEST' so that it runs before other hooks")
-
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_module_wrapper(
-            runner.model) else runner.model
+        check_runner(runner, self)
+        check_weighted_model(
+            inner_model(runner),
+            'dynamic pruning',
+            'train without DynamicPruningHook',
+            unnormalised=True)
 
     def _parts(self, runner):
         loader = runner.data_loader
@@ -146,14 +124,14 @@ class DynamicPruningHook(Hook):
             f'{self._planned_iters} iterations')
 
     def after_train_iter(self, runner) -> None:
-        recorded = self._model(runner).recorded_losses
+        recorded = inner_model(runner).recorded_losses
         if recorded is None:
             raise RuntimeError(
                 'no per-sample losses were recorded in this iteration: the '
                 'batches need sample_idx (DynamicPruningDataset) and the '
                 'model must be a WeightedImageClassifier')
         self._batch.append((recorded[0].numpy(), recorded[1].numpy()))
-        self._model(runner).recorded_losses = None
+        inner_model(runner).recorded_losses = None
 
     def after_train_epoch(self, runner) -> None:
         mine = (np.concatenate([i for i, _ in self._batch]),
