@@ -75,6 +75,14 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
     again = run_tool(python, *grid_args(cifar10_root, work))
     assert again.count('done before, skipped') == 3
     assert list(csv.DictReader(open(osp.join(work, 'results.csv')))) == rows
+    # --summary-only trains nothing and leaves unfinished runs out
+    summary = run_tool(
+        python,
+        *grid_args(cifar10_root, work, '--summary-only', '--methods', 'geda',
+                   'ranked_even', 'random'))
+    assert 'random-f0.5-s0: not run yet, left out' in summary
+    assert not osp.exists(osp.join(work, 'random-f0.5-s0'))
+    assert list(csv.DictReader(open(osp.join(work, 'results.csv')))) == rows
 
     # the selection report tool redraws a run's report from its files
     geda_dir = osp.join(work, 'geda-f0.5-s0')

@@ -86,6 +86,10 @@ def parse_args(argv=None):
         default=1,
         help='> 1: torch.distributed.run with this many')
     parser.add_argument(
+        '--summary-only',
+        action='store_true',
+        help='train nothing: summarise the planned runs that have finished')
+    parser.add_argument(
         '--anneal',
         type=float,
         default=0.125,
@@ -431,6 +435,9 @@ def main(argv=None) -> List[dict]:
             print(f'[{i}/{len(plan)}] {name}: done before, skipped')
             with open(done, encoding='utf-8') as f:
                 return json.load(f)
+        if args.summary_only:
+            print(f'[{i}/{len(plan)}] {name}: not run yet, left out')
+            return None
         print(f'[{i}/{len(plan)}] {name}: training ...', flush=True)
         cfg = make_config(
             base, method, fraction, seed, hook,
@@ -451,7 +458,7 @@ def main(argv=None) -> List[dict]:
         return row
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(run, enumerate(plan, 1)))
+        rows = [row for row in pool.map(run, enumerate(plan, 1)) if row]
 
     with open(osp.join(args.work_dir, 'results.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
