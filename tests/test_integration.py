@@ -623,3 +623,34 @@ def test_imports_point_downwards():
     for lower in ('scoring', 'datasets', 'selection', 'apis'):
         assert 'hooks' not in imported(lower), lower
     assert imported('selection') <= set()  # nothing of the package above
+
+
+def test_local_cifar_keeps_and_relabels_classes(cifar10_root):
+    pipeline = [dict(type='Collect', keys=['img', 'gt_label'])]
+    ds = build_dataset(
+        dict(
+            type='LocalCIFAR10',
+            data_prefix=cifar10_root,
+            pipeline=pipeline,
+            keep_classes=[7, 5, 9],
+            per_class=2))
+    assert ds.CLASSES == ['class7', 'class5', 'class9']
+    assert np.bincount(ds.get_gt_labels()).tolist() == [2, 2, 2]
+    originals = {}
+    for i in range(len(ds)):
+        item = ds[i]
+        original = int(
+            decode_indices(
+                torch.from_numpy(item['img']).permute(2, 0, 1)[None])[0])
+        originals.setdefault(int(item['gt_label']), []).append(original)
+    # the tiny files label sample j with j % 10; the first two of each kept
+    # class in the files' order, relabelled 7 -> 0, 5 -> 1, 9 -> 2
+    assert originals == {0: [7, 17], 1: [5, 15], 2: [9, 19]}
+    for bad in ([], [1, 1], [-1], [10], ['a']):
+        with pytest.raises(ValueError, match='keep_classes'):
+            build_dataset(
+                dict(
+                    type='LocalCIFAR10',
+                    data_prefix=cifar10_root,
+                    pipeline=pipeline,
+                    keep_classes=bad))
