@@ -104,7 +104,7 @@ class DynamicPruningHook(Hook):
                 below=plan.below,
                 kept_below=plan.kept_below,
                 prune_ratio=round(plan.prune_ratio, 6),
-                mean_loss=plan.mean_loss,
+                mean_loss=None if np.isnan(plan.mean_loss) else plan.mean_loss,
                 start=time.time()))
         runner.logger.info(f'DynamicPruningHook (epoch {epoch}): '
                            f'{plan.summary()}')
