@@ -217,7 +217,7 @@ def test_hook_selects_and_loader_serves_exactly_the_selection(
 
     record = json.load(open(tmp_path / 'geda_selection.json'))
     chosen = np.array(record['selection']['indices'])
-    assert ds.selection.method == 'geda' and record['schema'] == 2
+    assert ds.selection.method == 'geda' and record['schema'] == 3
     assert np.array_equal(np.sort(ds.indices), chosen)
     # both epochs, through persistent workers, served exactly the selection
     per_epoch = np.split(np.concatenate(served.served), 2)

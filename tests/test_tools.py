@@ -12,7 +12,11 @@ from mmcls.datasets import build_dataset
 from .conftest import REPO, run_tool
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
-from run_experiments import last_val, paired_difference  # noqa: E402
+import run_experiments  # noqa: E402
+
+last_val, paired_difference = (run_experiments.last_val,
+                               run_experiments.paired_difference)
+parse_schedule = run_experiments.parse_schedule
 
 
 def grid_args(root, work, *extra):
@@ -99,7 +103,12 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
 def test_run_experiments_refuses_bad_input_before_any_run(python, tmp_path):
     import subprocess
     for extra, message in [(['--fractions', '1.5'], 'fraction'),
-                           (['--methods', 'nope'], 'unknown method')]:
+                           (['--methods', 'nope'], 'unknown method'),
+                           (['--methods', 'geda+x3'], 'unknown schedule'),
+                           (['--methods',
+                             'geda+w3'], 'choose warmup_epochs < 2.4'),
+                           (['--methods',
+                             'geda+e4-nope-r4'], "unknown method 'nope'")]:
         out = subprocess.run([
             python, 'tools/run_experiments.py',
             'configs/geda/resnet18_1xb64-full_cifar10.py', '--work-dir',
@@ -140,3 +149,19 @@ def test_paired_difference_is_a_t_interval_over_matched_seeds():
     assert n == 3 and mean == pytest.approx(4 / 3)
     assert (low, high) == pytest.approx((4 / 3 - half, 4 / 3 + half))
     assert paired_difference(rows, 'geda', 0.4, 'random') is None
+
+
+def test_method_specs_name_their_schedules():
+    assert parse_schedule('geda') == ('geda', {})
+    assert parse_schedule('geda+w0.5') == ('geda', dict(warmup_epochs=0.5))
+    assert parse_schedule('geda+r4+gm') == ('geda',
+                                            dict(
+                                                interval=4,
+                                                weights='gradmatch'))
+    assert parse_schedule('geda+e4-gradmatch-r2') == ('geda', {
+        'then':
+        dict(method='gradmatch', start_epoch=4, interval=2)
+    })
+    for bad in ('geda+wx', 'geda+e4-gradmatch', 'geda+e4-gradmatch-x2'):
+        with pytest.raises(ValueError, match='unknown schedule part'):
+            parse_schedule(bad)

@@ -9,6 +9,12 @@ at once (on a 2-core machine: ``--jobs 2 --threads 1``). A run's result
 does not depend on ``--jobs``. A run whose ``result.json`` exists is
 skipped, so an interrupted grid resumes where it stopped.
 
+A method may carry a schedule (see ``parse_schedule``): ``geda+w1``
+scores after one full pass of warm-up, ``geda+r4+gm`` is online GEDA with
+GRAD-MATCH weights, ``geda+e4-gradmatch-r4`` is GEDA as a warm start for
+GRAD-MATCH; the run names say it (``geda+w1-f0.2-s0``). Every schedule
+serves the same number of samples as its fraction.
+
 Comparisons are paired: seed ``s`` fixes the model's initialisation, the
 data order and the selection's random choices for every method alike. For
 each cell the summary gives the mean +- sample std over seeds and the mean
@@ -64,7 +70,13 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('config', help='a full-data mmcls config')
-    parser.add_argument('--methods', nargs='+', default=['geda', 'random'])
+    parser.add_argument(
+        '--methods',
+        nargs='+',
+        default=['geda', 'random'],
+        help='registered methods, with an optional schedule (geda+w1: '
+        'warm-up scoring, geda+r4+gm: online GEDA with GRAD-MATCH weights, '
+        'geda+e4-gradmatch-r4: GEDA warm start), or prune-kKEEP')
     parser.add_argument(
         '--fractions', nargs='+', type=float, default=[0.8, 0.6, 0.4, 0.2])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
@@ -140,6 +152,45 @@ def pruning_keep(method: str) -> Optional[float]:
                          f'{PRUNE}KEEP, e.g. {PRUNE}0.7') from None
 
 
+def parse_schedule(spec: str) -> Tuple[str, dict]:
+    """A method spec as (method, schedule's GradNormHook arguments).
+
+    ``METHOD`` alone selects once at epoch 0; ``+`` adds a schedule part:
+    ``w1`` warm-up scoring after 1 full pass (``warmup_epochs``), ``r4``
+    re-select every 4 epochs (``interval``), ``gm`` GRAD-MATCH weights
+    (``weights='gradmatch'``), ``e4-gradmatch-r4`` a second phase from
+    epoch 4, GRAD-MATCH every 4 epochs (``then``). E.g. ``geda+r4+gm``
+    (online GEDA with weights), ``geda+e4-gradmatch-r4`` (warm start).
+    """
+    method, *parts = spec.split('+')
+    schedule = {}
+    for part in parts:
+        try:
+            if part == 'gm':
+                schedule['weights'] = 'gradmatch'
+            elif part.startswith('w'):
+                schedule['warmup_epochs'] = float(part[1:])
+            elif part.startswith('r'):
+                schedule['interval'] = int(part[1:])
+            elif part.startswith('e') and part.count('-') == 2:
+                start, then, every = part[1:].split('-')
+                if not every.startswith('r'):
+                    raise ValueError
+                schedule['then'] = dict(
+                    method=then,
+                    start_epoch=int(start),
+                    interval=int(every[1:]))
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f'{spec!r}: unknown schedule part {part!r}; parts are wW '
+                '(warm-up passes), rR (interval), gm (GRAD-MATCH weights), '
+                'eE-METHOD-rR (second phase), e.g. geda+w1, geda+r4+gm, '
+                'geda+e4-gradmatch-r4') from None
+    return method, schedule
+
+
 def make_config(base_cfg, method: str, fraction: float, seed: int, hook: dict,
                 options: dict):
     from mmcls_geda import apply_geda, apply_pruning
@@ -149,8 +200,13 @@ def make_config(base_cfg, method: str, fraction: float, seed: int, hook: dict,
     if keep is not None:
         return apply_pruning(
             base_cfg, keep=keep, anneal=options['anneal'], seed=seed)
+    method, schedule = parse_schedule(method)
     return apply_geda(
-        base_cfg, fraction, method, hook=dict(hook, seed=seed), **options)
+        base_cfg,
+        fraction,
+        method,
+        hook=dict(hook, seed=seed, **schedule),
+        **(options if method == 'geda' else {}))
 
 
 def last_val(log_json: str) -> Dict[str, float]:
@@ -386,9 +442,8 @@ def pruned_share(keep: float, args) -> float:
     return round(sum(lengths) / (10**6 * len(lengths)), 4)
 
 
-def _check(args, hook: dict, options: dict) -> None:
+def _check(args, base, hook: dict, options: dict) -> None:
     """Every check before the first run starts."""
-    from mmcls_geda.apis import check_hook_args
     from mmcls_geda.selection import check_fraction
     for fraction in args.fractions:
         check_fraction(fraction)
@@ -398,8 +453,8 @@ def _check(args, hook: dict, options: dict) -> None:
             from mmcls_geda.selection.pruning import check_pruning_args
             check_pruning_args(keep, args.anneal, 0)
             continue
-        check_hook_args(method, options if method == 'geda' else {},
-                        **dict(hook, seed=0))
+        for fraction in args.fractions:  # apply_geda checks everything
+            make_config(base, method, fraction, 0, hook, options)
     for seed in args.seeds:
         if seed < 0:
             raise ValueError(f'seeds must be >= 0, got {seed}')
@@ -415,14 +470,14 @@ def main(argv=None) -> List[dict]:
     args = parse_args(argv)
     from mmcv import Config
     hook, options = json.loads(args.hook), json.loads(args.options)
-    _check(args, hook, options)
-    if args.jobs > 1 and args.threads is None:
-        args.threads = 1
     base = Config.fromfile(args.config)
     base.merge_from_dict(args.cfg_options)
     if base.data.train.get('type') == 'GEDASubsetDataset':
         raise ValueError(f'{args.config} already selects a subset: give '
                          'the full-data config')
+    _check(args, base, hook, options)
+    if args.jobs > 1 and args.threads is None:
+        args.threads = 1
     os.makedirs(args.work_dir, exist_ok=True)
     plan = _plan(args)
 
@@ -441,8 +496,8 @@ def main(argv=None) -> List[dict]:
         print(f'[{i}/{len(plan)}] {name}: training ...', flush=True)
         cfg = make_config(
             base, method, fraction, seed, hook,
-            options if method == 'geda' else dict(anneal=args.anneal)
-            if pruning_keep(method) is not None else {})
+            dict(anneal=args.anneal)
+            if pruning_keep(method) is not None else options)
         row = dict(
             method=method,
             fraction=fraction,

@@ -8,6 +8,8 @@ from ..scoring import SCOPES
 from ..selection import check_fraction, check_seed, get_method, resolve_options
 from ..selection.pruning import check_pruning_args
 from ..selection.registry import check_int
+from ..selection.schedule import (check_then, check_warmup,
+                                  check_warmup_budget, check_weights)
 
 
 def check_hook_args(method: str = 'geda',
@@ -22,7 +24,10 @@ def check_hook_args(method: str = 'geda',
                     scoring_model: Optional[dict] = None,
                     weighted: bool = True,
                     save_norms: bool = True,
-                    report: bool = True) -> Dict[str, Any]:
+                    report: bool = True,
+                    warmup_epochs: float = 0.0,
+                    weights: Optional[Any] = None,
+                    then: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Check every GradNormHook argument that needs no data.
 
     Called by the hook when it is built and by :func:`apply_geda`, so a bad
@@ -58,6 +63,12 @@ def check_hook_args(method: str = 'geda',
                        ('report', report)):
         if not isinstance(flag, bool):
             raise ValueError(f'{name} must be True or False, got {flag!r}')
+    check_warmup(warmup_epochs)
+    if check_weights(weights, method) is not None and not weighted:
+        raise ValueError(f'weights={weights!r} asks for weighted training, '
+                         'and weighted=False drops the weights: set '
+                         'weighted=True or weights=None')
+    check_then(then)
     return resolved
 
 
@@ -77,8 +88,16 @@ def apply_geda(cfg,
                **options: Any):
     """Wrap ``data.train`` in GEDASubsetDataset and add the GradNormHook.
 
-    For the weighted methods (``'craig'``, ``'gradmatch'``) an
+    For the weighted methods (``'craig'``, ``'gradmatch'``), for
+    ``weights='gradmatch'`` and for a weighted second phase, an
     ``ImageClassifier`` becomes a ``WeightedImageClassifier``.
+
+    Schedules are hook arguments: ``hook=dict(warmup_epochs=1)`` (score
+    after one full pass of warm-up), ``hook=dict(interval=4,
+    weights='gradmatch')`` (online GEDA with weights),
+    ``hook=dict(then=dict(method='gradmatch', start_epoch=4, interval=4))``
+    (GEDA as a warm start). Every schedule serves the same number of
+    samples: ``fraction x max_epochs`` passes of the data.
 
     For pipelines that build configs in Python (template repositories).
     The config is copied, not changed. Applying it to a config that already
@@ -89,7 +108,8 @@ def apply_geda(cfg,
         fraction: Fraction of the training data to keep, in (0, 1].
         method: Selection method (see ``mmcls_geda.selection``).
         hook: Further GradNormHook arguments (``scope``, ``seed``,
-            ``interval``, ``scoring_pipeline``, ``checkpoint``, ...).
+            ``interval``, ``warmup_epochs``, ``weights``, ``then``,
+            ``scoring_pipeline``, ``checkpoint``, ...).
         **options: The method's options (e.g. ``nodes=5``).
 
     Returns:
@@ -106,8 +126,15 @@ def apply_geda(cfg,
             f'; allowed: {sorted(set(HOOK_ARGS) - {"method", "options"})}')
     # fail now, not in the runner
     check_hook_args(method, options, **hook)
-    weighted = get_method(method).weighted and hook.get('weighted', True)
+    then = hook.get('then')
+    weighted = hook.get('weighted', True) and (
+        get_method(method).weighted or hook.get('weights') is not None or
+        (then is not None and get_method(then['method']).weighted))
     cfg, as_config = _plain(cfg)
+    max_epochs = (cfg.get('runner') or {}).get('max_epochs')
+    if max_epochs is not None:
+        check_warmup_budget(
+            hook.get('warmup_epochs', 0.0), max_epochs, fraction)
     train = cfg['data']['train']
     if train.get('type') == 'GEDASubsetDataset':
         train = train['dataset']
@@ -116,7 +143,8 @@ def apply_geda(cfg,
     if weighted:
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
         _weighted_model(
-            cfg, f'method {method!r} trains with per-sample weights',
+            cfg, f'method {method!r} (or its schedule\'s weights or second '
+            'phase) trains with per-sample weights',
             'pass hook=dict(weighted=False) to train the subset unweighted')
     _add_hook(
         cfg,

@@ -21,7 +21,8 @@ from mmcv.utils import print_log
 
 from ..datasets.subset import GEDASubsetDataset
 from ..scoring import grad_embeddings, grad_norms
-from ..selection import Selection, get_method, record, select_subset
+from ..selection import (Selection, get_method, record, select_subset,
+                         weigh_selection)
 from ..selection.gradient_matching import embedding_norms
 
 # Random augmentations without 'Random' in their names.
@@ -184,6 +185,7 @@ def score_and_select(model: torch.nn.Module,
                      workers: int = 2,
                      checkpoint: Optional[str] = None,
                      proxy_cfg: Optional[dict] = None,
+                     weights: Optional[Dict[str, Any]] = None,
                      logger=None) -> SelectionRun:
     """Score ``dataset``'s whole wrapped set with ``model`` and select.
 
@@ -208,6 +210,11 @@ def score_and_select(model: torch.nn.Module,
         workers: Worker processes of the scoring loader.
         checkpoint: Score with a copy of the model loaded from this file.
         proxy_cfg: Score with another classifier built from this config.
+        weights: ``dict(type='gradmatch', lam=...)`` (see
+            :func:`mmcls_geda.selection.schedule.check_weights`): give the
+            subset of an unweighted method GRAD-MATCH's matching weights,
+            from a second pass for last-layer gradient embeddings; None:
+            unweighted.
         logger: mmcv logger (None: print).
 
     Returns:
@@ -217,8 +224,8 @@ def score_and_select(model: torch.nn.Module,
     options = dict(options or {})
     rank, _ = get_dist_info()
     labels, norms, scores, scoring_s = dataset.full_labels, None, None, 0.0
-    scored = 'nothing (the method reads no scores)'
-    if entry.reads != 'nothing':
+    embeddings, scored = None, []
+    if entry.reads != 'nothing' or weights is not None:
         if scoring_pipeline is None:
             scoring_pipeline, source = derive_scoring_pipeline(
                 (dataset.dataset_cfg or {}).get('pipeline'))
@@ -226,28 +233,40 @@ def score_and_select(model: torch.nn.Module,
         loader = scoring_loader(dataset, scoring_pipeline, batch_size, workers)
         scorer = scoring_model(model, checkpoint, proxy_cfg)
         start = time.perf_counter()
-        if entry.reads == 'embeddings':
+        if entry.reads == 'embeddings' or weights is not None:
             g, h, labels = grad_embeddings(scorer, loader, logger=logger)
-            scores, norms = (g, h), embedding_norms((g, h))
-            scored = 'last-layer gradient embeddings'
-        else:
+            _check_order(labels, dataset)
+            embeddings = (g, h)
+            scored.append('last-layer gradient embeddings')
+        if entry.reads == 'embeddings':
+            scores, norms = embeddings, embedding_norms(embeddings)
+        elif entry.reads == 'norms':
             norms, labels = grad_norms(
                 scorer, loader, scope=scope, logger=logger)
+            _check_order(labels, dataset)
             scores = norms
-            scored = 'input norms' if scope == 'input' else \
-                f'{scope} gradient norms'
+            scored.insert(
+                0, 'input norms'
+                if scope == 'input' else f'{scope} gradient norms')
         scoring_s = time.perf_counter() - start
-        if not np.array_equal(labels, dataset.full_labels):
-            raise RuntimeError(
-                'the scoring loader\'s labels differ from the dataset\'s '
-                'get_gt_labels(): the scoring pipeline must keep labels and '
-                'the order of samples')
     selection = None
     if rank == 0:
         selection = select_subset(
             scores, labels, dataset.fraction, method, seed=seed, **options)
+        if weights is not None:
+            selection = weigh_selection(selection, embeddings, labels,
+                                        weights['lam'])
     return SelectionRun(
-        _broadcast(selection), norms, labels, scoring_s, scored)
+        _broadcast(selection), norms, labels, scoring_s, ' and '.join(scored)
+        or 'nothing (the method reads no scores)')
+
+
+def _check_order(labels: np.ndarray, dataset: GEDASubsetDataset) -> None:
+    if not np.array_equal(labels, dataset.full_labels):
+        raise RuntimeError(
+            'the scoring loader\'s labels differ from the dataset\'s '
+            'get_gt_labels(): the scoring pipeline must keep labels and '
+            'the order of samples')
 
 
 def save_run(work_dir: str,

@@ -1,6 +1,6 @@
 """GEDA selection core: numpy (and scipy/PuLP) only, no torch, no mmcv."""
 from .api import (Selection, check_fraction, check_seed, embedding_methods,
-                  select_subset)
+                  select_subset, weigh_selection)
 from .budgets import class_budgets
 from .registry import (METHODS, ClassChoice, Method, get_method,
                        register_method, resolve_options)
@@ -8,5 +8,5 @@ from .registry import (METHODS, ClassChoice, Method, get_method,
 __all__ = [
     'METHODS', 'ClassChoice', 'Method', 'Selection', 'check_fraction',
     'check_seed', 'class_budgets', 'embedding_methods', 'get_method',
-    'register_method', 'resolve_options', 'select_subset'
+    'register_method', 'resolve_options', 'select_subset', 'weigh_selection'
 ]

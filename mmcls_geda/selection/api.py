@@ -1,7 +1,7 @@
 """``select_subset``: scores, labels, fraction -> a class-balanced subset."""
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -41,7 +41,14 @@ class Selection:
             methods; None: unweighted.
         method_objective: Per class, the embedding methods' own measure:
             CRAIG's facility-location coverage ``F(S) / F(all)``,
-            GRAD-MATCH's relative matching error; empty otherwise.
+            GRAD-MATCH's relative matching error (also of a subset given
+            matching weights, see :func:`weigh_selection`); empty
+            otherwise.
+        weighting: How an unweighted method's subset got its weights
+            (``'gradmatch'``), or None.
+        reference_objective: With a weighting, per class, GRAD-MATCH's own
+            relative matching error on the same embeddings and budget: the
+            reference the weighted subset's error is read against.
     """
     indices: np.ndarray
     method: str
@@ -60,6 +67,8 @@ class Selection:
     status: List[str] = field(default_factory=list)
     weights: Optional[np.ndarray] = None
     method_objective: List[float] = field(default_factory=list)
+    weighting: Optional[str] = None
+    reference_objective: List[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.indices.size)
@@ -92,6 +101,11 @@ class Selection:
         objectives = (f'objective mean {np.mean(self.objective):.4g}, '
                       f'integral mean {np.mean(self.integral):.4g}; '
                       if self.objective else '')
+        if self.weighting:
+            objectives += (f'{self.weighting} weights, matching error mean '
+                           f'{np.mean(self.method_objective):.4g} '
+                           '(GRAD-MATCH\'s own: '
+                           f'{np.mean(self.reference_objective):.4g}); ')
         return (f'{self.method} kept {len(self)}/{sum(self.class_sizes)} '
                 f'samples (fraction {self.fraction}) in {len(counts)} '
                 f'classes, {min(counts)}-{max(counts)} per class; '
@@ -320,3 +334,60 @@ def select_subset(scores: Any,
             c.method_objective for c in choices
             if c.method_objective is not None
         ])
+
+
+def weigh_selection(selection: Selection,
+                    embeddings: Any,
+                    labels: Any,
+                    lam: float = 1e-3) -> Selection:
+    """Give an unweighted selection GRAD-MATCH's matching weights.
+
+    Per class, the non-negative weights ``w`` minimising
+    ``||sum_i e_i - sum_{j in S} w_j e_j||^2 + lam' ||w||^2`` over the
+    selected samples ``S`` (thesis Algorithm 6.1, step 2; see
+    :func:`~mmcls_geda.selection.gradient_matching.fit_weights`). For
+    comparison, GRAD-MATCH's own subset of the same size is solved on the
+    same embeddings: the thesis expects ``Err(GEDA) >= Err(GRAD-MATCH)``.
+
+    Args:
+        selection: An unweighted selection of this dataset.
+        embeddings: (n, d) gradient embeddings or their factors ``(G, H)``.
+        labels: The dataset's labels.
+        lam: Ridge strength, relative to the mean squared gradient norm.
+
+    Returns:
+        Selection: A copy with ``weights``, ``weighting='gradmatch'``, the
+        matching errors in ``method_objective`` and GRAD-MATCH's in
+        ``reference_objective``; ``time_s`` includes the weighting.
+    """
+    if selection.weights is not None:
+        raise ValueError(f'the {selection.method} selection is weighted '
+                         'already')
+    embeddings = check_embeddings(embeddings)
+    labels = check_labels(labels,
+                          gradient_matching.embedding_norms(embeddings).size)
+    if labels.size != sum(selection.class_sizes):
+        raise ValueError(f'the selection was made on '
+                         f'{sum(selection.class_sizes)} samples, the '
+                         f'embeddings hold {labels.size}')
+    start = time.perf_counter()
+    weights = np.zeros(selection.indices.size)
+    errors, reference = [], []
+    for label, k in zip(selection.classes, selection.class_counts):
+        members = np.flatnonzero(labels == label)
+        chosen = np.flatnonzero(labels[selection.indices] == label)
+        gram = gradient_matching.class_gram(embeddings, members)
+        positions = np.searchsorted(members, selection.indices[chosen])
+        weights[chosen], error = gradient_matching.fit_weights(
+            gram, positions, lam)
+        errors.append(error)
+        reference.append(
+            gradient_matching.select_gradmatch(
+                gram, int(k), lam, class_rng(selection.seed, label))[2])
+    return replace(
+        selection,
+        weights=weights,
+        weighting='gradmatch',
+        method_objective=errors,
+        reference_objective=reference,
+        time_s=selection.time_s + time.perf_counter() - start)

@@ -5,7 +5,7 @@ embeddings, so embeddings given in factored form ``e_i = g_i (x) h_i``
 (``K = (G G^T) * (H H^T)``) are never expanded: memory is ``n_c^2`` per
 class.
 """
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from scipy.linalg import cho_solve, solve_triangular
@@ -170,11 +170,45 @@ def select_gradmatch(gram: np.ndarray,
         extra = rng.choice(rest, size=k - support.size, replace=False)
         support = np.concatenate([support, extra])
         weights = np.concatenate([weights, np.zeros(extra.size)])
-    a = gram[np.ix_(support, support)] + reg * np.eye(support.size)
-    weights = _nonnegative_ridge(a, target[support], weights)
     order = np.argsort(support)
-    support, weights = support[order], weights[order]
-    approx = gram[np.ix_(support, support)] @ weights
-    residual = b_sq - 2 * weights @ target[support] + weights @ approx
+    weights, error = fit_weights(gram, support[order], lam, weights[order])
+    return support[order], weights, error
+
+
+def fit_weights(
+        gram: np.ndarray,
+        positions: np.ndarray,
+        lam: float,
+        start: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float]:
+    """Non-negative weights of a given subset that match the class's
+    summed gradient: ``argmin_{w >= 0} ||b - E_S w||^2 + lam' ||w||^2``.
+
+    Step 2 of the thesis's online GEDA (Algorithm 6.1), and GRAD-MATCH's
+    last step; ``lam`` is scaled as in :func:`select_gradmatch`. A class
+    whose gradients are all (numerically) zero gets uniform weights
+    ``n / k``.
+
+    Args:
+        gram: The class's Gram matrix ``K = E E^T``.
+        positions: The subset's positions in the class.
+        lam: Ridge strength, relative to the mean squared gradient norm.
+        start: Initial weights (default: uniform ``n / k``).
+
+    Returns:
+        tuple: (weights aligned with ``positions``, relative matching
+        error ``||b - E_S w|| / ||b||``).
+    """
+    n, k = gram.shape[0], positions.size
+    scale = float(np.mean(np.diag(gram)))
+    if not scale > np.finfo(np.float64).tiny:
+        return np.full(k, n / k), 0.0
+    reg = max(lam, 1e-10) * scale
+    target = gram.sum(axis=1)  # e_i . b
+    b_sq = float(target.sum())  # ||b||^2
+    sub = gram[np.ix_(positions, positions)]
+    weights = _nonnegative_ridge(sub + reg * np.eye(k), target[positions],
+                                 np.full(k, n / k) if start is None else start)
+    residual = b_sq - 2 * weights @ target[positions] + weights @ (
+        sub @ weights)
     error = float(np.sqrt(max(residual, 0.0) / b_sq)) if b_sq > 0 else 0.0
-    return support, weights, error
+    return weights, error

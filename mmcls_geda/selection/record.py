@@ -13,7 +13,13 @@ A record is a JSON object::
      "selection": {... Selection.to_dict() ...}}
 
 Records written before the schema number existed read as schema 1, which
-has the same fields.
+has the same fields; schema 3 adds the selection's ``weighting`` and
+``reference_objective`` and, for scheduled runs, ``phase`` and
+``schedule``.
+
+A scheduled run (warm-up, re-selection, a second phase) also keeps
+``geda_schedule.json``: one event per phase change and selection (epoch,
+phase, method, subset size, objective or matching error, time).
 """
 import hashlib
 import json
@@ -25,14 +31,15 @@ import numpy as np
 
 from .api import Selection
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SELECTION_FILE = 'geda_selection.json'
 NORMS_FILE = 'geda_norms.npy'
 LABELS_FILE = 'geda_labels.npy'
 REPORT_PNG = 'geda_selection_report.png'
 REPORT_JSON = 'geda_selection_report.json'
+SCHEDULE_FILE = 'geda_schedule.json'
 # What a resumed run must share with the record it reuses.
-SETTINGS = ('method', 'options', 'scope', 'fraction', 'weighted')
+SETTINGS = ('method', 'options', 'scope', 'fraction', 'weighted', 'weights')
 _REQUIRED = ('method', 'fraction', 'fingerprint', 'selection')
 
 
@@ -115,6 +122,29 @@ def save_record(work_dir: str,
     return paths
 
 
+def save_schedule_event(work_dir: str, event: Dict[str, Any]) -> str:
+    """Add ``event`` (with an ``epoch``) to ``geda_schedule.json``,
+    atomically. Events of this epoch or later that a resumed run left
+    behind are replaced: the file tells the run as it happened.
+
+    Returns:
+        str: The path written.
+    """
+    path = osp.join(work_dir, SCHEDULE_FILE)
+    events = []
+    if osp.isfile(path):
+        try:
+            with open(path, encoding='utf-8') as f:
+                events = json.load(f)['events']
+        except (ValueError, KeyError, TypeError):
+            events = []  # a damaged log is rewritten from this event on
+    events = [e for e in events if e.get('epoch', -1) < event['epoch']]
+    events.append(event)
+    os.makedirs(work_dir, exist_ok=True)
+    atomic_write(path, lambda p: _dump_json(dict(events=events), p))
+    return path
+
+
 def save_scores(work_dir: str, norms: np.ndarray, labels: np.ndarray) -> None:
     """Write the scores and labels next to the record, atomically."""
     os.makedirs(work_dir, exist_ok=True)
@@ -146,9 +176,9 @@ def load_record(path: str) -> Dict[str, Any]:
                          f'{type(record).__name__}, not a selection record: '
                          f'{redo}')
     schema = record.get('schema', 1)
-    if schema not in (1, SCHEMA_VERSION):
+    if schema not in range(1, SCHEMA_VERSION + 1):
         raise ValueError(f'selection file {path} has schema {schema!r}; this '
-                         f'version reads schemas 1 and {SCHEMA_VERSION}')
+                         f'version reads schemas 1 to {SCHEMA_VERSION}')
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
         raise ValueError(f'selection file {path} lacks {missing}: {redo}')

@@ -1,0 +1,17 @@
+# Online GEDA with weights (thesis Algorithm 6.1): GEDA re-selects with the
+# current network every R = 4 epochs, and each subset gets the per-class
+# non-negative weights that best match its class's summed last-layer
+# gradient (GRAD-MATCH's weights, lam = 1e-3); WeightedImageClassifier
+# applies them.
+_base_ = ['../geda/resnet18_1xb64-geda-f0.2_cifar10.py']
+model = dict(type='WeightedImageClassifier')
+custom_hooks = [
+    dict(
+        type='GradNormHook',
+        method='geda',
+        options=dict(nodes=5, rule='trapezoid'),
+        scope='full',
+        interval=4,
+        weights=dict(type='gradmatch', lam=1e-3),
+        priority='HIGHEST')
+]

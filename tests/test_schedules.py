@@ -1,0 +1,462 @@
+"""Schedules: warm-up scoring, online GEDA with weights, GEDA as a warm
+start; the plan (numpy), the weights, the hook with a real runner."""
+import json
+import os
+import os.path as osp
+import shutil
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mmcls.datasets import build_dataloader, build_dataset
+from mmcls.models import build_classifier
+from mmcv import Config
+from mmcv.runner import Hook
+
+from mmcls_geda import GradNormHook, apply_geda
+from mmcls_geda.datasets.subset import find_wrapper
+from mmcls_geda.selection import record, select_subset, weigh_selection
+from mmcls_geda.selection.gradient_matching import class_gram, fit_weights
+from mmcls_geda.selection.schedule import plan_schedule, warmup_indices
+from .conftest import (REPO, ServedIndices, free_port, make_runner, run_tool,
+                       small_cfg_options, small_resnet_cfg, wrapper_cfg)
+
+# --- the plan ----------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 80),
+    share=st.floats(0.01, 1.0),
+    seed=st.integers(0, 99),
+    epochs=st.integers(1, 12))
+def test_warmup_slices_sweep_every_sample_once_per_pass(
+        n, share, seed, epochs):
+    size = max(1, min(n, round(share * n)))
+    slices = [warmup_indices(n, size, e, seed) for e in range(epochs)]
+    for piece in slices:
+        assert piece.size == size and np.unique(piece).size == size
+        assert piece.min() >= 0 and piece.max() < n
+    stream = np.concatenate(slices)
+    for p in range(stream.size // n):  # every complete pass: a permutation
+        assert sorted(stream[p * n:(p + 1) * n]) == list(range(n))
+    # the same on every rank and after a restart; a new seed reshuffles
+    again = warmup_indices(n, size, epochs - 1, seed)
+    assert np.array_equal(again, slices[-1])
+
+
+def test_warmup_passes_are_reshuffled():
+    first, second = (warmup_indices(100, 100, e, 0) for e in (0, 1))
+    assert sorted(first) == sorted(second) and not np.array_equal(
+        first, second)
+
+
+def test_plan_phases_and_selection_epochs():
+    plan = plan_schedule(100, 20, 12, warmup_epochs=1)
+    assert plan.warmup_end == 5 and plan.selections() == [5]
+    assert [plan.phase(e) for e in (0, 4, 5, 11)
+            ] == ['warmup', 'warmup', 'subset', 'subset']
+    assert plan.selection_epoch(4) is None and plan.selection_epoch(9) == 5
+    assert plan.passes_served(3) == pytest.approx(0.6)
+    half = plan_schedule(100, 20, 12, warmup_epochs=0.5)
+    assert half.warmup_end == 3  # 50 samples take 3 slices of 20
+    online = plan_schedule(100, 20, 12, interval=4)
+    assert online.selections() == [0, 4, 8]
+    assert online.selection_epoch(7) == 4 and not plan_schedule(
+        100, 20, 12).per_epoch_files()
+    then = dict(method='gradmatch', options={}, start_epoch=4, interval=4)
+    warm_start = plan_schedule(100, 20, 12, then=then)
+    assert warm_start.selections() == [0, 4, 8]
+    assert [warm_start.phase(e)
+            for e in (3, 4, 11)] == ['subset', 'then', 'then']
+    both = plan_schedule(100, 20, 12, 1, 2,
+                         dict(then, start_epoch=9, interval=2))
+    assert both.selections() == [5, 7, 9, 11]
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(warmup_epochs=-1), 'warmup_epochs must be a number >= 0'),
+    (dict(warmup_epochs='1'), 'warmup_epochs must be a number >= 0'),
+    (dict(warmup_epochs=float('nan')), 'warmup_epochs must be a number'),
+    (dict(weights='craig'), 'weights must be None'),
+    (dict(weights=dict(type='gradmatch', lam=-1)), 'lam must be a number'),
+    (dict(weights=dict(type='gradmatch', steps=3)), 'unknown weights'),
+    (dict(method='gradmatch', weights='gradmatch'), 'weights its own'),
+    (dict(weights='gradmatch', weighted=False), 'weighted=False drops'),
+    (dict(then=dict(method='nope', start_epoch=4, interval=4)),
+     "unknown method 'nope'"),
+    (dict(then=dict(method='gradmatch', start_epoch=4, interval=0)),
+     'then interval must be an integer >= 1'),
+    (dict(then=dict(method='gradmatch', interval=4)), "missing: \\['start"),
+    (dict(then=dict(method='gradmatch', start_epoch=0, interval=2)),
+     'then start_epoch must be an integer >= 1'),
+    (dict(then='gradmatch'), 'then must be None or a dict'),
+])
+def test_schedule_arguments_checked_when_the_hook_is_built(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GradNormHook(**kwargs)
+
+
+def test_schedules_that_do_not_fit_the_run_are_refused():
+    with pytest.raises(ValueError, match='leaves none of the 4 epochs'):
+        plan_schedule(60, 24, 4, warmup_epochs=1.5)
+    with pytest.raises(ValueError, match='start_epoch=2 must come after'):
+        plan_schedule(60, 24, 6, 1, then=dict(start_epoch=2, interval=1))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+    # 12 epochs x 0.2 = 2.4 passes in all
+    with pytest.raises(ValueError, match='choose warmup_epochs < 2.4'):
+        apply_geda(cfg, 0.2, hook=dict(warmup_epochs=2.4))
+    geda = apply_geda(cfg, 0.2, hook=dict(warmup_epochs=2))
+    assert geda.custom_hooks[0].warmup_epochs == 2
+    assert geda.model.type == 'ImageClassifier'
+    for hook in (
+            dict(weights='gradmatch'),
+            dict(then=dict(method='gradmatch', start_epoch=4, interval=4))):
+        assert apply_geda(
+            cfg, 0.2, hook=hook).model.type == 'WeightedImageClassifier'
+
+
+# --- the weights of online GEDA ----------------------------------------------
+
+
+def test_matching_weights_beat_uniform_weights_and_are_reported():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    emb = rng.normal(size=(120, 6)) + labels[:, None]
+    norms = np.linalg.norm(emb, axis=1)
+    sel = select_subset(norms, labels, 0.25, 'geda')
+    weighted = weigh_selection(sel, emb, labels, lam=1e-3)
+    assert np.array_equal(weighted.indices, sel.indices)
+    assert weighted.weighting == 'gradmatch' and np.all(weighted.weights >= 0)
+    assert len(weighted.method_objective) == len(
+        weighted.reference_objective) == 3
+    for c, error in enumerate(weighted.method_objective):
+        members = np.flatnonzero(labels == c)
+        kept = np.searchsorted(members, sel.indices[labels[sel.indices] == c])
+        gram = class_gram(emb, members)
+        b = emb[members].sum(axis=0)
+        uniform = emb[members][kept].sum(axis=0) * 40 / kept.size
+        # the fitted weights match the class sum better than uniform ones
+        assert error <= np.linalg.norm(b - uniform) / np.linalg.norm(b)
+        w, again = fit_weights(gram, kept, 1e-3)
+        assert again == pytest.approx(error)
+        direct = np.linalg.norm(b - w @ emb[members][kept]) / np.linalg.norm(b)
+        assert direct == pytest.approx(error, rel=1e-6, abs=1e-9)
+    assert 'matching error mean' in weighted.summary()
+    with pytest.raises(ValueError, match='weighted already'):
+        weigh_selection(weighted, emb, labels)
+
+
+# --- the hook with a real runner ---------------------------------------------
+
+SCHEDULES = {
+    'warmup':
+    dict(warmup_epochs=1),
+    'online':
+    dict(interval=2, weights='gradmatch'),
+    'warm_start':
+    dict(then=dict(method='gradmatch', start_epoch=2, interval=2)),
+    'all':
+    dict(
+        warmup_epochs=1,
+        weights='gradmatch',
+        then=dict(method='gradmatch', start_epoch=4, interval=1)),
+}
+# fraction 0.4 of 60 samples: 24 a epoch; one warm-up pass takes 3 epochs
+PHASES = {
+    'warmup': ['warmup'] * 3 + ['subset'] * 3,
+    'online': ['subset'] * 6,
+    'warm_start': ['subset'] * 2 + ['then'] * 4,
+    'all': ['warmup'] * 3 + ['subset'] + ['then'] * 2,
+}
+SELECTED_AT = {
+    'warmup': [3],
+    'online': [0, 2, 4],
+    'warm_start': [0, 2, 4],
+    'all': [3, 4, 5]
+}
+
+
+class WrapperState(Hook):
+    """What the wrapper holds at every epoch start (after GradNormHook)."""
+
+    def __init__(self):
+        self.indices, self.weights, self.weighted = [], [], []
+
+    def before_train_epoch(self, runner):
+        wrapper = find_wrapper(runner.data_loader.dataset)
+        self.indices.append(wrapper.indices.copy())
+        self.weights.append(wrapper.weights.copy())
+        self.weighted.append(bool(wrapper._state[1]))
+
+
+def _weighted_model():
+    torch.manual_seed(0)
+    model = build_classifier(
+        dict(small_resnet_cfg(), type='WeightedImageClassifier'))
+    model.init_weights()
+    return model
+
+
+def _hook(schedule):
+    return GradNormHook(
+        scoring_batch_size=16, scoring_workers=0, report=False, **schedule)
+
+
+def _run_schedule(root, work_dir, schedule, epochs=6):
+    ds = build_dataset(wrapper_cfg(root, 0.4))
+    loader = build_dataloader(
+        ds,
+        samples_per_gpu=8,
+        workers_per_gpu=1,
+        dist=False,
+        seed=0,
+        persistent_workers=True)
+    runner = make_runner(work_dir, _weighted_model(), max_epochs=epochs)
+    runner.register_logger_hooks(
+        dict(interval=1, hooks=[dict(type='TextLoggerHook')]))
+    runner.register_hook(_hook(schedule), priority='HIGHEST')
+    state, served = WrapperState(), ServedIndices()
+    runner.register_hook(state)
+    runner.register_hook(served)
+    runner.run([loader], [('train', 1)])
+    return ds, runner, state, np.split(np.concatenate(served.served), epochs)
+
+
+@pytest.mark.parametrize('name', list(SCHEDULES))
+def test_schedule_serves_the_budget_in_its_phases(cifar10_root, tmp_path,
+                                                  name):
+    ds, runner, state, served = _run_schedule(cifar10_root, tmp_path,
+                                              SCHEDULES[name])
+    # the budget: fraction x max_epochs x n samples, in every schedule
+    assert sum(e.size for e in served) == round(0.4 * 6 * 60) == 144
+    phases = PHASES[name]
+    for epoch, phase in enumerate(phases):
+        # each epoch served exactly what the wrapper held
+        assert sorted(served[epoch]) == sorted(state.indices[epoch])
+        weighted = phase != 'warmup' and ('weights' in SCHEDULES[name] and
+                                          phase == 'subset' or phase == 'then')
+        assert state.weighted[epoch] == weighted, (epoch, phase)
+    warm = [e for e, p in enumerate(phases) if p == 'warmup']
+    if warm:  # one pass: epochs 0-1 and half of 2 serve every sample once
+        stream = np.concatenate([served[e] for e in warm])
+        assert set(stream.tolist()) == set(range(60))
+        assert np.unique(stream[:48]).size == 48
+        assert np.isin(state.indices[2], stream[:48]).sum() == 12
+    # one record a selection, each saying its phase and method
+    events = json.load(open(tmp_path / record.SCHEDULE_FILE))['events']
+    chosen = [e for e in events if e['phase'] != 'warmup']
+    assert [e['epoch'] for e in chosen] == SELECTED_AT[name]
+    for event in chosen:
+        saved = record.load_record(
+            str(tmp_path / record.epoch_selection_file(event['epoch'])))
+        assert saved['phase'] == event['phase'] == phases[event['epoch']]
+        assert event['size'] == 24 and event['selection_s'] >= 0
+        assert event['method'] == saved['method']
+        if saved['selection']['weighting'] or saved['method'] == 'gradmatch':
+            assert event['method_objective'] >= 0
+    if warm:
+        assert events[0] == dict(
+            epoch=0, phase='warmup', passes=1.0, epochs=3, size=24)
+    # the run's log.json has a line per selection
+    (log_json, ) = [
+        osp.join(tmp_path, f) for f in sorted(os.listdir(tmp_path))
+        if f.endswith('.log.json')
+    ]
+    lines = [json.loads(line) for line in open(log_json)]
+    logged = [e for e in lines if e.get('mode') == 'selection']
+    assert [e['epoch'] - 1 for e in logged
+            if e['phase'] != 'warmup'] == SELECTED_AT[name]
+
+
+def test_online_weights_reach_the_loss(cifar10_root, tmp_path):
+    ds, runner, state, served = _run_schedule(
+        cifar10_root, tmp_path, SCHEDULES['online'], epochs=2)
+    saved = record.load_record(str(tmp_path / record.SELECTION_FILE))
+    weights = np.array(saved['selection']['weights'])
+    assert saved['weights'] == dict(type='gradmatch', lam=1e-3)
+    assert np.allclose(state.weights[0],
+                       weights) and not np.allclose(weights, weights[0])
+    norms = np.load(tmp_path / 'geda_norms.npy')
+    # the subset is GEDA's own: the weights do not change which samples
+    assert saved['selection']['indices'] == select_subset(
+        norms, ds.full_labels, 0.4).indices.tolist()
+
+
+@pytest.mark.parametrize('name, epochs', [('all', [1, 2]),
+                                          ('warmup', [1, 4, 5]),
+                                          ('online', [1, 3, 5]),
+                                          ('warm_start', [1, 3, 5])])
+def test_resume_lands_in_the_same_phase_with_the_same_subset(
+        cifar10_root, tmp_path, name, epochs):
+    first = tmp_path / 'run'
+    _, _, state, _ = _run_schedule(cifar10_root, first, SCHEDULES[name])
+    for epoch in epochs:  # killed before `epoch`, resumed from its checkpoint
+        work = tmp_path / f'resumed{epoch}'
+        shutil.copytree(first, work)
+        for f in work.glob('geda_selection_epoch*.json'):
+            if int(f.stem.split('epoch')[1]) > epoch:
+                f.unlink()  # not written yet when the run stopped
+        ds = build_dataset(wrapper_cfg(cifar10_root, 0.4))
+        runner = make_runner(work, _weighted_model(), max_epochs=6)
+        runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
+        runner._epoch = epoch
+        with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
+            _hook(SCHEDULES[name]).before_train_epoch(runner)
+            gn.assert_not_called()  # nothing is due: nothing is scored
+        assert np.array_equal(ds.indices, state.indices[epoch]), epoch
+        assert np.allclose(ds.weights, state.weights[epoch])
+        assert bool(ds._state[1]) == state.weighted[epoch]
+
+
+def test_resume_with_other_schedule_settings_is_refused(
+        cifar10_root, tmp_path):
+    _run_schedule(cifar10_root, tmp_path, SCHEDULES['online'], epochs=2)
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.4))
+    runner = make_runner(tmp_path, _weighted_model(), max_epochs=2)
+    runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
+    runner._epoch = 1
+    with pytest.raises(ValueError, match='weights: saved'):
+        _hook(dict(interval=2)).before_train_epoch(runner)
+
+
+def test_weights_with_a_classifier_that_drops_them_are_refused(tmp_path):
+    model = build_classifier(small_resnet_cfg())
+    runner = make_runner(tmp_path, model)
+    with pytest.raises(TypeError, match='WeightedImageClassifier'):
+        _hook(SCHEDULES['online']).before_run(runner)
+    with pytest.raises(TypeError, match="then 'gradmatch'"):
+        _hook(SCHEDULES['warm_start']).before_run(runner)
+
+
+def test_warmup_refuses_a_fixed_selection_file(cifar10_root, tmp_path):
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.4))
+    saved = select_subset(None, ds.full_labels, 0.4, 'random')
+    path = record.save_record(
+        str(tmp_path),
+        record.make_record(
+            saved,
+            fingerprint=ds.fingerprint,
+            scope='full',
+            weighted=False,
+            epoch=0,
+            scoring_s=0.0))[0]
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
+    runner = make_runner(tmp_path, _weighted_model(), max_epochs=6)
+    runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
+    with pytest.raises(ValueError, match='fixed selection'):
+        _hook(SCHEDULES['warmup']).before_train_epoch(runner)
+
+
+# --- distributed: every rank serves the same data in every phase -------------
+
+
+def _schedule_on_rank(rank, world, port, root, work_dir):
+    import logging
+    import os
+
+    import torch.distributed as dist
+    from mmcv.parallel import MMDistributedDataParallel
+    from mmcv.runner import EpochBasedRunner, build_optimizer
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        ds = build_dataset(wrapper_cfg(root, 0.4))
+        model = _weighted_model()
+        loader = build_dataloader(
+            ds, 8, 1, num_gpus=1, dist=True, seed=0, persistent_workers=True)
+        runner = EpochBasedRunner(
+            MMDistributedDataParallel(model),
+            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
+            work_dir=work_dir,
+            logger=logging.getLogger(f'rank{rank}'),
+            max_epochs=6)
+        runner.register_optimizer_hook(dict(grad_clip=None))
+        runner.register_hook(_hook(SCHEDULES['all']), priority='HIGHEST')
+        state, served = WrapperState(), ServedIndices()
+        runner.register_hook(state)
+        runner.register_hook(served)
+        runner.run([loader], [('train', 1)])
+        np.savez(
+            osp.join(work_dir, f'rank{rank}.npz'),
+            indices=np.stack(state.indices),
+            weights=np.stack(state.weights),
+            served=np.concatenate(served.served))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_ranks_serve_identical_data_in_every_phase(
+        cifar10_root, tmp_path):
+    import torch.multiprocessing as mp
+    mp.spawn(
+        _schedule_on_rank,
+        args=(2, free_port(), cifar10_root, str(tmp_path)),
+        nprocs=2)
+    ranks = [np.load(tmp_path / f'rank{r}.npz') for r in range(2)]
+    assert np.array_equal(ranks[0]['indices'], ranks[1]['indices'])
+    assert np.array_equal(ranks[0]['weights'], ranks[1]['weights'])
+    # the two shards of an epoch served that epoch's data, 12 samples each
+    per_rank = [np.split(r['served'], 6) for r in ranks]
+    for epoch in range(6):
+        both = np.concatenate([per_rank[0][epoch], per_rank[1][epoch]])
+        assert sorted(both) == sorted(ranks[0]['indices'][epoch])
+    # warm-up (epochs 0-2) unweighted, then GEDA with weights (3)
+    assert np.allclose(ranks[0]['weights'][:3], 1.0)
+    assert not np.allclose(ranks[0]['weights'][3], 1.0)
+
+
+# --- the configs, through both train scripts ---------------------------------
+
+CONFIGS = {
+    'warmup':
+    'configs/schedules/resnet18_1xb64-geda-warmup1-f0.2_cifar10.py',
+    'online':
+    'configs/schedules/'
+    'resnet18_1xb64-geda-r4-gmweights-f0.2_cifar10.py',
+    'warm_start':
+    'configs/schedules/'
+    'resnet18_1xb64-geda-e4-gradmatch-r4-f0.2_cifar10.py',
+}
+# 5 epochs at fraction 0.2 of 60: 12 a epoch, one warm-up pass = 5 epochs
+SHRINK = {
+    'warmup': ['runner.max_epochs=7', 'custom_hooks.0.warmup_epochs=1'],
+    'online': ['custom_hooks.0.interval=2'],
+    'warm_start':
+    ['custom_hooks.0.then.start_epoch=2', 'custom_hooks.0.then.interval=1'],
+}
+
+
+@pytest.mark.parametrize('script', ['tools', 'mmcls'])
+@pytest.mark.parametrize('name', list(CONFIGS))
+def test_schedule_configs_train_with_both_scripts(python, cifar10_root,
+                                                  tmp_path, name, script):
+    import mmcls
+    train = 'tools/train.py' if script == 'tools' else osp.join(
+        osp.dirname(mmcls.__file__), '.mim/tools/train.py')
+    work = str(tmp_path / 'work')
+    opts = small_cfg_options(cifar10_root, work, epochs=4) + SHRINK[name]
+    log = run_tool(python, train, CONFIGS[name], '--work-dir', work,
+                   '--device', 'cpu', '--cfg-options', *opts)
+    assert 'accuracy_top-1' in log
+    events = json.load(open(osp.join(work, record.SCHEDULE_FILE)))['events']
+    phases = [e['phase'] for e in events]
+    expected = {
+        'warmup': ['warmup', 'subset'],
+        'online': ['subset', 'subset'],
+        'warm_start': ['subset', 'then', 'then']
+    }
+    assert phases == expected[name]
+    if name == 'warmup' and script == 'tools':
+        # killed in the warm-up (after epoch 2 of 7), resumed: the run goes
+        # on in the warm-up, then selects at epoch 5 as before
+        log2 = run_tool(python, train, CONFIGS[name], '--work-dir', work,
+                        '--device', 'cpu', '--resume-from',
+                        osp.join(work, 'epoch_2.pth'), '--cfg-options', *opts)
+        assert 'epoch 2, phase warmup' in log2
+        assert 'GradNormHook (epoch 5)' in log2
