@@ -223,6 +223,22 @@ def make_runner(tmp_path, model, max_epochs=1):
     return runner
 
 
+def save_selection(work_dir, ds, selection, epoch=0, per_epoch=False):
+    """Save ``selection`` of wrapper ``ds`` as the hook would (unweighted,
+    full scope); returns the path of ``geda_selection.json``."""
+    from mmcls_geda.selection import record
+    return record.save_record(
+        str(work_dir),
+        record.make_record(
+            selection,
+            fingerprint=ds.fingerprint,
+            scope='full',
+            weighted=False,
+            epoch=epoch,
+            scoring_s=0.0),
+        per_epoch=per_epoch)[0]
+
+
 def run_tool(python, *args, timeout=600):
     out = subprocess.run([python, *args],
                          cwd=REPO,

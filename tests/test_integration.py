@@ -19,8 +19,8 @@ from mmcls_geda import (GEDASubsetDataset, GradNormHook, apply_geda,
 from mmcls_geda.selection import record, select_subset
 from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, ServedIndices,
                        decode_indices, free_port, make_runner, run_tool,
-                       run_tool_failing, small_cfg_options, small_resnet_cfg,
-                       wrapper_cfg)
+                       run_tool_failing, save_selection, small_cfg_options,
+                       small_resnet_cfg, wrapper_cfg)
 
 # --- registration and configs ------------------------------------------------
 
@@ -41,6 +41,9 @@ def test_import_registers_plugin():
     'baselines/resnet18_1xb64-ranked_even-f0.4_cifar10.py',
     'craig/resnet18_1xb64-craig-f0.6_cifar10.py',
     'gradmatch/resnet18_1xb64-gradmatch-f0.8_cifar100.py',
+    'schedules/resnet18_1xb64-geda-warmup1-f0.2_cifar10.py',
+    'schedules/resnet18_1xb64-geda-e4-gradmatch-r4-f0.2_cifar100.py',
+    'schedules/resnet18w16_1xb64-geda-r4-gmweights-f0.2_cifar10-5k.py',
 ])
 def test_configs_declare_fraction_once(name):
     cfg = Config.fromfile(osp.join(REPO, 'configs', name))
@@ -455,16 +458,7 @@ def test_resume_with_interval_serves_that_epochs_selection(
         cifar10_root, tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     saved = select_subset(np.arange(60.0), ds.full_labels, 0.5, 'topk')
-    record.save_record(
-        str(tmp_path),
-        record.make_record(
-            saved,
-            fingerprint=ds.fingerprint,
-            scope='full',
-            weighted=False,
-            epoch=2,
-            scoring_s=0.0),
-        per_epoch=True)
+    save_selection(tmp_path, ds, saved, epoch=2, per_epoch=True)
     (tmp_path / 'geda_selection.json').unlink()
     model = build_classifier(small_resnet_cfg())
     runner = make_runner(tmp_path, model, max_epochs=4)

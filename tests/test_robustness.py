@@ -21,7 +21,7 @@ from mmcls_geda.scoring import grad_norms, grad_norms_loop
 from mmcls_geda.selection import record, select_subset
 from mmcls_geda.selection.gradient_matching import select_gradmatch
 from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, make_model,
-                       make_runner, run_tool, run_tool_failing,
+                       make_runner, run_tool, run_tool_failing, save_selection,
                        small_resnet_cfg, tiny_data, wrapper_cfg, write_cifar10)
 
 # --- data loss ---------------------------------------------------------------
@@ -179,15 +179,7 @@ def test_wrapper_without_the_hook_refuses_to_train(cifar10_root, tmp_path):
         runner.run([loader], [('train', 1)])
     # a saved selection needs no hook
     sel = select_subset(None, ds.full_labels, 0.5, 'random', seed=4)
-    path = record.save_record(
-        str(tmp_path / 'saved'),
-        record.make_record(
-            sel,
-            fingerprint=ds.fingerprint,
-            scope='full',
-            weighted=False,
-            epoch=0,
-            scoring_s=0.0))[0]
+    path = save_selection(tmp_path / 'saved', ds, sel)
     served = build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=path))
     runner = make_runner(tmp_path / 'b', build_classifier(small_resnet_cfg()))
     seen = ServedIndices()
@@ -201,15 +193,7 @@ def test_wrapper_without_the_hook_refuses_to_train(cifar10_root, tmp_path):
 def _saved_geda(ds, work_dir: str, **options) -> None:
     sel = select_subset(
         np.arange(60.0), ds.full_labels, 0.5, 'geda', **options)
-    record.save_record(
-        work_dir,
-        record.make_record(
-            sel,
-            fingerprint=ds.fingerprint,
-            scope='full',
-            weighted=False,
-            epoch=0,
-            scoring_s=0.0))
+    save_selection(work_dir, ds, sel)
 
 
 @pytest.mark.parametrize('hook_args, named', [

@@ -22,7 +22,8 @@ from mmcls_geda.selection import record, select_subset, weigh_selection
 from mmcls_geda.selection.gradient_matching import class_gram, fit_weights
 from mmcls_geda.selection.schedule import plan_schedule, warmup_indices
 from .conftest import (REPO, ServedIndices, free_port, make_runner, run_tool,
-                       small_cfg_options, small_resnet_cfg, wrapper_cfg)
+                       save_selection, small_cfg_options, small_resnet_cfg,
+                       wrapper_cfg)
 
 # --- the plan ----------------------------------------------------------------
 
@@ -336,15 +337,7 @@ def test_weights_with_a_classifier_that_drops_them_are_refused(tmp_path):
 def test_warmup_refuses_a_fixed_selection_file(cifar10_root, tmp_path):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.4))
     saved = select_subset(None, ds.full_labels, 0.4, 'random')
-    path = record.save_record(
-        str(tmp_path),
-        record.make_record(
-            saved,
-            fingerprint=ds.fingerprint,
-            scope='full',
-            weighted=False,
-            epoch=0,
-            scoring_s=0.0))[0]
+    path = save_selection(tmp_path, ds, saved)
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
     runner = make_runner(tmp_path, _weighted_model(), max_epochs=6)
     runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
@@ -452,6 +445,10 @@ def test_schedule_configs_train_with_both_scripts(python, cifar10_root,
         'warm_start': ['subset', 'then', 'then']
     }
     assert phases == expected[name]
+    if name == 'warm_start' and script == 'tools':
+        out = run_tool(python, 'tools/selection_report.py', work)
+        assert 'epoch 0: subset phase, geda kept 12, ECDF objective' in out
+        assert 'epoch 2: then phase, gradmatch kept 12' in out
     if name == 'warmup' and script == 'tools':
         # killed in the warm-up (after epoch 2 of 7), resumed: the run goes
         # on in the warm-up, then selects at epoch 5 as before

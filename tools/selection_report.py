@@ -4,11 +4,14 @@ Reads ``geda_selection.json``, ``geda_norms.npy`` and ``geda_labels.npy``
 from a work dir and writes ``geda_selection_report.png`` (per-class ECDF
 of the scores, full set vs subset, and the histogram) and
 ``geda_selection_report.json`` (per-class counts, the thesis objective and
-the exact integral of |F_full - F_subset|).
+the exact integral of |F_full - F_subset|). For a scheduled run (warm-up,
+re-selection, a second phase) it also prints ``geda_schedule.json``: one
+line per phase change and selection.
 
 Usage: python tools/selection_report.py WORK_DIR [--out DIR] [--panels 20]
 """
 import argparse
+import json
 import os.path as osp
 
 from mmcls_geda.report import write_report
@@ -41,6 +44,27 @@ def main():
         args.out or args.work_dir,
         max_panels=args.panels)
     print(f'wrote {out["png"]} and {out["json"]}')
+    schedule = osp.join(args.work_dir, record.SCHEDULE_FILE)
+    if osp.isfile(schedule):
+        with open(schedule, encoding='utf-8') as f:
+            for event in json.load(f)['events']:
+                print(format_event(event))
+
+
+def format_event(event: dict) -> str:
+    """One line of a ``geda_schedule.json`` event."""
+    if event['phase'] == 'warmup':
+        return (f'epoch {event["epoch"]}: warm-up, {event["passes"]:g} '
+                f'passes over {event["epochs"]} epochs of {event["size"]}')
+    line = (f'epoch {event["epoch"]}: {event["phase"]} phase, '
+            f'{event["method"]} kept {event["size"]}')
+    for key, name in (('objective', 'ECDF objective'), ('method_objective',
+                                                        'method objective'),
+                      ('gradmatch_error', "GRAD-MATCH's matching error")):
+        if event.get(key) is not None:
+            line += f', {name} {event[key]:.4g}'
+    return (line + f', scoring {event["scoring_s"]:.1f}s, selection '
+            f'{event["selection_s"]:.2f}s')
 
 
 if __name__ == '__main__':

@@ -1,12 +1,6 @@
 # Warm-up scoring (W = 1 full pass) on the CPU-scale protocol of
 # docs/results.md.
-_base_ = ['../geda/resnet18w16_1xb64-full_cifar10-5k.py']
-data = dict(
-    train=dict(
-        _delete_=True,
-        type='GEDASubsetDataset',
-        fraction=0.2,  # the one place to set the kept fraction
-        dataset={{_base_.data.train}}))
+_base_ = ['../geda/resnet18w16_1xb64-geda-f0.2_cifar10-5k.py']
 custom_hooks = [
     dict(
         type='GradNormHook',

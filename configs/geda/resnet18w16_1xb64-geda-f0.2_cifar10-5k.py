@@ -1,0 +1,10 @@
+# GEDA at 20 % on the CPU-scale protocol of docs/results.md (selected once,
+# at epoch 0); the schedules in configs/schedules/ build on it.
+_base_ = ['./resnet18w16_1xb64-full_cifar10-5k.py']
+data = dict(
+    train=dict(
+        _delete_=True,
+        type='GEDASubsetDataset',
+        fraction=0.2,  # the one place to set the kept fraction
+        dataset={{_base_.data.train}}))
+custom_hooks = [dict(type='GradNormHook', method='geda', priority='HIGHEST')]
