@@ -24,6 +24,7 @@ from ..scoring import grad_embeddings, grad_norms
 from ..selection import (Selection, get_method, record, select_subset,
                          weigh_selection)
 from ..selection.gradient_matching import embedding_norms
+from ..selection.schedule import check_weights
 
 # Random augmentations without 'Random' in their names.
 RANDOM_TRANSFORMS = ('AutoAugment', 'RandAugment', 'ColorJitter', 'Lighting',
@@ -185,7 +186,7 @@ def score_and_select(model: torch.nn.Module,
                      workers: int = 2,
                      checkpoint: Optional[str] = None,
                      proxy_cfg: Optional[dict] = None,
-                     weights: Optional[Dict[str, Any]] = None,
+                     weights: Optional[Any] = None,
                      logger=None) -> SelectionRun:
     """Score ``dataset``'s whole wrapped set with ``model`` and select.
 
@@ -210,11 +211,11 @@ def score_and_select(model: torch.nn.Module,
         workers: Worker processes of the scoring loader.
         checkpoint: Score with a copy of the model loaded from this file.
         proxy_cfg: Score with another classifier built from this config.
-        weights: ``dict(type='gradmatch', lam=...)`` (see
-            :func:`mmcls_geda.selection.schedule.check_weights`): give the
-            subset of an unweighted method GRAD-MATCH's matching weights,
-            from a second pass for last-layer gradient embeddings; None:
-            unweighted.
+        weights: ``'gradmatch'`` or ``dict(type='gradmatch', lam=...)``
+            (see :func:`mmcls_geda.selection.schedule.check_weights`): give
+            the subset of an unweighted method GRAD-MATCH's matching
+            weights, from a second pass for last-layer gradient embeddings;
+            None: unweighted.
         logger: mmcv logger (None: print).
 
     Returns:
@@ -222,6 +223,7 @@ def score_and_select(model: torch.nn.Module,
     """
     entry = get_method(method)
     options = dict(options or {})
+    weights = check_weights(weights, method)
     rank, _ = get_dist_info()
     labels, norms, scores, scoring_s = dataset.full_labels, None, None, 0.0
     embeddings, scored = None, []

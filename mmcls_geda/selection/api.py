@@ -358,7 +358,8 @@ def weigh_selection(selection: Selection,
     Returns:
         Selection: A copy with ``weights``, ``weighting='gradmatch'``, the
         matching errors in ``method_objective`` and GRAD-MATCH's in
-        ``reference_objective``; ``time_s`` includes the weighting.
+        ``reference_objective``; ``time_s`` includes the weighting and
+        the reference solve.
     """
     if selection.weights is not None:
         raise ValueError(f'the {selection.method} selection is weighted '
