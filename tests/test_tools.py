@@ -17,6 +17,7 @@ import run_experiments  # noqa: E402
 last_val, paired_difference = (run_experiments.last_val,
                                run_experiments.paired_difference)
 parse_schedule = run_experiments.parse_schedule
+selection_time = run_experiments.selection_time
 
 
 def grid_args(root, work, *extra):
@@ -165,3 +166,27 @@ def test_method_specs_name_their_schedules():
     for bad in ('geda+wx', 'geda+e4-gradmatch', 'geda+e4-gradmatch-x2'):
         with pytest.raises(ValueError, match='unknown schedule part'):
             parse_schedule(bad)
+
+
+def test_selection_time_counts_every_selection_of_a_schedule(tmp_path):
+    from mmcls_geda.selection import record, select_subset
+    labels = np.repeat(np.arange(2), 10)
+    sel = select_subset(np.arange(20.0), labels, 0.5)
+    saved = record.make_record(
+        sel,
+        fingerprint=record.labels_fingerprint(labels),
+        scope='full',
+        weighted=False,
+        epoch=0,
+        scoring_s=2.0)
+    record.save_record(str(tmp_path), saved)
+    assert selection_time(str(tmp_path)) == (2.0 + sel.time_s, 10)
+    for epoch, scoring in ((0, 0.0), (3, 1.5), (6, 2.5)):
+        record.save_schedule_event(
+            str(tmp_path),
+            dict(
+                epoch=epoch,
+                phase='warmup' if epoch == 0 else 'subset',
+                scoring_s=scoring,
+                selection_s=0.25))
+    assert selection_time(str(tmp_path)) == (4.5, 10)

@@ -258,13 +258,7 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
     logs = sorted(f for f in os.listdir(run_dir) if f.endswith('.log.json'))
     val = last_val(osp.join(run_dir, logs[-1]))
     samples = _samples_processed(run_dir)
-    selection_s, n_train = 0.0, None
-    sel_path = record.find_record(run_dir)
-    if sel_path is not None:
-        saved = record.load_record(sel_path)
-        selection_s = (
-            saved['timings']['scoring_s'] + saved['timings']['selection_s'])
-        n_train = len(saved['selection']['indices'])
+    selection_s, n_train = selection_time(run_dir)
     epochs = cfg.runner.max_epochs
     val_epochs = epochs // cfg.evaluation.interval if cfg.get(
         'evaluation') else 0
@@ -277,6 +271,25 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
         pause_s=RUNNER_PAUSE_S * (epochs + val_epochs),
         total_s=round(total, 3),
         samples=samples)
+
+
+def selection_time(run_dir: str) -> Tuple[float, Optional[int]]:
+    """Seconds spent selecting (scoring passes + solver, every selection
+    of a schedule) and the subset size, from a run's saved records."""
+    sel_path = record.find_record(run_dir)
+    if sel_path is None:
+        return 0.0, None
+    saved = record.load_record(sel_path)
+    size = len(saved['selection']['indices'])
+    schedule = osp.join(run_dir, record.SCHEDULE_FILE)
+    if osp.isfile(schedule):
+        with open(schedule, encoding='utf-8') as f:
+            events = [
+                e for e in json.load(f)['events'] if e['phase'] != 'warmup'
+            ]
+        return sum(e['scoring_s'] + e['selection_s'] for e in events), size
+    return saved['timings']['scoring_s'] + saved['timings']['selection_s'], \
+        size
 
 
 def _samples_processed(run_dir: str) -> Optional[int]:
@@ -489,7 +502,14 @@ def main(argv=None) -> List[dict]:
         if osp.isfile(done):
             print(f'[{i}/{len(plan)}] {name}: done before, skipped')
             with open(done, encoding='utf-8') as f:
-                return json.load(f)
+                row = json.load(f)
+            # the timings as this version accounts them (a schedule's
+            # selections all count as selection time)
+            selection_s = round(selection_time(run_dir)[0], 3)
+            return dict(
+                row,
+                selection_s=selection_s,
+                train_s=round(row['total_s'] - selection_s, 3))
         if args.summary_only:
             print(f'[{i}/{len(plan)}] {name}: not run yet, left out')
             return None
