@@ -208,6 +208,19 @@ class ServedIndices(Hook):
         self.served.append(decode_indices(runner.data_batch['img']))
 
 
+def train_loader(ds):
+    """The training loader the runner tests use: batches of 8, one
+    persistent worker (so shared-memory changes must reach it), seeded."""
+    from mmcls.datasets import build_dataloader
+    return build_dataloader(
+        ds,
+        samples_per_gpu=8,
+        workers_per_gpu=1,
+        dist=False,
+        seed=0,
+        persistent_workers=True)
+
+
 def make_runner(tmp_path, model, max_epochs=1):
     import logging
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from mmcls.datasets import build_dataloader, build_dataset
+from mmcls.datasets import build_dataset
 from mmcls.models import build_classifier
 from torch.utils.data import DataLoader
 
@@ -12,7 +12,7 @@ from mmcls_geda import GradNormHook
 from mmcls_geda.scoring import grad_embeddings
 from mmcls_geda.selection import select_subset
 from .conftest import (ServedIndices, make_model, make_runner,
-                       small_resnet_cfg, tiny_data, wrapper_cfg)
+                       small_resnet_cfg, tiny_data, train_loader, wrapper_cfg)
 
 
 def clustered(sizes, dim=6, seed=0):
@@ -135,13 +135,7 @@ def test_adaptive_gradmatch_reselects_every_epoch(cifar10_root, tmp_path):
     cfg['type'] = 'WeightedImageClassifier'
     model = build_classifier(cfg)
     model.init_weights()
-    loader = build_dataloader(
-        ds,
-        samples_per_gpu=8,
-        workers_per_gpu=1,
-        dist=False,
-        seed=0,
-        persistent_workers=True)
+    loader = train_loader(ds)
     runner = make_runner(tmp_path, model, max_epochs=2)
     runner.register_hook(
         GradNormHook(

@@ -20,7 +20,7 @@ from mmcls_geda.selection import record, select_subset
 from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, ServedIndices,
                        decode_indices, free_port, make_runner, run_tool,
                        run_tool_failing, save_selection, small_cfg_options,
-                       small_resnet_cfg, wrapper_cfg)
+                       small_resnet_cfg, train_loader, wrapper_cfg)
 
 # --- registration and configs ------------------------------------------------
 
@@ -203,13 +203,7 @@ def test_hook_selects_and_loader_serves_exactly_the_selection(
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     model = build_classifier(small_resnet_cfg())
     model.init_weights()
-    loader = build_dataloader(
-        ds,
-        samples_per_gpu=8,
-        workers_per_gpu=1,
-        dist=False,
-        seed=0,
-        persistent_workers=True)
+    loader = train_loader(ds)
     runner = make_runner(tmp_path, model, max_epochs=2)
     hook = GradNormHook(
         method='geda', scoring_batch_size=16, scoring_workers=0)

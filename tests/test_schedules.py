@@ -23,7 +23,7 @@ from mmcls_geda.selection.gradient_matching import class_gram, fit_weights
 from mmcls_geda.selection.schedule import plan_schedule, warmup_indices
 from .conftest import (REPO, ServedIndices, free_port, make_runner, run_tool,
                        save_selection, small_cfg_options, small_resnet_cfg,
-                       wrapper_cfg)
+                       train_loader, wrapper_cfg)
 
 # --- the plan ----------------------------------------------------------------
 
@@ -210,13 +210,7 @@ def _hook(schedule):
 
 def _run_schedule(root, work_dir, schedule, epochs=6):
     ds = build_dataset(wrapper_cfg(root, 0.4))
-    loader = build_dataloader(
-        ds,
-        samples_per_gpu=8,
-        workers_per_gpu=1,
-        dist=False,
-        seed=0,
-        persistent_workers=True)
+    loader = train_loader(ds)
     runner = make_runner(work_dir, _weighted_model(), max_epochs=epochs)
     runner.register_logger_hooks(
         dict(interval=1, hooks=[dict(type='TextLoggerHook')]))
