@@ -157,6 +157,9 @@ def test_matching_weights_beat_uniform_weights_and_are_reported():
 SCHEDULES = {
     'warmup':
     dict(warmup_epochs=1),
+    # the control of docs/results.md: the same warm-up, a random subset
+    'random_warmup':
+    dict(method='random', warmup_epochs=1),
     'online':
     dict(interval=2, weights='gradmatch'),
     'warm_start':
@@ -170,12 +173,14 @@ SCHEDULES = {
 # fraction 0.4 of 60 samples: 24 a epoch; one warm-up pass takes 3 epochs
 PHASES = {
     'warmup': ['warmup'] * 3 + ['subset'] * 3,
+    'random_warmup': ['warmup'] * 3 + ['subset'] * 3,
     'online': ['subset'] * 6,
     'warm_start': ['subset'] * 2 + ['then'] * 4,
     'all': ['warmup'] * 3 + ['subset'] + ['then'] * 2,
 }
 SELECTED_AT = {
     'warmup': [3],
+    'random_warmup': [3],
     'online': [0, 2, 4],
     'warm_start': [0, 2, 4],
     'all': [3, 4, 5]

@@ -155,6 +155,7 @@ def test_paired_difference_is_a_t_interval_over_matched_seeds():
 def test_method_specs_name_their_schedules():
     assert parse_schedule('geda') == ('geda', {})
     assert parse_schedule('geda+w0.5') == ('geda', dict(warmup_epochs=0.5))
+    assert parse_schedule('random+w1') == ('random', dict(warmup_epochs=1))
     assert parse_schedule('geda+r4+gm') == ('geda',
                                             dict(
                                                 interval=4,

@@ -75,7 +75,8 @@ def parse_args(argv=None):
         nargs='+',
         default=['geda', 'random'],
         help='registered methods, with an optional schedule (geda+w1: '
-        'warm-up scoring, geda+r4+gm: online GEDA with GRAD-MATCH weights, '
+        'warm-up scoring, random+w1: the same warm-up then a random subset, '
+        'geda+r4+gm: online GEDA with GRAD-MATCH weights, '
         'geda+e4-gradmatch-r4: GEDA warm start), or prune-kKEEP')
     parser.add_argument(
         '--fractions', nargs='+', type=float, default=[0.8, 0.6, 0.4, 0.2])
@@ -160,7 +161,8 @@ def parse_schedule(spec: str) -> Tuple[str, dict]:
     re-select every 4 epochs (``interval``), ``gm`` GRAD-MATCH weights
     (``weights='gradmatch'``), ``e4-gradmatch-r4`` a second phase from
     epoch 4, GRAD-MATCH every 4 epochs (``then``). E.g. ``geda+r4+gm``
-    (online GEDA with weights), ``geda+e4-gradmatch-r4`` (warm start).
+    (online GEDA with weights), ``geda+e4-gradmatch-r4`` (warm start);
+    any method takes them, e.g. ``random+w1`` (the warm-up, then random).
     """
     method, *parts = spec.split('+')
     schedule = {}
