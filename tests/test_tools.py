@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mmcls.datasets import build_dataset
 
 from .conftest import REPO, run_tool
@@ -18,6 +20,7 @@ last_val, paired_difference = (run_experiments.last_val,
                                run_experiments.paired_difference)
 parse_schedule = run_experiments.parse_schedule
 selection_time = run_experiments.selection_time
+split_time = run_experiments.split_time
 
 
 def grid_args(root, work, *extra):
@@ -150,6 +153,15 @@ def test_paired_difference_is_a_t_interval_over_matched_seeds():
     assert n == 3 and mean == pytest.approx(4 / 3)
     assert (low, high) == pytest.approx((4 / 3 - half, 4 / 3 + half))
     assert paired_difference(rows, 'geda', 0.4, 'random') is None
+
+
+@given(
+    st.floats(0, 1e4, allow_nan=False), st.floats(0, 1e3, allow_nan=False))
+def test_timings_recomputed_from_a_saved_row_are_the_same(total, selection):
+    # a resumed grid recomputes the split from result.json's total_s
+    row = split_time(total, selection)
+    assert split_time(row['total_s'], selection) == row
+    assert row['train_s'] == round(row['total_s'] - row['selection_s'], 3)
 
 
 def test_method_specs_name_their_schedules():

@@ -268,11 +268,22 @@ def run_one(cfg, run_dir: str, seed: int, args) -> dict:
         top1=val['accuracy_top-1'],
         top5=val.get('accuracy_top-5'),
         n_train=n_train,
-        selection_s=round(selection_s, 3),
-        train_s=round(total - selection_s, 3),
         pause_s=RUNNER_PAUSE_S * (epochs + val_epochs),
-        total_s=round(total, 3),
-        samples=samples)
+        samples=samples,
+        **split_time(total, selection_s))
+
+
+def split_time(total: float, selection_s: float) -> Dict[str, float]:
+    """A run's wall time as rounded total, selection and training seconds.
+
+    Training is computed from the rounded values, so a resumed grid that
+    recomputes it from ``result.json`` gets the same number.
+    """
+    total, selection_s = round(total, 3), round(selection_s, 3)
+    return dict(
+        total_s=total,
+        selection_s=selection_s,
+        train_s=round(total - selection_s, 3))
 
 
 def selection_time(run_dir: str) -> Tuple[float, Optional[int]]:
@@ -507,11 +518,9 @@ def main(argv=None) -> List[dict]:
                 row = json.load(f)
             # the timings as this version accounts them (a schedule's
             # selections all count as selection time)
-            selection_s = round(selection_time(run_dir)[0], 3)
             return dict(
-                row,
-                selection_s=selection_s,
-                train_s=round(row['total_s'] - selection_s, 3))
+                row, **split_time(row['total_s'],
+                                  selection_time(run_dir)[0]))
         if args.summary_only:
             print(f'[{i}/{len(plan)}] {name}: not run yet, left out')
             return None
