@@ -155,8 +155,7 @@ def test_paired_difference_is_a_t_interval_over_matched_seeds():
     assert paired_difference(rows, 'geda', 0.4, 'random') is None
 
 
-@given(
-    st.floats(0, 1e4, allow_nan=False), st.floats(0, 1e3, allow_nan=False))
+@given(st.floats(0, 1e4, allow_nan=False), st.floats(0, 1e3, allow_nan=False))
 def test_timings_recomputed_from_a_saved_row_are_the_same(total, selection):
     # a resumed grid recomputes the split from result.json's total_s
     row = split_time(total, selection)
