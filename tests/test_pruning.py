@@ -388,15 +388,20 @@ def test_resume_serves_what_an_uninterrupted_run_serves(
     (dict(rule='random'), "rule: saved 'infobatch', configured 'random'"),
     (dict(anneal=0.5), 'anneal: saved 0.0, configured 0.5'),
     (dict(seed=1), 'seed: saved 5, configured 1'),
+    (dict(max_epochs=3), 'max_epochs: saved 2, configured 3'),
 ])
 def test_resume_with_other_settings_is_refused_naming_both(
         cifar10_root, tmp_path, no_epoch_sleep, changed, message):
+    """Issue 24, case 6: a changed setting was accepted (wrong plan, wrong
+    iteration count, negative ETA)."""
     pruning = dict(ratio=0.5, anneal=0.0)
     runner, loader, *_ = _runner(
         cifar10_root, tmp_path, 2, pruning=pruning, checkpoints=True)
     runner.run([loader], [('train', 1)])
+    changed = dict(changed)
+    epochs = changed.pop('max_epochs', 2)
     again, loader2, *_ = _runner(
-        cifar10_root, tmp_path, 2, pruning=dict(pruning, **changed))
+        cifar10_root, tmp_path, epochs, pruning=dict(pruning, **changed))
     again.resume(str(tmp_path / 'epoch_1.pth'))
     with pytest.raises(ValueError, match=message):
         again.run([loader2], [('train', 1)])
