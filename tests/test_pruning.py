@@ -198,13 +198,15 @@ class OptimizerSettings(Hook):
     optimizer hook's after_train_iter, before this LOWEST hook)."""
 
     def __init__(self):
-        self.trace = []
+        self.trace, self.iters_left = [], []
 
     def after_train_iter(self, runner):
         group = runner.optimizer.param_groups[0]
         self.trace.append(
             (runner.epoch, runner.inner_iter, len(runner.data_loader),
              group['lr'], group['momentum']))
+        # what TextLoggerHook multiplies into the ETA
+        self.iters_left.append(runner.max_iters - runner.iter - 1)
 
 
 LR_POLICIES = {
@@ -319,6 +321,7 @@ def test_runner_serves_the_planned_epochs_and_logs_them(
                 entry['above'] + entry['kept_candidates'])
     assert runner.iter == runner.max_iters == sum(e['iterations']
                                                   for e in epochs)
+    assert min(used.iters_left) == used.iters_left[-1] == 0  # ETA >= 0
     # epoch 1 kept every sample at or above the mean of epoch 0's losses
     with np.load(tmp_path / pruning_state_file(1)) as state:
         losses, seen = state['losses'], state['seen']

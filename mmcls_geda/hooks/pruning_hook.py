@@ -151,13 +151,13 @@ class DynamicPruningHook(Hook):
                 **plan.stats(),
                 iterations=self._epoch_iters,
                 start=time.time()))
-        runner.logger.info(f'DynamicPruningHook (epoch {epoch}): ' + (
-            f'expects {plan.expected:.1f} of {n} samples ({plan.above} at '
-            f'or above the mean loss {plan.mean_loss:.4g}, each of '
-            f'{plan.candidates} {self.rule} candidates dropped with '
-            f'probability {self.ratio})' if plan.
-            pruned else f'full epoch, {n} samples') +
-                           f'; about {runner.max_iters} iterations in all')
+        what = (f'expects {plan.expected:.1f} of {n} samples ({plan.above} '
+                f'at or above the mean loss {plan.mean_loss:.4g}, each of '
+                f'{plan.candidates} {self.rule} candidates dropped with '
+                f'probability {self.ratio})'
+                if plan.pruned else f'full epoch, {n} samples')
+        runner.logger.info(f'DynamicPruningHook (epoch {epoch}): {what}; '
+                           f'about {runner.max_iters} iterations in all')
 
     def _set_warmup(self, runner, per_epoch: int) -> None:
         """Warm-up given in epochs: in full-data iterations, as the
