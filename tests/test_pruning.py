@@ -1,21 +1,22 @@
-"""Dynamic, unbiased pruning from the training losses (InfoBatch-style)."""
+"""Dynamic, unbiased pruning by InfoBatch's rule (docs/pruning.md)."""
 import json
 import logging
 import os
 import os.path as osp
 
+import mmcv.runner.epoch_based_runner as epoch_based_runner
 import numpy as np
 import pytest
 import torch
 from mmcls.datasets import build_dataloader, build_dataset
 from mmcls.models import build_classifier
 from mmcv import Config
-from mmcv.runner import EpochBasedRunner, build_optimizer
+from mmcv.runner import EpochBasedRunner, Hook, build_optimizer
 
 from mmcls_geda import DynamicPruningHook, apply_pruning
-from mmcls_geda.selection import record
-from mmcls_geda.selection.pruning import (check_pruning_args, epoch_lengths,
+from mmcls_geda.selection.pruning import (check_pruning_args, is_pruned,
                                           plan_epoch)
+from mmcls_geda.selection.pruning_state import PRUNING_LOG, pruning_state_file
 from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
                        make_runner, run_tool, small_cfg_options,
                        small_resnet_cfg)
@@ -23,59 +24,140 @@ from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
 # --- the rule ---------------------------------------------------------------
 
 
-def test_epoch_lengths_full_first_and_last():
-    assert epoch_lengths(100, 12, 0.7, 0.125) == [100] + [70] * 9 + [100] * 2
-    assert epoch_lengths(100, 4, 0.5, 0.0) == [100, 50, 50, 50]
-    assert epoch_lengths(10, 3, 1.0, 0.0) == [10, 10, 10]
+def test_pruned_epochs_leave_the_first_and_the_anneal_share_full():
+
+    def pruned(epochs, anneal):
+        return [e for e in range(epochs) if is_pruned(e, epochs, anneal)]
+
+    assert pruned(12, 0.125) == list(range(1, 11))  # InfoBatch: 10.5
+    assert pruned(40, 0.125) == list(range(1, 35))  # the last 5 full
+    assert pruned(4, 0.25) == [1, 2]
+    assert pruned(3, 0.0) == [1, 2]
+    assert pruned(5, 1.0) == []
 
 
-def test_plan_keeps_every_high_loss_sample_and_weights_the_rest():
-    rng = np.random.default_rng(0)
-    losses = rng.exponential(size=100)
-    seen = np.ones(100, bool)
+def _losses(n=200, seed=0):
+    return np.random.default_rng(seed).exponential(size=n)
+
+
+def test_infobatch_keeps_every_high_loss_sample_and_weights_the_rest():
+    losses, seen = _losses(), np.ones(200, bool)
     seen[:5] = False  # never seen: kept like a high loss
-    plan = plan_epoch(losses, seen, 70, np.random.default_rng(1))
+    plan = plan_epoch(losses, seen, 0.5, 'infobatch', np.random.default_rng(1),
+                      True)
     mean = losses[seen].mean()
-    high = np.flatnonzero(~seen | (losses >= mean))
-    assert plan.indices.size == 70 and np.unique(plan.indices).size == 70
-    assert set(high) <= set(plan.indices.tolist())
-    assert plan.above == high.size and plan.below == 100 - high.size
-    kept_low = 70 - high.size
-    assert plan.kept_below == kept_low
-    assert plan.prune_ratio == pytest.approx(1 - kept_low / plan.below)
+    low = seen & (losses < mean)
+    kept = set(plan.indices.tolist())
+    assert np.unique(plan.indices).size == plan.indices.size
+    assert set(np.flatnonzero(~low)) <= kept
     weight = dict(zip(plan.indices.tolist(), plan.weights.tolist()))
-    assert all(weight[i] == 1.0 for i in high)
-    low_weights = [weight[i] for i in plan.indices if i not in set(high)]
-    assert low_weights == pytest.approx([plan.below / kept_low] * kept_low)
-    # a full epoch: everything once, weight 1
-    full = plan_epoch(losses, seen, 100, np.random.default_rng(2))
-    assert sorted(full.indices) == list(range(100))
-    assert np.all(full.weights == 1.0)
+    assert all(weight[i] == (2.0 if low[i] else 1.0) for i in kept)
+    assert plan.candidates == plan.below == low.sum()
+    assert plan.kept_candidates == len(kept & set(np.flatnonzero(low)))
+    assert plan.expected == pytest.approx((~low).sum() + 0.5 * low.sum())
+    stats = plan.stats()
+    assert stats['processed'] == plan.indices.size and stats['pruned']
+    # a full epoch: every sample once, weight 1
+    full = plan_epoch(losses, seen, 0.5, 'infobatch', np.random.default_rng(2),
+                      False)
+    assert sorted(full.indices) == list(range(200))
+    assert np.all(full.weights == 1.0) and full.candidates == 0
 
 
-@pytest.mark.parametrize('length', [40, 8])  # 8: fewer than above-mean
-def test_weighted_epoch_sum_is_unbiased(length):
+@pytest.mark.parametrize('rule', ['infobatch', 'random'])
+def test_each_candidate_is_dropped_with_probability_ratio(rule):
+    losses, seen = _losses(), np.ones(200, bool)
+    kept, candidates = 0, 0
+    for s in range(300):
+        plan = plan_epoch(losses, seen, 0.3, rule, np.random.default_rng(s),
+                          True)
+        kept += plan.kept_candidates
+        candidates += plan.candidates
+    assert kept / candidates == pytest.approx(0.7, abs=0.01)
+
+
+def test_the_collapse_situation_keeps_bounded_weights():
+    # half the samples sit above the mean (a bimodal loss, as in a
+    # from-scratch run): a fixed budget of 50 % had to drop 99 % of the low
+    # ones and weight the rest 80-150; here r never exceeds the ratio
+    n = 2500
+    losses = np.concatenate(
+        [np.full(n // 2 + 8, 2.3),
+         np.full(n // 2 - 8, 0.1)])
+    losses += np.random.default_rng(0).normal(scale=0.01, size=n)
+    seen = np.ones(n, bool)
+    for ratio in (0.5, 0.9):
+        for s in range(20):
+            plan = plan_epoch(losses, seen, ratio, 'infobatch',
+                              np.random.default_rng(s), True)
+            assert plan.above > n / 2 - 20
+            assert plan.weights.max() <= 1 / (1 - ratio) + 1e-12
+            assert plan.kept_candidates / plan.candidates == pytest.approx(
+                1 - ratio, abs=0.06)
+
+
+@pytest.mark.parametrize('rule', ['infobatch', 'random'])
+def test_weighted_epoch_sum_is_unbiased(rule):
     rng = np.random.default_rng(3)
     losses = rng.exponential(size=50)
     values = rng.normal(size=50)  # stands for per-sample gradients
     seen = np.ones(50, bool)
     sums = [
-        float(plan.weights @ values[plan.indices])
-        for plan in (plan_epoch(losses, seen, length, np.random.default_rng(s))
-                     for s in range(20000))
+        float(plan.weights @ values[plan.indices]) for plan in (
+            plan_epoch(losses, seen, 0.6, rule, np.random.default_rng(s), True)
+            for s in range(20000))
     ]
     spread = np.std(sums) / np.sqrt(len(sums))
     assert abs(np.mean(sums) - values.sum()) < 4 * spread
 
 
-def test_pruning_arguments_are_checked():
-    for args, name in [((0, 0.1, 0), 'keep'), ((1.5, 0.1, 0), 'keep'),
-                       ((0.5, -0.1, 0), 'anneal'), ((0.5, 2, 0), 'anneal'),
-                       ((0.5, 0.1, -1), 'seed'), ((True, 0.1, 0), 'keep')]:
-        with pytest.raises(ValueError, match=name):
-            check_pruning_args(*args)
-        with pytest.raises(ValueError, match=name):
-            DynamicPruningHook(*args)
+def test_random_control_draws_as_many_candidates_uniformly():
+    losses, seen = _losses(), np.ones(200, bool)
+    low = set(np.flatnonzero(losses < losses.mean()))
+    dropped_low = 0
+    for s in range(200):
+        plan = plan_epoch(losses, seen, 0.5, 'random',
+                          np.random.default_rng(s), True)
+        assert plan.candidates == len(low)
+        assert set(plan.weights.tolist()) <= {1.0, 2.0}
+        dropped = set(range(200)) - set(plan.indices.tolist())
+        dropped_low += len(dropped & low)
+        assert len(dropped) == plan.candidates - plan.kept_candidates
+    # uniform candidates: dropped samples are low-loss in proportion only
+    share = dropped_low / (200 * 0.5 * len(low))
+    assert share == pytest.approx(len(low) / 200, abs=0.03)
+
+
+def test_draws_are_seeded_by_seed_and_epoch():
+    from mmcls_geda.selection.budgets import class_rng
+    losses, seen = _losses(), np.ones(200, bool)
+
+    def plan(seed, epoch):
+        return plan_epoch(losses, seen, 0.5, 'infobatch',
+                          class_rng(seed, epoch), True).indices
+
+    assert np.array_equal(plan(0, 3), plan(0, 3))
+    assert not np.array_equal(plan(0, 3), plan(0, 4))
+    assert not np.array_equal(plan(0, 3), plan(1, 3))
+
+
+@pytest.mark.parametrize('args, name', [
+    ((0.95, 'infobatch', 0.1, 0), 'ratio'),
+    ((-0.1, 'infobatch', 0.1, 0), 'ratio'),
+    ((True, 'infobatch', 0.1, 0), 'ratio'),
+    ((0.5, 'loss', 0.1, 0), 'rule'),
+    ((0.5, 'infobatch', 1.5, 0), 'anneal'),
+    ((0.5, 'infobatch', 0.1, -1), 'seed'),
+])
+def test_pruning_arguments_are_checked(args, name):
+    with pytest.raises(ValueError, match=name):
+        check_pruning_args(*args)
+    with pytest.raises(ValueError, match=name):
+        DynamicPruningHook(*args)
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+    with pytest.raises(ValueError, match=name):
+        apply_pruning(cfg, *args)
 
 
 def test_unnormalised_weighted_loss_and_recorded_losses():
@@ -105,101 +187,232 @@ def test_unnormalised_weighted_loss_and_recorded_losses():
 # --- in a real runner --------------------------------------------------------
 
 
-def _pruning_runner(root,
-                    work_dir,
-                    max_epochs,
-                    keep=0.5,
-                    anneal=0.25,
-                    world=1,
-                    rank=0,
-                    model_wrapper=None):
-    ds = build_dataset(
-        dict(
-            type='DynamicPruningDataset',
-            dataset=dict(
-                type='LocalCIFAR10', data_prefix=root,
-                pipeline=TRAIN_PIPELINE)))
+@pytest.fixture
+def no_epoch_sleep(monkeypatch):
+    """EpochBasedRunner sleeps 2 s per epoch; these tests run many."""
+    monkeypatch.setattr(epoch_based_runner.time, 'sleep', lambda s: None)
+
+
+class OptimizerSettings(Hook):
+    """What the optimizer used in each iteration (the step runs in the
+    optimizer hook's after_train_iter, before this LOWEST hook)."""
+
+    def __init__(self):
+        self.trace, self.iters_left = [], []
+
+    def after_train_iter(self, runner):
+        group = runner.optimizer.param_groups[0]
+        self.trace.append(
+            (runner.epoch, runner.inner_iter, len(runner.data_loader),
+             group['lr'], group['momentum']))
+        # what TextLoggerHook multiplies into the ETA
+        self.iters_left.append(runner.max_iters - runner.iter - 1)
+
+
+LR_POLICIES = {
+    'OneCycle':
+    dict(
+        lr=dict(
+            policy='OneCycle',
+            max_lr=0.1,
+            div_factor=100,
+            final_div_factor=100,
+            by_epoch=False),
+        momentum=dict(policy='OneCycle', by_epoch=False),
+        final=0.1 / 100 / 100),
+    'CosineAnnealing':
+    dict(
+        lr=dict(
+            policy='CosineAnnealing',
+            min_lr=1e-4,
+            by_epoch=False,
+            warmup='linear',
+            warmup_iters=5,
+            warmup_ratio=0.1),
+        momentum=None,
+        final=None),  # mmcv's cosine reaches min_lr one iteration after
+}
+
+
+def _runner(root,
+            work_dir,
+            max_epochs,
+            pruning=None,
+            policy='OneCycle',
+            world=1,
+            rank=0,
+            model_wrapper=None,
+            checkpoints=False):
+    """A real EpochBasedRunner on the tiny CIFAR-10 (60 images, batches of
+    8); ``pruning``: the DynamicPruningHook's kwargs, None: full data."""
+    data = dict(type='LocalCIFAR10', data_prefix=root, pipeline=TRAIN_PIPELINE)
+    model_cfg = small_resnet_cfg()
+    if pruning is not None:
+        data = dict(type='DynamicPruningDataset', dataset=data)
+        model_cfg = dict(
+            model_cfg, type='WeightedImageClassifier', normalize_weights=False)
     torch.manual_seed(0)
-    model = build_classifier(
-        dict(
-            small_resnet_cfg(),
-            type='WeightedImageClassifier',
-            normalize_weights=False))
+    model = build_classifier(model_cfg)
     model.init_weights()
     loader = build_dataloader(
-        ds,
+        build_dataset(data),
         8,
         1,
         dist=world > 1,
         seed=0,
-        sampler_cfg=dict(type='DynamicPruningSampler'))
+        sampler_cfg=(None if pruning is None else dict(
+            type='DynamicPruningSampler')))
     if model_wrapper is None:
         runner = make_runner(work_dir, model, max_epochs=max_epochs)
     else:
         runner = EpochBasedRunner(
             model_wrapper(model),
-            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
+            optimizer=build_optimizer(model,
+                                      dict(type='SGD', lr=0.01, momentum=0.9)),
             work_dir=str(work_dir),
             logger=logging.getLogger(f'r{rank}'),
             max_epochs=max_epochs)
         runner.register_optimizer_hook(dict(grad_clip=None))
-    runner.register_lr_hook(
-        dict(
-            policy='OneCycle',
-            max_lr=0.1,
-            div_factor=100,
-            final_div_factor=100,
-            by_epoch=False))
-    hook = DynamicPruningHook(keep=keep, anneal=anneal, seed=5)
-    runner.register_hook(hook, priority='HIGHEST')
-    served = ServedIndices()
+    schedule = LR_POLICIES[policy]
+    runner.register_lr_hook(dict(schedule['lr']))
+    if schedule['momentum']:
+        runner.register_momentum_hook(dict(schedule['momentum']))
+    if checkpoints:
+        runner.register_checkpoint_hook(dict(interval=1))
+    hook = None
+    if pruning is not None:
+        hook = DynamicPruningHook(**dict(dict(seed=5), **pruning))
+        runner.register_hook(hook, priority='HIGHEST')
+    served, used = ServedIndices(), OptimizerSettings()
     runner.register_hook(served)
-    return runner, loader, hook, served
+    runner.register_hook(used, priority='LOWEST')
+    return runner, loader, hook, served, used
 
 
-def test_runner_serves_the_planned_counts_and_schedule(cifar10_root, tmp_path):
-    runner, loader, hook, served = _pruning_runner(cifar10_root, tmp_path, 4)
+def _per_epoch(served, used):
+    """The served indices, split by epoch (from the recorded iterations)."""
+    epochs = {}
+    for batch, (epoch, *_) in zip(served.served, used.trace):
+        epochs.setdefault(epoch, []).append(batch)
+    return [np.concatenate(epochs[e]) for e in sorted(epochs)]
+
+
+def test_runner_serves_the_planned_epochs_and_logs_them(
+        cifar10_root, tmp_path, no_epoch_sleep):
+    runner, loader, hook, served, used = _runner(
+        cifar10_root, tmp_path, 4, pruning=dict(ratio=0.5, anneal=0.25))
     runner.run([loader], [('train', 1)])
-    # 60 samples: full, 30, 30, full (anneal 0.25 of 4 epochs)
-    per_epoch = [
-        len(s) for s in np.split(
-            np.concatenate(served.served), np.cumsum([60, 30, 30]))
-    ]
-    assert per_epoch == [60, 30, 30, 60]
-    planned = 8 + 4 + 4 + 8  # batches of 8
-    assert runner.iter == planned and runner.max_iters == planned
-    lr_hook = next(h for h in runner.hooks if 'OneCycle' in type(h).__name__)
-    assert lr_hook.lr_phases[-1][0] == planned - 1  # ends where training does
-    log = json.load(open(tmp_path / record.PRUNING_LOG))['epochs']
-    assert [e['processed'] for e in log] == [60, 30, 30, 60]
+    log = json.load(open(tmp_path / PRUNING_LOG))
+    assert log['settings'] == dict(
+        ratio=0.5, rule='infobatch', anneal=0.25, seed=5, max_epochs=4)
+    epochs = log['epochs']
+    per_epoch = _per_epoch(served, used)
+    # 60 samples: full, pruned, pruned, full (anneal 0.25 of 4 epochs)
+    assert [e['pruned'] for e in epochs] == [False, True, True, False]
+    assert [e['processed'] for e in epochs] == [len(s) for s in per_epoch]
+    assert epochs[0]['processed'] == epochs[3]['processed'] == 60
+    for entry, indices in zip(epochs, per_epoch):
+        assert entry['iterations'] == -(-len(indices) // 8)
+        assert np.unique(indices).size == len(indices)
+        if entry['pruned']:
+            assert entry['expected'] == pytest.approx(entry['above'] +
+                                                      0.5 * entry['below'])
+            assert entry['processed'] == (
+                entry['above'] + entry['kept_candidates'])
+    assert runner.iter == runner.max_iters == sum(e['iterations']
+                                                  for e in epochs)
+    assert min(used.iters_left) == used.iters_left[-1] == 0  # ETA >= 0
     # epoch 1 kept every sample at or above the mean of epoch 0's losses
-    with np.load(tmp_path / record.pruning_state_file(1)) as state:
+    with np.load(tmp_path / pruning_state_file(1)) as state:
         losses, seen = state['losses'], state['seen']
     assert seen.all()
-    epoch1 = np.concatenate(served.served)[60:90]
     high = np.flatnonzero(losses >= losses.mean())
-    assert set(high) <= set(epoch1.tolist())
-    assert log[1]['above'] == high.size
+    assert set(high) <= set(per_epoch[1].tolist())
+    assert epochs[1]['above'] == high.size and epochs[1]['processed'] < 60
 
 
-def test_resume_lands_on_the_same_plan(cifar10_root, tmp_path):
-    runner, loader, hook, served = _pruning_runner(
-        cifar10_root, tmp_path, 3, anneal=0.0)
+@pytest.mark.parametrize('policy, anneal', [('OneCycle', 0.25),
+                                            ('CosineAnnealing', 0.0)])
+def test_optimizer_follows_the_full_data_schedule_by_epoch_progress(
+        cifar10_root, tmp_path, no_epoch_sleep, policy, anneal):
+    """The LR (and momentum) the optimizer used in a pruned run equals the
+    full-data run's at the same epoch progress, and ends at the final
+    value (anneal=0: the last epoch is a pruned one)."""
+    epochs = 4
+    full = _runner(cifar10_root, tmp_path / 'full', epochs, policy=policy)
+    full[0].run([full[1]], [('train', 1)])
+    pruned = _runner(
+        cifar10_root,
+        tmp_path / 'pruned',
+        epochs,
+        pruning=dict(ratio=0.7, anneal=anneal),
+        policy=policy)
+    pruned[0].run([pruned[1]], [('train', 1)])
+    reference = {(e, i): (lr, m) for e, i, _, lr, m in full[4].trace}
+    per_epoch = 8  # 60 samples in batches of 8
+    lengths = {e: length for e, _, length, _, _ in pruned[4].trace}
+    assert min(lengths.values()) < per_epoch  # some epochs were shorter
+    compared = set()
+    for epoch, i, length, lr, momentum in pruned[4].trace:
+        if (i + 1) * per_epoch % length == 0:  # the same epoch progress
+            j = (i + 1) * per_epoch // length - 1
+            assert (lr, momentum) == pytest.approx(reference[epoch, j])
+            compared.add(epoch)
+    assert compared == set(range(epochs))
+    # the last iteration: the full-data run's last value (one-cycle's final)
+    assert pruned[4].trace[-1][3:] == pytest.approx(full[4].trace[-1][3:])
+    final = LR_POLICIES[policy]['final']
+    if final is not None:
+        assert pruned[4].trace[-1][3] == pytest.approx(final)
+    assert pruned[0].iter == pruned[0].max_iters < full[0].iter
+
+
+def test_resume_serves_what_an_uninterrupted_run_serves(
+        cifar10_root, tmp_path, no_epoch_sleep):
+    pruning = dict(ratio=0.5, anneal=0.0)
+    runner, loader, _, served, used = _runner(
+        cifar10_root, tmp_path, 3, pruning=pruning, checkpoints=True)
     runner.run([loader], [('train', 1)])
-    epoch2 = np.concatenate(served.served)[90:]
-    # a new process resumes at epoch 2 from the saved losses
-    again, loader2, hook2, _ = _pruning_runner(
-        cifar10_root, tmp_path, 3, anneal=0.0)
-    again.data_loader = loader2
-    again._epoch = 2
-    hook2.before_train_epoch(again)
-    assert sorted(loader2.sampler.plan.tolist()) == sorted(epoch2.tolist())
-    assert again.max_iters == 8 + 4 + 4
-    os.remove(tmp_path / record.pruning_state_file(2))
-    third, loader3, hook3, _ = _pruning_runner(cifar10_root, tmp_path, 3)
-    third.data_loader, third._epoch = loader3, 2
-    with pytest.raises(FileNotFoundError, match='resuming at epoch 2'):
-        hook3.before_train_epoch(third)
+    whole = _per_epoch(served, used)
+    whole_lr = [t[3] for t in used.trace if t[0] == 2]
+    # a new process resumes from epoch_2.pth: it trains epoch 2 only
+    again, loader2, _, served2, used2 = _runner(
+        cifar10_root, tmp_path, 3, pruning=pruning)
+    again.resume(str(tmp_path / 'epoch_2.pth'))
+    again.run([loader2], [('train', 1)])
+    (epoch2, ) = _per_epoch(served2, used2)
+    assert np.array_equal(epoch2, whole[2])
+    assert [t[3] for t in used2.trace] == pytest.approx(whole_lr)
+    assert again.iter == again.max_iters == runner.iter
+
+
+@pytest.mark.parametrize('changed, message', [
+    (dict(ratio=0.3), 'ratio: saved 0.5, configured 0.3'),
+    (dict(rule='random'), "rule: saved 'infobatch', configured 'random'"),
+    (dict(anneal=0.5), 'anneal: saved 0.0, configured 0.5'),
+    (dict(seed=1), 'seed: saved 5, configured 1'),
+    (dict(max_epochs=3), 'max_epochs: saved 2, configured 3'),
+])
+def test_resume_with_other_settings_is_refused_naming_both(
+        cifar10_root, tmp_path, no_epoch_sleep, changed, message):
+    """Issue 24, case 6: a changed setting was accepted (wrong plan, wrong
+    iteration count, negative ETA)."""
+    pruning = dict(ratio=0.5, anneal=0.0)
+    runner, loader, *_ = _runner(
+        cifar10_root, tmp_path, 2, pruning=pruning, checkpoints=True)
+    runner.run([loader], [('train', 1)])
+    changed = dict(changed)
+    epochs = changed.pop('max_epochs', 2)
+    again, loader2, *_ = _runner(
+        cifar10_root, tmp_path, epochs, pruning=dict(pruning, **changed))
+    again.resume(str(tmp_path / 'epoch_1.pth'))
+    with pytest.raises(ValueError, match=message):
+        again.run([loader2], [('train', 1)])
+    os.remove(tmp_path / pruning_state_file(1))
+    third, loader3, *_ = _runner(cifar10_root, tmp_path, 2, pruning=pruning)
+    third.resume(str(tmp_path / 'epoch_1.pth'))
+    with pytest.raises(FileNotFoundError, match='resuming at epoch 1'):
+        third.run([loader3], [('train', 1)])
 
 
 def test_runner_refuses_a_normalising_classifier_and_a_plain_loader(
@@ -208,7 +421,8 @@ def test_runner_refuses_a_normalising_classifier_and_a_plain_loader(
     runner = make_runner(tmp_path, model)
     with pytest.raises(TypeError, match='normalize_weights=False'):
         DynamicPruningHook().before_run(runner)
-    runner, loader, hook, _ = _pruning_runner(cifar10_root, tmp_path, 2)
+    runner, loader, hook, *_ = _runner(
+        cifar10_root, tmp_path, 2, pruning=dict())
     plain = build_dataloader(
         build_dataset(
             dict(
@@ -231,13 +445,14 @@ def _prune_on_rank(rank, world, port, root, work_dir):
     from mmcv.parallel import MMDistributedDataParallel
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    epoch_based_runner.time.sleep = lambda s: None  # this process only
     dist.init_process_group('gloo', rank=rank, world_size=world)
     try:
-        runner, loader, hook, served = _pruning_runner(
+        runner, loader, hook, served, used = _runner(
             root,
             work_dir,
             3,
-            anneal=0.0,
+            pruning=dict(ratio=0.5, anneal=0.0),
             world=world,
             rank=rank,
             model_wrapper=MMDistributedDataParallel)
@@ -245,8 +460,8 @@ def _prune_on_rank(rank, world, port, root, work_dir):
         np.save(osp.join(work_dir, f'losses{rank}.npy'), hook.losses)
         np.save(osp.join(work_dir, f'plan{rank}.npy'), loader.sampler.plan)
         np.save(
-            osp.join(work_dir, f'served{rank}.npy'),
-            np.concatenate(served.served))
+            osp.join(work_dir, f'last{rank}.npy'),
+            _per_epoch(served, used)[-1])
     finally:
         dist.destroy_process_group()
 
@@ -260,11 +475,11 @@ def test_distributed_ranks_agree_on_losses_and_plans(cifar10_root, tmp_path):
     losses = [np.load(tmp_path / f'losses{r}.npy') for r in range(2)]
     plans = [np.load(tmp_path / f'plan{r}.npy') for r in range(2)]
     assert np.array_equal(losses[0], losses[1])
-    assert np.array_equal(plans[0], plans[1]) and plans[0].size == 30
-    # the last epoch's shares (15 each) together served exactly the plan
-    last = np.concatenate(
-        [np.load(tmp_path / f'served{r}.npy')[-15:] for r in range(2)])
-    assert sorted(last.tolist()) == sorted(plans[0].tolist())
+    assert np.array_equal(plans[0], plans[1]) and plans[0].size < 60
+    # the last (pruned) epoch's shares together served exactly the plan
+    last = np.concatenate([np.load(tmp_path / f'last{r}.npy') for r in (0, 1)])
+    assert set(last.tolist()) == set(plans[0].tolist())
+    assert last.size == 2 * -(-plans[0].size // 2)  # padded to equal shares
 
 
 def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
@@ -272,8 +487,16 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
     cfg = apply_pruning(
         Config.fromfile(
             osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py')),
-        keep=0.5,
-        anneal=0.3)
+        ratio=0.5,
+        anneal=0.34)
+    (hook, ) = cfg.custom_hooks
+    assert hook == dict(
+        type='DynamicPruningHook',
+        ratio=0.5,
+        rule='infobatch',
+        anneal=0.34,
+        seed=0,
+        priority='HIGHEST')
     assert cfg.sampler.type == 'DynamicPruningSampler'
     assert cfg.model.type == 'WeightedImageClassifier'
     assert cfg.model.normalize_weights is False
@@ -282,33 +505,41 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
     cfg.dump(path)
     work = str(tmp_path / 'work')
     opts = [
-        o.replace('data.train.dataset.', 'data.train.dataset.')
-        for o in small_cfg_options(cifar10_root, work, epochs=3)
+        o for o in small_cfg_options(cifar10_root, work, epochs=3)
         if not o.startswith('custom_hooks.0.scoring')
     ]
     run_tool(python, 'tools/train.py', path, '--work-dir', work, '--device',
              'cpu', '--cfg-options', *opts)
-    log = json.load(open(osp.join(work, record.PRUNING_LOG)))['epochs']
-    assert [e['processed'] for e in log] == [60, 30, 60]
-    with pytest.raises(ValueError, match='keep'):
-        apply_pruning(cfg, keep=0)
+    log = json.load(open(osp.join(work, PRUNING_LOG)))['epochs']
+    assert [e['pruned'] for e in log] == [False, True, False]
+    assert log[0]['processed'] == log[2]['processed'] == 60
+    assert log[1]['processed'] < 60
 
 
-@pytest.mark.parametrize('name, keep', [
-    ('resnet18_1xb64-prune-k0.7_cifar10.py', 0.7),
-    ('resnet18_1xb64-prune-k0.5_cifar10.py', 0.5),
-    ('resnet18_1xb64-prune-k0.7_cifar100.py', 0.7),
-    ('resnet18w16_1xb64-prune-k0.7_cifar10-5k.py', 0.7),
-    ('resnet18w16_1xb64-finetune-prune-k0.7_cifar10-c5-9.py', 0.7),
+@pytest.mark.parametrize('name, ratio, rule', [
+    ('resnet18_1xb64-infobatch-r0.5_cifar10.py', 0.5, 'infobatch'),
+    ('resnet18_1xb64-infobatch-r0.5_cifar100.py', 0.5, 'infobatch'),
+    ('resnet18w16_1xb64-infobatch-r0.5_cifar10-5k.py', 0.5, 'infobatch'),
+    ('resnet18w16_1xb64-infobatch-r0.7_cifar10-5k.py', 0.7, 'infobatch'),
+    ('resnet18w16_1xb64-dynamic_random-r0.5_cifar10-5k.py', 0.5, 'random'),
+    ('resnet18w16_1xb64-finetune-infobatch-r0.5_cifar10-c5-9.py', 0.5,
+     'infobatch'),
 ])
-def test_pruning_configs_are_what_apply_pruning_makes(name, keep):
+def test_pruning_configs_are_what_apply_pruning_makes(name, ratio, rule):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'pruning', name))
     (hook, ) = cfg.custom_hooks
-    assert hook.type == 'DynamicPruningHook' and hook.keep == keep
-    assert hook.priority == 'HIGHEST' and hook.anneal == 0.125
-    assert cfg.sampler.type == 'DynamicPruningSampler'
-    assert cfg.model.type == 'WeightedImageClassifier'
-    assert cfg.model.normalize_weights is False
-    assert cfg.data.train.type == 'DynamicPruningDataset'
+    assert hook.type == 'DynamicPruningHook' and hook.priority == 'HIGHEST'
+    assert (hook.ratio, hook.rule, hook.anneal) == (ratio, rule, 0.125)
+    DynamicPruningHook(**{
+        k: v
+        for k, v in hook.items() if k != 'type' and k != 'priority'
+    })
+    base = cfg._cfg_dict.to_dict()
+    base['custom_hooks'] = []
+    made = apply_pruning(base, ratio=ratio, rule=rule)
+    assert made['custom_hooks'] == [hook.to_dict()]
+    assert made['data']['train'] == cfg.data.train.to_dict()
+    assert made['model'] == cfg.model.to_dict()
+    assert made['sampler'] == cfg.sampler.to_dict()
     assert cfg.data.train.dataset.type.startswith('LocalCIFAR')
     assert cfg.data.val.type == cfg.data.train.dataset.type

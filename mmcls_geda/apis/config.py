@@ -158,7 +158,8 @@ def apply_geda(cfg,
 
 
 def apply_pruning(cfg,
-                  keep: float = 0.7,
+                  ratio: float = 0.5,
+                  rule: str = 'infobatch',
                   anneal: float = 0.125,
                   seed: int = 0):
     """Turn any mmcls classification config into dynamic pruning.
@@ -166,19 +167,23 @@ def apply_pruning(cfg,
     Wraps ``data.train`` in ``DynamicPruningDataset``, sets
     ``sampler=dict(type='DynamicPruningSampler')``, makes an
     ``ImageClassifier`` a ``WeightedImageClassifier`` with
-    ``normalize_weights=False`` and adds the ``DynamicPruningHook``. The
-    config is copied, not changed.
+    ``normalize_weights=False`` and adds the ``DynamicPruningHook``
+    (InfoBatch's rule, see ``docs/pruning.md``). The config is copied, not
+    changed.
 
     Args:
         cfg (mmcv.Config | dict): An mmcls classification config.
-        keep: Share of the data a pruned epoch processes, in (0, 1].
+        ratio: The probability that a below-mean-loss sample is dropped in
+            a pruned epoch, in [0, 0.9].
+        rule: ``'infobatch'`` (candidates by the loss) or ``'random'`` (as
+            many candidates, drawn uniformly: the control).
         anneal: Share of the epochs, at the end, on all data.
         seed: Seed of the per-epoch draws.
 
     Returns:
         The same type as ``cfg``.
     """
-    check_pruning_args(keep, anneal, seed)
+    settings = check_pruning_args(ratio, rule, anneal, seed)
     cfg, as_config = _plain(cfg)
     train = cfg['data']['train']
     if train.get('type') == 'DynamicPruningDataset':
@@ -188,14 +193,8 @@ def apply_pruning(cfg,
     _weighted_model(cfg, 'dynamic pruning weights the kept low-loss samples',
                     'use an ImageClassifier')
     cfg['model']['normalize_weights'] = False
-    _add_hook(
-        cfg,
-        dict(
-            type='DynamicPruningHook',
-            keep=keep,
-            anneal=anneal,
-            seed=seed,
-            priority='HIGHEST'))
+    _add_hook(cfg,
+              dict(type='DynamicPruningHook', **settings, priority='HIGHEST'))
     return _returned(cfg, as_config)
 
 

@@ -2,13 +2,15 @@
 serves each epoch's plan.
 
 ``DynamicPruningHook`` decides each epoch which samples are processed and
-with what loss weights (:func:`mmcls_geda.selection.pruning.plan_epoch`);
+with what loss weights (:func:`mmcls_geda.selection.pruning.plan_epoch`):
+the epoch length varies;
 :class:`DynamicPruningSampler` serves that epoch's indices (this rank's
 share), and :class:`DynamicPruningDataset` adds each item's dataset index
 (so that its training loss can be recorded) and loss weight. The weights
 live in shared memory, so persistent loader workers see every epoch's.
 """
 import copy
+import math
 from typing import Iterator, Optional, Union
 
 import numpy as np
@@ -105,11 +107,13 @@ class DynamicPruningSampler(Sampler):
         """The epoch's dataset indices, in order, the same on every rank."""
         self.plan = np.asarray(indices, dtype=np.int64)
 
-    def _total(self) -> int:
-        return len(self.dataset) if self.plan is None else self.plan.size
+    def share(self, total: int) -> int:
+        """Samples each rank serves of a plan of ``total`` (padded)."""
+        return -(-int(total) // self.num_replicas)
 
     def __len__(self) -> int:
-        return -(-self._total() // self.num_replicas)
+        return self.share(
+            len(self.dataset) if self.plan is None else self.plan.size)
 
     def __iter__(self) -> Iterator[int]:
         if self.plan is None:
@@ -120,3 +124,16 @@ class DynamicPruningSampler(Sampler):
         per_rank = len(self)
         padded = np.resize(self.plan, per_rank * self.num_replicas)
         return iter(padded[self.rank::self.num_replicas].tolist())
+
+
+def epoch_iterations(loader, total: float) -> float:
+    """Iterations ``loader`` (with a :class:`DynamicPruningSampler`) runs
+    for a plan of ``total`` samples: the one place of this rounding.
+
+    A fractional ``total`` (an expected epoch length) is rounded up.
+    """
+    per_rank = loader.sampler.share(math.ceil(total))
+    batch = loader.batch_sampler.batch_size
+    if loader.batch_sampler.drop_last:
+        return per_rank // batch
+    return -(-per_rank // batch)

@@ -1,4 +1,5 @@
-"""``DynamicPruningHook``: plans each epoch from the training losses."""
+"""``DynamicPruningHook``: InfoBatch's rule, epoch by epoch, from the
+training losses; the schedules follow the epoch progress."""
 import time
 from typing import List
 
@@ -7,34 +8,51 @@ import torch.distributed as dist
 from mmcv.runner import HOOKS, Hook, LrUpdaterHook, get_dist_info
 from mmcv.runner.hooks.momentum_updater import MomentumUpdaterHook
 
-from ..datasets.pruning import DynamicPruningDataset, DynamicPruningSampler
-from ..selection import record
+from ..datasets.pruning import (DynamicPruningDataset, DynamicPruningSampler,
+                                epoch_iterations)
 from ..selection.budgets import class_rng
-from ..selection.pruning import check_pruning_args, epoch_lengths, plan_epoch
+from ..selection.pruning import check_pruning_args, is_pruned, plan_epoch
+from ..selection.pruning_state import load_pruning_state, save_pruning_state
+from ..selection.record import labels_fingerprint
 from .runner_checks import check_runner, check_weighted_model, inner_model
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+class _ScheduleView:
+    """The runner as an iteration-based schedule sees it: ``iter`` and
+    ``max_iters`` are the full-data run's at the same epoch progress; every
+    other attribute is the runner's."""
+
+    def __init__(self, runner, virtual_iter: float, full_iters: int):
+        self._runner = runner
+        self.iter, self.max_iters = virtual_iter, full_iters
+
+    def __getattr__(self, name):
+        return getattr(self._runner, name)
 
 
 @HOOKS.register_module()
 class DynamicPruningHook(Hook):
-    """Train on fewer samples per epoch, unbiased, from the training losses.
+    """Train on fewer samples per epoch, unbiased, by InfoBatch's rule.
 
-    InfoBatch-style (see :mod:`mmcls_geda.selection.pruning` for the rule
-    and the unbiasedness argument): the first epoch and the last
-    ``ceil(anneal * max_epochs)`` epochs see all data; every other epoch
-    processes ``round(keep * n)`` samples, all those whose last training
-    loss is at or above the mean and a uniform draw from the rest, with
-    inverse-probability loss weights. The losses are the per-sample losses
-    of the ordinary training forward pass (``WeightedImageClassifier``
-    records them), merged across ranks after every epoch.
+    Every pruned epoch drops each sample whose last training loss is below
+    the mean with probability ``ratio`` and weights the kept ones
+    ``1 / (1 - ratio)``; the first epoch and the last ``anneal`` share of
+    the epochs are full (see :mod:`mmcls_geda.selection.pruning` and
+    ``docs/pruning.md``). ``rule='random'`` is the control: as many
+    candidates, drawn uniformly. The losses are the per-sample losses of
+    the training forward pass (``WeightedImageClassifier`` records them),
+    merged across ranks after every epoch; the draws are seeded by
+    ``(seed, epoch)``, so every rank (and a resumed run) draws the same.
 
-    The runner computes ``max_iters`` from the first (full) epoch's length;
-    the hook replaces it with the planned total before training and has
-    the learning-rate and momentum hooks plan on it, so one-cycle and every
-    iteration-based schedule end where they should.
+    Schedules: every iteration-based (``by_epoch=False``) learning-rate
+    and momentum updater sees, at iteration ``i`` of an epoch of ``L``
+    iterations, the full-data run's iteration at the same epoch progress
+    ``(epoch + (i + 1) / L) / max_epochs``, counted at the iteration's end,
+    so the schedule's shape in epochs is the full-data run's and its last
+    iteration gets the final value. ``runner.max_iters`` is the expected
+    total of this run (past epochs as run, this epoch as drawn, later ones
+    by the current expectation), for the ETA and ``is_last_iter``; exact in
+    the last epoch.
 
     Needs (``mmcls_geda.apply_pruning`` sets them): ``data.train`` in
     :class:`DynamicPruningDataset`, ``sampler=dict(type=
@@ -42,20 +60,25 @@ class DynamicPruningHook(Hook):
     with ``normalize_weights=False``. Register with ``priority='HIGHEST'``.
 
     Args:
-        keep (float): Share of the data a pruned epoch processes, in (0, 1].
+        ratio (float): ``r``, the probability that a below-mean sample is
+            dropped in a pruned epoch, in [0, 0.9].
+        rule (str): ``'infobatch'`` (by the loss) or ``'random'``.
         anneal (float): Share of the epochs, at the end, on all data.
-        seed (int): Seed of the per-epoch draws (the same on every rank).
+        seed (int): Seed of the per-epoch draws.
     """
 
     def __init__(self,
-                 keep: float = 0.7,
+                 ratio: float = 0.5,
+                 rule: str = 'infobatch',
                  anneal: float = 0.125,
                  seed: int = 0):
-        check_pruning_args(keep, anneal, seed)
-        self.keep, self.anneal, self.seed = keep, anneal, seed
+        self.settings = check_pruning_args(ratio, rule, anneal, seed)
+        self.ratio, self.rule, self.anneal, self.seed = (
+            self.settings[k] for k in ('ratio', 'rule', 'anneal', 'seed'))
         self.losses = self.seen = None
         self.log: List[dict] = []
         self._batch: List = []
+        self._full_epoch_iters = self._epoch_iters = None
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
@@ -64,6 +87,24 @@ class DynamicPruningHook(Hook):
             'dynamic pruning',
             'train without DynamicPruningHook',
             unnormalised=True)
+        for hook in runner.hooks:
+            if isinstance(hook, (LrUpdaterHook, MomentumUpdaterHook)) and \
+                    not hook.by_epoch and \
+                    not hasattr(hook, '_pruning_view'):
+                hook._pruning_view = True
+                hook.before_train_iter = self._through_view(
+                    hook.before_train_iter)
+
+    def _through_view(self, method):
+
+        def call(runner):
+            per_epoch = self._full_epoch_iters
+            virtual = runner.epoch * per_epoch + (
+                (runner.inner_iter + 1) * per_epoch / self._epoch_iters - 1)
+            method(
+                _ScheduleView(runner, virtual, per_epoch * runner.max_epochs))
+
+        return call
 
     def _parts(self, runner):
         loader = runner.data_loader
@@ -74,54 +115,58 @@ class DynamicPruningHook(Hook):
                 "and sampler=dict(type='DynamicPruningSampler'); the loader "
                 f'has {type(loader.dataset).__name__} and '
                 f'{type(loader.sampler).__name__} (use apply_pruning)')
-        return loader.dataset, loader.sampler, loader.batch_size
+        return loader.dataset, loader.sampler
 
     def before_train_epoch(self, runner) -> None:
-        dataset, sampler, batch = self._parts(runner)
-        n, epoch = len(dataset), runner.epoch
-        lengths = epoch_lengths(n, runner.max_epochs, self.keep, self.anneal)
-        fingerprint = record.labels_fingerprint(dataset.get_gt_labels())
+        loader = runner.data_loader
+        dataset, sampler = self._parts(runner)
+        n, epoch, epochs = len(dataset), runner.epoch, runner.max_epochs
+        settings = dict(self.settings, max_epochs=epochs)
         if self.losses is None:  # first epoch of this process
             if epoch == 0:
                 self.losses, self.seen = np.zeros(n), np.zeros(n, bool)
             else:
-                self.losses, self.seen, self.log = record.load_pruning_state(
-                    runner.work_dir, epoch, fingerprint)
-            self._plan_schedules(runner, lengths, sampler.num_replicas, batch)
-        # train() resets max_iters from this epoch's length: the planned
-        # total again, for schedules that read it every iteration
-        runner._max_iters = self._planned_iters
-        plan = plan_epoch(self.losses, self.seen, lengths[epoch],
-                          class_rng(self.seed, epoch))
+                self.losses, self.seen, self.log = load_pruning_state(
+                    runner.work_dir, epoch,
+                    labels_fingerprint(dataset.get_gt_labels()), settings)
+            self._full_epoch_iters = epoch_iterations(loader, n)
+            self._set_warmup(runner, self._full_epoch_iters)
+        plan = plan_epoch(self.losses, self.seen, self.ratio, self.rule,
+                          class_rng(self.seed, epoch),
+                          is_pruned(epoch, epochs, self.anneal))
         dataset.set_weights(plan.indices, plan.weights)
         sampler.set_plan(plan.indices)
+        self._epoch_iters = len(loader)
+        # mmcv 1.x has no public setter; train() itself rewrites it from
+        # len(loader) every epoch, which no longer is every epoch's length
+        runner._max_iters = runner.iter + self._epoch_iters + sum(
+            epoch_iterations(
+                loader,
+                plan.expected if is_pruned(e, epochs, self.anneal) else n)
+            for e in range(epoch + 1, epochs))
         self.log.append(
             dict(
                 epoch=epoch,
-                processed=int(plan.indices.size),
-                n=n,
-                above=plan.above,
-                below=plan.below,
-                kept_below=plan.kept_below,
-                prune_ratio=round(plan.prune_ratio, 6),
-                mean_loss=None if np.isnan(plan.mean_loss) else plan.mean_loss,
+                rule=self.rule,
+                **plan.stats(),
+                iterations=self._epoch_iters,
                 start=time.time()))
-        runner.logger.info(f'DynamicPruningHook (epoch {epoch}): '
-                           f'{plan.summary()}')
+        what = (f'expects {plan.expected:.1f} of {n} samples ({plan.above} '
+                f'at or above the mean loss {plan.mean_loss:.4g}, each of '
+                f'{plan.candidates} {self.rule} candidates dropped with '
+                f'probability {self.ratio})'
+                if plan.pruned else f'full epoch, {n} samples')
+        runner.logger.info(f'DynamicPruningHook (epoch {epoch}): {what}; '
+                           f'about {runner.max_iters} iterations in all')
 
-    def _plan_schedules(self, runner, lengths, world: int, batch: int) -> None:
-        """``max_iters`` = the planned total; LR/momentum hooks re-plan."""
-        self._planned_iters = sum(
-            _ceil_div(_ceil_div(length, world), batch) for length in lengths)
-        runner._max_iters = self._planned_iters
+    def _set_warmup(self, runner, per_epoch: int) -> None:
+        """Warm-up given in epochs: in full-data iterations, as the
+        schedules count (not in this process's first epoch's length)."""
         for hook in runner.hooks:
-            if isinstance(hook, (LrUpdaterHook, MomentumUpdaterHook)):
-                hook.before_run(runner)
-        saved = 1 - sum(lengths) / (len(lengths) * lengths[0])
-        runner.logger.info(
-            f'DynamicPruningHook: {sum(lengths)} samples planned over '
-            f'{len(lengths)} epochs ({saved:.1%} fewer than full data), '
-            f'{self._planned_iters} iterations')
+            if getattr(hook, '_pruning_view', False) and \
+                    getattr(hook, 'warmup_epochs', None) and \
+                    hook.warmup_iters is None:
+                hook.warmup_iters = hook.warmup_epochs * per_epoch
 
     def after_train_iter(self, runner) -> None:
         recorded = inner_model(runner).recorded_losses
@@ -137,7 +182,7 @@ class DynamicPruningHook(Hook):
         mine = (np.concatenate([i for i, _ in self._batch]),
                 np.concatenate([v for _, v in self._batch]))
         self._batch = []
-        _, world = get_dist_info()
+        rank, world = get_dist_info()
         shares = [mine]
         if world > 1:
             shares = [None] * world
@@ -145,9 +190,15 @@ class DynamicPruningHook(Hook):
         for indices, values in shares:  # rank order: the same everywhere
             self.losses[indices] = values
             self.seen[indices] = True
-        self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
-        if get_dist_info()[0] == 0:
+        entry = self.log[-1]
+        entry['time_s'] = time.time() - entry.pop('start')
+        runner.logger.info(
+            f'DynamicPruningHook (epoch {runner.epoch}): processed '
+            f'{entry["processed"]} samples (expected {entry["expected"]:.1f})'
+            f' in {entry["iterations"]} iterations')
+        if rank == 0:
             dataset = runner.data_loader.dataset
-            record.save_pruning_state(
+            save_pruning_state(
                 runner.work_dir, runner.epoch + 1, self.losses, self.seen,
-                record.labels_fingerprint(dataset.get_gt_labels()), self.log)
+                labels_fingerprint(dataset.get_gt_labels()),
+                dict(self.settings, max_epochs=runner.max_epochs), self.log)

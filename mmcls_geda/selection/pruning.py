@@ -1,70 +1,88 @@
-"""Dynamic, unbiased data pruning from the training losses (InfoBatch-style).
+"""Dynamic, unbiased data pruning from the training losses: InfoBatch's rule.
 
-Qin et al. (ICLR 2024, "InfoBatch") drop, every epoch, a random share of
-the samples whose last training loss is below the mean, scale up the loss
-of the kept low-loss samples so that the expected gradient is unchanged,
-and train the last epochs on all data. Here the epoch length is fixed in
-advance, so that the runner's ``max_iters`` and every learning-rate
-schedule (one-cycle included) stay exact:
+Qin et al. (ICLR 2024, "InfoBatch"): every pruned epoch drops each sample
+whose last training loss is below the mean with the same probability ``r``
+(the *ratio*), keeps every sample at or above the mean, and scales the loss
+of the kept low-loss samples by ``1 / (1 - r)``. The first epoch is full
+(no loss is known yet), and so are the epochs in the last ``anneal`` share
+of training (InfoBatch's ``delta = 1 - anneal``). The epoch length is what
+the draws give; its expectation is ``above + (1 - r) * below``.
 
-* an epoch is *full* (every sample once) in the first epoch, when no loss
-  is known yet, and in the last ``ceil(anneal * max_epochs)`` epochs;
-* every other epoch processes ``budget = round(keep * n)`` samples: all
-  samples whose last loss is at or above the mean of the recorded losses
-  (the informative ones; never-seen samples count as above the mean), and a
-  uniform random draw from the rest to fill the budget. Should the budget
-  not hold every sample above the mean, it is split between the two groups
-  in proportion to their sizes (at least one each), drawn uniformly within
-  each.
+Unbiased: a low-loss sample is kept with probability ``1 - r`` and then
+weighs ``1 / (1 - r)``, every other sample is kept with weight 1, so for
+every parameter value ``E[sum_kept w_i grad l_i] = sum_i grad l_i``. The
+weighted losses must be averaged over the batch size, not normalised by the
+batch's weight sum (``WeightedImageClassifier(normalize_weights=False)``).
+No weight ever exceeds ``1 / (1 - r)``, whatever the loss distribution: a
+rule with a fixed per-epoch budget has to raise its low-loss prune ratio
+towards 1 when many samples sit above the mean, and its weights with it.
 
-Each kept sample of a stratum ``S`` (above / below the mean) carries the
-weight ``|S| / kept(S)``, its inverse inclusion probability. For every
-parameter value the weighted epoch sum ``sum_kept w_i grad l_i`` is then
-an unbiased estimate of the full epoch's ``sum_i grad l_i`` (stratified
-sampling without replacement), which is InfoBatch's argument with its
-``1 / (1 - r)`` rescaling; InfoBatch's prune probability of a low-loss
-sample in epoch ``t`` is ``r_t = 1 - kept(L_t) / |L_t|``, reported per
-epoch. The difference: InfoBatch keeps every low-loss sample with the same
-probability ``1 - r`` and lets the epoch length vary; here the length is
-fixed and ``r_t`` follows from it. (The weighted losses must be averaged
-over the batch size, not normalised by the batch's weight sum, for the
-argument to hold: ``WeightedImageClassifier(normalize_weights=False)``.)
+The *random* control (``rule='random'``) draws, instead of the below-mean
+samples, as many candidates uniformly from the whole data set, and treats
+them the same way (dropped with probability ``r``, kept ones weighted
+``1 / (1 - r)``): the same epochs, the same distribution of epoch lengths,
+the same weights; only *which* samples may be dropped is no longer chosen
+by the loss. It is unbiased too (given the candidates, by the same
+argument).
+
+Two differences from InfoBatch's published code, both on purpose: the
+draws are independent per sample (its code keeps exactly
+``int((1 - r) * below)`` samples, which makes ``1 / (1 - r)`` slightly too
+small a weight), and ``r`` above 0.9 is refused instead of silently clipped
+(its code clips the keep ratio to ``[0.1, 1]``).
 
 numpy only, no torch or mmcv.
 """
-from dataclasses import dataclass
-from typing import Any, List
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Dict
 
 import numpy as np
 
-from .registry import check_int
+from .checks import check_choice, check_int, check_number, check_seed
+
+RULES = ('infobatch', 'random')
+MAX_RATIO = 0.9  # InfoBatch keeps at least 10 % of the low-loss samples
 
 
-def check_pruning_args(keep: Any, anneal: Any, seed: Any) -> None:
-    """A ValueError naming the bad value and what is allowed."""
-    ok = not isinstance(keep, bool) and isinstance(
-        keep, (int, float, np.floating)) and 0 < keep <= 1
-    if not ok:
-        raise ValueError(f'keep (the share of the data a pruned epoch '
-                         f'processes) must be in (0, 1], got {keep!r}')
-    ok = not isinstance(anneal, bool) and isinstance(
-        anneal, (int, float, np.floating)) and 0 <= anneal <= 1
-    if not ok:
-        raise ValueError(f'anneal (the share of the epochs at the end that '
-                         f'train on all data) must be in [0, 1], got '
-                         f'{anneal!r}')
-    check_int(seed, 'seed', 0)
+def check_pruning_args(ratio: Any, rule: Any, anneal: Any,
+                       seed: Any) -> Dict[str, Any]:
+    """The settings in canonical types, or a ValueError naming the bad one.
+
+    Returns:
+        dict: ``ratio``, ``rule``, ``anneal``, ``seed``.
+    """
+    return dict(
+        ratio=check_number(
+            ratio,
+            'ratio',
+            0,
+            MAX_RATIO,
+            hint='the probability that a below-mean-loss sample is dropped '
+            'in a pruned epoch; InfoBatch keeps at least 10 % of them'),
+        rule=check_choice(rule, 'rule', RULES),
+        anneal=check_number(
+            anneal,
+            'anneal',
+            0,
+            1,
+            hint='the share of the epochs, at the end, that train on all '
+            'data'),
+        seed=check_seed(seed))
 
 
-def epoch_lengths(n: int, max_epochs: int, keep: float,
-                  anneal: float) -> List[int]:
-    """Samples processed in each epoch: full, pruned ..., full (anneal)."""
-    full_tail = int(np.ceil(anneal * max_epochs - 1e-9))
-    budget = max(1, int(round(keep * n)))
-    return [
-        n if epoch == 0 or epoch >= max_epochs - full_tail else budget
-        for epoch in range(max_epochs)
-    ]
+def is_pruned(epoch: int, max_epochs: int, anneal: float) -> bool:
+    """Whether ``epoch`` (0-based) prunes: not the first, and not in the
+    last ``anneal`` share, i.e. ``1 <= epoch < (1 - anneal) * max_epochs``.
+    """
+    check_int(epoch, 'epoch', 0)
+    # round: (1 - 0.125) * 40 must be 35, not 35.000000000000004
+    return 1 <= epoch < round((1 - anneal) * max_epochs, 9)
+
+
+def expected_count(above: int, below: int, ratio: float) -> float:
+    """The expected number of samples a pruned epoch processes."""
+    return above + (1 - ratio) * below
 
 
 @dataclass
@@ -73,39 +91,51 @@ class EpochPlan:
 
     Attributes:
         indices: Dataset indices, in a seeded random order.
-        weights: Per index, the inverse inclusion probability.
-        above: How many samples were at or above the mean loss (unseen
-            ones included).
-        below: How many were below it.
-        kept_below: How many of those are kept.
-        prune_ratio: ``1 - kept_below / below`` (InfoBatch's ``r``).
+        weights: Per index, its loss weight (1, or ``1 / (1 - r)`` for a
+            kept candidate).
+        pruned: Whether the epoch pruned (False: every sample, weight 1).
         mean_loss: The mean of the recorded losses (nan if none).
+        above: Samples at or above the mean loss (never-seen ones too).
+        below: Samples below it.
+        candidates: Samples that could be dropped (the below-mean ones for
+            ``'infobatch'``, as many uniform ones for ``'random'``; 0 in a
+            full epoch).
+        kept_candidates: How many of them were kept.
+        expected: The epoch's expected length, before the draws.
     """
     indices: np.ndarray
     weights: np.ndarray
+    pruned: bool
+    mean_loss: float
     above: int
     below: int
-    kept_below: int
-    prune_ratio: float
-    mean_loss: float
+    candidates: int
+    kept_candidates: int
+    expected: float
 
-    def summary(self) -> str:
-        return (f'{self.indices.size} samples ({self.above} at or above the '
-                f'mean loss {self.mean_loss:.4g}, {self.kept_below} of '
-                f'{self.below} below it: pruned {self.prune_ratio:.1%} of '
-                'those)')
+    def stats(self) -> Dict[str, Any]:
+        """Everything but the arrays, as JSON-ready values."""
+        stats = asdict(self)
+        del stats['indices'], stats['weights']
+        stats['mean_loss'] = (None if math.isnan(self.mean_loss) else float(
+            self.mean_loss))
+        stats['processed'] = int(self.indices.size)
+        return stats
 
 
-def plan_epoch(losses: np.ndarray, seen: np.ndarray, length: int,
-               rng: np.random.Generator) -> EpochPlan:
-    """Compose one epoch of ``length`` samples (see the module docstring).
+def plan_epoch(losses: np.ndarray, seen: np.ndarray, ratio: float, rule: str,
+               rng: np.random.Generator, pruned: bool) -> EpochPlan:
+    """Draw one epoch (see the module docstring).
 
     Args:
         losses: Each sample's last recorded training loss (any value where
             ``seen`` is False).
-        seen: Whether a loss was recorded for the sample.
-        length: Samples to process (``n``: a full epoch).
+        seen: Whether a loss was recorded for the sample; unseen samples
+            count as above the mean (they are always kept).
+        ratio: ``r``, the drop probability of a candidate.
+        rule: ``'infobatch'`` or ``'random'``.
         rng: The epoch's random stream (the same on every rank).
+        pruned: False for a full epoch (every sample, weight 1).
 
     Returns:
         EpochPlan: Shuffled indices and their weights.
@@ -113,30 +143,29 @@ def plan_epoch(losses: np.ndarray, seen: np.ndarray, length: int,
     losses = np.asarray(losses, dtype=np.float64)
     seen = np.asarray(seen, dtype=bool)
     n = losses.size
-    if not 0 < length <= n:
-        raise ValueError(f'an epoch processes 1..{n} samples, got {length}')
     mean = float(losses[seen].mean()) if seen.any() else float('nan')
-    high = ~seen | (losses >= mean) if seen.any() else np.ones(n, bool)
-    above, below = np.flatnonzero(high), np.flatnonzero(~high)
-    n_above = min(above.size, length)
-    if n_above == length and below.size and length >= 2:
-        # the budget cannot hold every high-loss sample: split it by the
-        # strata's sizes, at least one each, so both stay represented
-        n_below = min(max(1, round(length * below.size / n)), length - 1)
-        n_above = length - n_below
-    kept_above = rng.permutation(above)[:n_above]
-    kept_below = rng.permutation(below)[:length - n_above]
-    weights = np.concatenate([
-        np.full(kept_above.size, above.size / max(kept_above.size, 1)),
-        np.full(kept_below.size, below.size / max(kept_below.size, 1))
-    ])
-    indices = np.concatenate([kept_above, kept_below]).astype(np.int64)
-    order = rng.permutation(indices.size)
+    low = seen & (losses < mean) if seen.any() else np.zeros(n, bool)
+    below = int(low.sum())
+    keep = np.ones(n, bool)
+    candidates = np.zeros(0, np.int64)
+    if pruned and below:
+        if rule == 'infobatch':
+            candidates = np.flatnonzero(low)
+        else:
+            candidates = np.sort(rng.choice(n, size=below, replace=False))
+        # independent draws: each candidate dropped with probability r
+        keep[candidates[rng.random(candidates.size) < ratio]] = False
+    weight_table = np.ones(n)
+    weight_table[candidates] = 1.0 / (1.0 - ratio)
+    indices = rng.permutation(np.flatnonzero(keep)).astype(np.int64)
     return EpochPlan(
-        indices=indices[order],
-        weights=weights[order],
-        above=int(above.size),
-        below=int(below.size),
-        kept_below=int(kept_below.size),
-        prune_ratio=1.0 - kept_below.size / below.size if below.size else 0.0,
-        mean_loss=mean)
+        indices=indices,
+        weights=weight_table[indices],
+        pruned=bool(pruned),
+        mean_loss=mean,
+        above=n - below,
+        below=below,
+        candidates=int(candidates.size),
+        kept_candidates=int(keep[candidates].sum()),
+        expected=(expected_count(n -
+                                 below, below, ratio) if pruned else float(n)))

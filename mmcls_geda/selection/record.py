@@ -241,68 +241,6 @@ def load_scores(work_dir: str) -> Tuple[np.ndarray, np.ndarray]:
     return np.load(paths[0]), np.load(paths[1])
 
 
-def pruning_state_file(epoch: int) -> str:
-    """Dynamic pruning's state before epoch ``epoch`` (losses, seen)."""
-    return f'pruning_state_epoch{int(epoch)}.npz'
-
-
-PRUNING_LOG = 'pruning_log.json'
-
-
-def save_pruning_state(work_dir: str, epoch: int, losses: np.ndarray,
-                       seen: np.ndarray, fingerprint: Dict[str, Any],
-                       log: List[Dict[str, Any]]) -> str:
-    """Write the recorded losses before ``epoch`` and the per-epoch log,
-    atomically."""
-    os.makedirs(work_dir, exist_ok=True)
-    path = osp.join(work_dir, pruning_state_file(epoch))
-
-    def write(tmp):
-        with open(tmp, 'wb') as f:  # a handle: savez would append '.npz'
-            np.savez(
-                f,
-                losses=losses,
-                seen=seen,
-                epoch=epoch,
-                fingerprint=json.dumps(fingerprint))
-
-    atomic_write(path, write)
-    atomic_write(
-        osp.join(work_dir, PRUNING_LOG),
-        lambda p: _dump_json(dict(epochs=log), p))
-    return path
-
-
-def load_pruning_state(work_dir: str, epoch: int, fingerprint: Dict[str, Any]):
-    """``(losses, seen, log)`` saved before ``epoch``, checked.
-
-    Raises:
-        FileNotFoundError: Naming the missing file.
-        ValueError: A file of another training set, or unreadable.
-    """
-    path = osp.join(work_dir, pruning_state_file(epoch))
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'resuming at epoch {epoch} needs the recorded losses {path}, '
-            'which are missing: start again from epoch 0')
-    try:
-        with np.load(path) as state:
-            losses, seen = state['losses'], state['seen']
-            saved = json.loads(str(state['fingerprint']))
-    except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f'{path} is truncated or not a pruning state '
-                         f'({err}): start again from epoch 0') from None
-    if saved != fingerprint:
-        raise ValueError(f'{path} was recorded on a different training set '
-                         f'({saved}, this one: {fingerprint})')
-    log_path = osp.join(work_dir, PRUNING_LOG)
-    log = []
-    if osp.isfile(log_path):
-        with open(log_path, encoding='utf-8') as f:
-            log = [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
-    return losses, seen, log
-
-
 def find_record(work_dir: str) -> Optional[str]:
     """The path of the work dir's record, if there is one."""
     path = osp.join(work_dir, SELECTION_FILE)

@@ -1,7 +1,8 @@
-# Dynamic pruning on CIFAR-100 (see resnet18_1xb64-prune-k0.7_cifar10.py).
+# Dynamic pruning by InfoBatch's rule on CIFAR-100 (see
+# resnet18_1xb64-infobatch-r0.5_cifar10.py and docs/pruning.md).
 _base_ = [
     '../geda/resnet18_1xb64-full_cifar100.py',
-    '../_base_/pruning/dynamic_pruning_k0.7.py'
+    '../_base_/pruning/infobatch_r0.5.py'
 ]
 data = dict(
     train=dict(

@@ -1,7 +1,8 @@
-# Dynamic pruning in the fine-tuning setting of docs/results.md.
+# Dynamic pruning by InfoBatch's rule in the fine-tuning setting of
+# docs/results.md (docs/pruning.md).
 _base_ = [
     '../finetune/resnet18w16_1xb64-finetune-full_cifar10-c5-9.py',
-    '../_base_/pruning/dynamic_pruning_k0.7.py'
+    '../_base_/pruning/infobatch_r0.5.py'
 ]
 data = dict(
     train=dict(
