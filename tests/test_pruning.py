@@ -271,7 +271,7 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
                                                       tmp_path):
     cfg = apply_pruning(
         Config.fromfile(
-            osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py')),
+            osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py')),
         keep=0.5,
         anneal=0.3)
     assert cfg.sampler.type == 'DynamicPruningSampler'

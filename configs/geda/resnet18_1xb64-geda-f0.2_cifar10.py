@@ -1,6 +1,6 @@
 # GEDA: train on the subset whose per-class ECDF of gradient norms at epoch
 # 0 best matches the full class's (thesis: N = 5 nodes, trapezoid rule).
-_base_ = ['./resnet18_1xb64-full_cifar10.py']
+_base_ = ['../resnet/resnet18_1xb64-full_cifar10.py']
 data = dict(
     train=dict(
         _delete_=True,

@@ -5,7 +5,7 @@
 # draw from the rest with inverse-probability loss weights. 12 epochs:
 # 1 + 9 x 0.7 + 2 = 9.3 epochs of compute (22.5 % saved).
 _base_ = [
-    '../geda/resnet18_1xb64-full_cifar10.py',
+    '../resnet/resnet18_1xb64-full_cifar10.py',
     '../_base_/pruning/dynamic_pruning_k0.7.py'
 ]
 data = dict(

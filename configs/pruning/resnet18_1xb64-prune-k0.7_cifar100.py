@@ -1,6 +1,6 @@
 # Dynamic pruning on CIFAR-100 (see resnet18_1xb64-prune-k0.7_cifar10.py).
 _base_ = [
-    '../geda/resnet18_1xb64-full_cifar100.py',
+    '../resnet/resnet18_1xb64-full_cifar100.py',
     '../_base_/pruning/dynamic_pruning_k0.7.py'
 ]
 data = dict(

@@ -1,6 +1,6 @@
 # Dynamic pruning on the CPU-scale protocol of docs/results.md.
 _base_ = [
-    '../geda/resnet18w16_1xb64-full_cifar10-5k.py',
+    '../resnet/resnet18w16_1xb64-full_cifar10-5k.py',
     '../_base_/pruning/dynamic_pruning_k0.7.py'
 ]
 data = dict(

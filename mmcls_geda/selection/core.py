@@ -9,6 +9,7 @@ from scipy.stats import wasserstein_distance
 
 from . import geda, gradient_matching
 from .budgets import class_budgets, class_rng
+from .checks import check_fraction, check_seed
 from .registry import (METHODS, REPORT_NODES, REPORT_RULE, ClassChoice, Method,
                        get_method)
 
@@ -112,20 +113,6 @@ class Selection:
                 f'{objectives}{self.solver} took {self.time_s:.3f}s')
 
 
-def check_fraction(fraction: Any) -> float:
-    """``fraction`` as a float, or a ValueError saying what is allowed."""
-    if isinstance(
-            fraction,
-            bool) or not isinstance(fraction,
-                                    (int, float, np.integer, np.floating)):
-        raise ValueError(f'fraction must be a number in (0, 1], got '
-                         f'{fraction!r} ({type(fraction).__name__})')
-    fraction = float(fraction)
-    if not (0.0 < fraction <= 1.0):
-        raise ValueError(f'fraction must be in (0, 1], got {fraction}')
-    return fraction
-
-
 def check_labels(labels: Any, n: Optional[int] = None) -> np.ndarray:
     """``labels`` as int64, or a ValueError naming the bad value."""
     labels = np.asarray(labels)
@@ -174,14 +161,6 @@ def check_embeddings(scores: Any):
                              f'{g.shape[0]} and {h.shape[0]} rows')
         return g, h
     return check_scores(scores, ndim=2)
-
-
-def check_seed(seed: Any) -> int:
-    """``seed`` as an int, or a ValueError saying what is allowed."""
-    if isinstance(seed, bool) or not isinstance(seed,
-                                                (int, np.integer)) or seed < 0:
-        raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
-    return int(seed)
 
 
 def _check_inputs(method: Method, scores: Any, labels: Any):
