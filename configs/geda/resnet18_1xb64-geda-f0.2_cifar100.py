@@ -7,11 +7,4 @@ data = dict(
         type='GEDASubsetDataset',
         fraction=0.2,  # the one place to set the kept fraction
         dataset={{_base_.data.train}}))
-custom_hooks = [
-    dict(
-        type='GradNormHook',
-        method='geda',
-        options=dict(nodes=5, rule='trapezoid'),
-        scope='full',
-        priority='HIGHEST')
-]
+custom_hooks = [dict(type='GradNormHook', method='geda', priority='HIGHEST')]
