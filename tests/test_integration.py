@@ -502,7 +502,7 @@ def test_hook_scores_with_a_checkpoint_or_a_proxy_model(
 
     run = score_and_select(model, ds,
                            SelectionArgs(checkpoint=path, scoring_workers=0))
-    loader = scoring_loader(ds, TRAIN_PIPELINE[2:], workers=0)
+    loader = scoring_loader(ds, TRAIN_PIPELINE[2:], scoring_workers=0)
     expected, _ = grad_norms(pretrained, loader)
     np.testing.assert_allclose(run.norms, expected, rtol=1e-6)
     after = model.state_dict()  # the trained model itself is untouched

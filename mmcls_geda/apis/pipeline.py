@@ -126,8 +126,8 @@ def derive_scoring_pipeline(
 
 def scoring_loader(dataset: GEDASubsetDataset,
                    pipeline: Sequence[Any],
-                   batch_size: int = 64,
-                   workers: int = 2) -> torch.utils.data.DataLoader:
+                   scoring_batch_size: int = 64,
+                   scoring_workers: int = 2) -> torch.utils.data.DataLoader:
     """A sequential, deterministic loader over the whole wrapped dataset."""
     inner = dataset.dataset
     if not hasattr(inner, 'pipeline'):
@@ -139,24 +139,24 @@ def scoring_loader(dataset: GEDASubsetDataset,
     scored.pipeline = Compose(list(pipeline))
     return torch.utils.data.DataLoader(
         scored,
-        batch_size=batch_size,
+        batch_size=scoring_batch_size,
         shuffle=False,
-        num_workers=workers,
+        num_workers=scoring_workers,
         collate_fn=collate)
 
 
-def scoring_model(model: torch.nn.Module,
-                  checkpoint: Optional[str] = None,
-                  proxy_cfg: Optional[dict] = None) -> torch.nn.Module:
+def build_scorer(model: torch.nn.Module,
+                 checkpoint: Optional[str] = None,
+                 scoring_model: Optional[dict] = None) -> torch.nn.Module:
     """The model to score with: ``model`` itself, or a copy (or a proxy
-    built from ``proxy_cfg``) loaded from ``checkpoint``."""
+    built from the config ``scoring_model``) loaded from ``checkpoint``."""
     if is_module_wrapper(model):
         model = model.module
-    if proxy_cfg is None and checkpoint is None:
+    if scoring_model is None and checkpoint is None:
         return model
-    if proxy_cfg is not None:
+    if scoring_model is not None:
         from mmcls.models import build_classifier
-        proxy = build_classifier(copy.deepcopy(proxy_cfg))
+        proxy = build_classifier(copy.deepcopy(scoring_model))
         proxy.init_weights()
     else:
         proxy = copy.deepcopy(model)
@@ -233,7 +233,7 @@ def score_and_select(model: torch.nn.Module,
                                             logger)
         loader = scoring_loader(dataset, pipeline, args.scoring_batch_size,
                                 args.scoring_workers)
-        scorer = scoring_model(model, args.checkpoint, args.scoring_model)
+        scorer = build_scorer(model, args.checkpoint, args.scoring_model)
         start = time.perf_counter()
         if entry.reads == 'embeddings' or weights is not None:
             g, h, labels = grad_embeddings(scorer, loader, logger=logger)

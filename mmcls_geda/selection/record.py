@@ -43,8 +43,9 @@ LABELS_FILE = 'geda_labels.npy'
 REPORT_PNG = 'geda_selection_report.png'
 REPORT_JSON = 'geda_selection_report.json'
 SCHEDULE_FILE = 'geda_schedule.json'
-# What a resumed run must share with the record it reuses.
-SETTINGS = ('method', 'options', 'scope', 'fraction', 'weighted', 'weights')
+# What a served or resumed record must share with the run (the fraction
+# and the data are checked by check_fits).
+SETTINGS = ('method', 'options', 'scope', 'weighted', 'weights')
 _REQUIRED = ('method', 'fraction', 'fingerprint', 'selection')
 
 
