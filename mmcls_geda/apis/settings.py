@@ -185,10 +185,13 @@ class SelectionArgs:
 
     def weighted_why(self) -> Tuple[str, str]:
         """What asks for weights, and a fix that works, for messages."""
+        then_weighted = self.then is not None and get_method(
+            self.then['method']).weighted
         if self.weights is not None:
             return (f'method {self.method!r} with weights={self.weights}',
-                    'drop the weights (weights=None; weighted=False alone '
-                    'is refused with weights)')
+                    ('set weights=None and weighted=False'
+                     if then_weighted else 'drop the weights (weights=None)') +
+                    ' (weighted=False alone is refused with weights)')
         if self.trains_weighted('subset'):
             return (f'method {self.method!r}', 'set weighted=False in the '
                     'GradNormHook to train the subset unweighted')
