@@ -30,7 +30,7 @@ from mmcls.models import build_classifier
 from mmcv import Config
 
 import mmcls_geda  # noqa: F401
-from mmcls_geda.apis import score_and_select
+from mmcls_geda.apis import SelectionArgs, score_and_select
 from mmcls_geda.selection import record
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,9 +109,7 @@ def main():
     run = score_and_select(
         model,
         wrapper,
-        'geda',
-        batch_size=64,
-        workers=0,
+        SelectionArgs(scoring_batch_size=64, scoring_workers=0),
         logger=logging.getLogger('bench'))
     record.save_record(
         '/tmp/geda_overhead_bench',

@@ -16,6 +16,7 @@ from mmcv.runner import EpochBasedRunner, IterBasedRunner, build_optimizer
 import mmcls_geda
 from mmcls_geda import (GEDASubsetDataset, GradNormHook, apply_geda,
                         score_and_select)
+from mmcls_geda.apis import SelectionArgs
 from mmcls_geda.selection import record, select_subset
 from .conftest import (REPO, TEST_PIPELINE, TRAIN_PIPELINE, ServedIndices,
                        decode_indices, free_port, make_runner, run_tool,
@@ -74,8 +75,7 @@ def test_configs_declare_fraction_once(name):
 
 def test_apply_geda_turns_any_config_into_geda():
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs/geda/'
-                 'resnet18_1xb64-full_cifar10.py'))
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
     out = apply_geda(cfg, 0.3, 'geda', hook=dict(scope='last_layer'), nodes=7)
     assert cfg.data.train.type == 'LocalCIFAR10'  # the input is untouched
     assert out.data.train.type == 'GEDASubsetDataset'
@@ -140,7 +140,8 @@ def test_wrapper_set_indices_checks(cifar10_root):
 
 @pytest.mark.parametrize('fraction', [0, 1.2, -1])
 def test_wrapper_bad_fraction(cifar10_root, fraction):
-    with pytest.raises(ValueError, match=r'fraction must be in \(0, 1\]'):
+    with pytest.raises(
+            ValueError, match=r'fraction must be a number in \(0, 1\]'):
         build_dataset(wrapper_cfg(cifar10_root, fraction))
 
 
@@ -241,7 +242,8 @@ def test_score_and_select_restores_model(cifar10_root):
     model.init_weights()
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    run = score_and_select(model, ds, 'geda', batch_size=16, workers=0)
+    run = score_and_select(
+        model, ds, SelectionArgs(scoring_batch_size=16, scoring_workers=0))
     assert run.selection.method == 'geda' and run.norms.shape == (60, )
     assert not ds.has_selection  # the pipeline does not serve: the hook does
     assert model.training and all(m.training for m in model.modules())
@@ -498,15 +500,19 @@ def test_hook_scores_with_a_checkpoint_or_a_proxy_model(
     model.init_weights()
     before = {k: v.clone() for k, v in model.state_dict().items()}
 
-    run = score_and_select(model, ds, checkpoint=path, workers=0)
-    loader = scoring_loader(ds, TRAIN_PIPELINE[2:], workers=0)
+    run = score_and_select(model, ds,
+                           SelectionArgs(checkpoint=path, scoring_workers=0))
+    loader = scoring_loader(ds, TRAIN_PIPELINE[2:], scoring_workers=0)
     expected, _ = grad_norms(pretrained, loader)
     np.testing.assert_allclose(run.norms, expected, rtol=1e-6)
     after = model.state_dict()  # the trained model itself is untouched
     assert all(torch.equal(before[k], after[k]) for k in before)
 
-    proxy_cfg = small_resnet_cfg(base_channels=4)
-    proxy = score_and_select(model, ds, proxy_cfg=proxy_cfg, workers=0)
+    proxy = score_and_select(
+        model, ds,
+        SelectionArgs(
+            scoring_model=small_resnet_cfg(base_channels=4),
+            scoring_workers=0))
     assert len(proxy.selection) == 30
     assert not np.allclose(proxy.norms, expected)
 
@@ -564,9 +570,8 @@ def test_scoring_needs_a_dataset_with_its_own_pipeline(cifar10_root):
     assert len(ds) == 15  # half of the 30 samples of one fold
     with pytest.raises(TypeError, match='KFoldDataset'):
         score_and_select(
-            build_classifier(small_resnet_cfg()),
-            ds,
-            scoring_pipeline=TRAIN_PIPELINE[2:])
+            build_classifier(small_resnet_cfg()), ds,
+            SelectionArgs(scoring_pipeline=TRAIN_PIPELINE[2:]))
 
 
 def test_random_skips_the_gradient_pass_and_claims_no_scores(
@@ -589,8 +594,34 @@ def test_random_skips_the_gradient_pass_and_claims_no_scores(
     assert not osp.exists(tmp_path / 'geda_selection_report.png')
 
 
+def _package_imports(path: str) -> set:
+    """The top-level parts of ``mmcls_geda`` a file imports: relative
+    imports that leave its layer (``..x``) and absolute ``mmcls_geda.x``
+    ones (``import``, ``from ... import`` and ``from mmcls_geda import
+    x``)."""
+    names = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            names |= {
+                a.name.split('.')[1]
+                for a in node.names if a.name.startswith('mmcls_geda.')
+            }
+        elif isinstance(node, ast.ImportFrom):
+            if node.level >= 2 or (node.level == 0
+                                   and node.module == 'mmcls_geda'):
+                parts = [node.module.split('.')[0]] if (
+                    node.module
+                    and node.level) else [a.name for a in node.names]
+                names |= set(parts)
+            elif node.level == 0 and (node.module
+                                      or '').startswith('mmcls_geda.'):
+                names.add(node.module.split('.')[1])
+    return names
+
+
 def test_imports_point_downwards():
-    """hooks -> apis -> scoring/datasets -> selection; never upwards."""
+    """hooks -> apis -> scoring/datasets -> selection; never upwards, by
+    relative or absolute imports."""
     package = osp.join(REPO, 'mmcls_geda')
 
     def imported(layer):
@@ -598,19 +629,25 @@ def test_imports_point_downwards():
         for folder, _, files in os.walk(osp.join(package, layer)):
             for name in files:
                 if name.endswith('.py'):
-                    tree = ast.parse(open(osp.join(folder, name)).read())
-                    names |= {
-                        node.module.split('.')[0]
-                        for node in ast.walk(tree)
-                        if isinstance(node, ast.ImportFrom) and node.level >= 2
-                        and node.module
-                    }
+                    names |= _package_imports(osp.join(folder, name)) - {layer}
         return names
 
     assert 'scoring' not in imported('hooks')  # the hook calls the pipeline
     for lower in ('scoring', 'datasets', 'selection', 'apis'):
         assert 'hooks' not in imported(lower), lower
+    assert 'apis' not in imported('datasets') | imported('scoring')
     assert imported('selection') <= set()  # nothing of the package above
+
+
+def test_the_import_check_sees_absolute_imports(tmp_path):
+    path = tmp_path / 'probe.py'
+    path.write_text('import mmcls_geda.hooks.grad_norm_hook\n'
+                    'from mmcls_geda.apis import apply_geda\n'
+                    'from mmcls_geda import scoring\n'
+                    'from ..datasets import subset\n'
+                    'from . import sibling\n')
+    assert _package_imports(
+        str(path)) == {'hooks', 'apis', 'scoring', 'datasets'}
 
 
 def test_local_cifar_keeps_and_relabels_classes(cifar10_root):

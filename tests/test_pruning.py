@@ -155,7 +155,7 @@ def test_pruning_arguments_are_checked(args, name):
     with pytest.raises(ValueError, match=name):
         DynamicPruningHook(*args)
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
     with pytest.raises(ValueError, match=name):
         apply_pruning(cfg, *args)
 
@@ -486,7 +486,7 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
                                                       tmp_path):
     cfg = apply_pruning(
         Config.fromfile(
-            osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py')),
+            osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py')),
         ratio=0.5,
         anneal=0.34)
     (hook, ) = cfg.custom_hooks

@@ -90,7 +90,7 @@ def _imagenet_style_config(root: str) -> Config:
     data = dict(
         type='CustomDataset', data_prefix=root, classes=['class0', 'class1'])
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
     cfg.merge_from_dict(
         dict(
             model=small_resnet_cfg(num_classes=2),
@@ -309,7 +309,7 @@ def test_weights_with_mixup_are_refused(cifar10_root, tmp_path):
 
 def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
     cases = [
         (dict(seed=-1), ValueError, 'seed must be an integer >= 0, got -1'),
         (dict(scope='ful'), ValueError, "unknown scope 'ful'"),
@@ -382,3 +382,56 @@ def test_hook_finds_the_wrapper_inside_repeat_and_concat(
     saved = json.load(open(tmp_path / record.SELECTION_FILE))
     assert inner.selection.method == 'geda'
     assert inner.indices.tolist() == saved['selection']['indices']
+
+
+# --- issue 24: errors that name the cause and a fix that works ---------------
+
+
+def test_weights_with_a_plain_classifier_suggest_a_fix_that_works(tmp_path):
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    with pytest.raises(TypeError) as err:
+        GradNormHook(weights='gradmatch').before_run(runner)
+    assert 'weights=None' in str(err.value)
+    assert 'set weighted=False in' not in str(err.value)
+    # the fix it names is accepted; the one it must not name is refused
+    GradNormHook(weights=None).before_run(runner)
+    with pytest.raises(ValueError, match='weighted=False drops'):
+        GradNormHook(weights='gradmatch', weighted=False)
+
+
+def test_geda_and_pruning_on_one_config_are_refused_at_config_time():
+    from mmcls_geda import apply_pruning
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
+    with pytest.raises(ValueError, match='already uses apply_pruning'):
+        apply_geda(apply_pruning(cfg), 0.5)
+    with pytest.raises(ValueError, match='already uses apply_geda'):
+        apply_pruning(apply_geda(cfg, 0.5))
+
+
+def test_pruning_around_the_geda_wrapper_is_named(cifar10_root):
+    from mmcls_geda.datasets.subset import find_wrapper
+    ds = build_dataset(
+        dict(type='DynamicPruningDataset', dataset=wrapper_cfg(cifar10_root)))
+    with pytest.raises(
+            TypeError, match='DynamicPruningDataset around a '
+            'GEDASubsetDataset'):
+        find_wrapper(ds)
+
+
+@pytest.mark.parametrize('blocked', ['file_is_folder', 'work_dir_is_file'])
+def test_unwritable_records_are_refused_before_the_scoring_pass(
+        cifar10_root, tmp_path, blocked):
+    work = tmp_path / 'work'
+    if blocked == 'file_is_folder':
+        (work / 'geda_selection.json').mkdir(parents=True)
+    else:
+        work.write_text('not a folder')
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.work_dir = str(work)
+    runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
+    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
+        with pytest.raises(ValueError, match='is a f'):
+            GradNormHook(scoring_workers=0).before_train_epoch(runner)
+        gn.assert_not_called()

@@ -1,7 +1,6 @@
 """Schedules: warm-up scoring, online GEDA with weights, GEDA as a warm
 start; the plan (numpy), the weights, the hook with a real runner."""
 import json
-import os
 import os.path as osp
 import shutil
 from unittest import mock
@@ -21,9 +20,10 @@ from mmcls_geda.datasets.subset import find_wrapper
 from mmcls_geda.selection import record, select_subset, weigh_selection
 from mmcls_geda.selection.gradient_matching import class_gram, fit_weights
 from mmcls_geda.selection.schedule import plan_schedule, warmup_indices
-from .conftest import (REPO, ServedIndices, free_port, make_runner, run_tool,
-                       save_selection, small_cfg_options, small_resnet_cfg,
-                       train_loader, wrapper_cfg)
+from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
+                       make_runner, run_tool, save_selection,
+                       small_cfg_options, small_resnet_cfg, train_loader,
+                       wrapper_cfg)
 
 # --- the plan ----------------------------------------------------------------
 
@@ -62,8 +62,13 @@ def test_plan_phases_and_selection_epochs():
             ] == ['warmup', 'warmup', 'subset', 'subset']
     assert plan.selection_epoch(4) is None and plan.selection_epoch(9) == 5
     assert plan.passes_served(3) == pytest.approx(0.6)
-    half = plan_schedule(100, 20, 12, warmup_epochs=0.5)
-    assert half.warmup_end == 3  # 50 samples take 3 slices of 20
+    # 50 samples would take 2.5 slices of 20: the warm-up serves what it says
+    with pytest.raises(
+            ValueError,
+            match=r'choose warmup_epochs=0\.400 \(2 '
+            r'epochs\) or warmup_epochs=0\.600 \(3 epochs\)'):
+        plan_schedule(100, 20, 12, warmup_epochs=0.5)
+    assert plan_schedule(100, 20, 12, warmup_epochs=0.6).passes == 0.6
     online = plan_schedule(100, 20, 12, interval=4)
     assert online.selections() == [0, 4, 8]
     assert online.selection_epoch(7) == 4 and not plan_schedule(
@@ -79,9 +84,9 @@ def test_plan_phases_and_selection_epochs():
 
 
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(warmup_epochs=-1), 'warmup_epochs must be a number >= 0'),
-    (dict(warmup_epochs='1'), 'warmup_epochs must be a number >= 0'),
-    (dict(warmup_epochs=float('nan')), 'warmup_epochs must be a number'),
+    (dict(warmup_epochs=-1), 'warmup_epochs .*must be a number >= 0'),
+    (dict(warmup_epochs='1'), 'warmup_epochs .*must be a number >= 0'),
+    (dict(warmup_epochs=float('nan')), 'warmup_epochs .*must be a number'),
     (dict(weights='craig'), 'weights must be None'),
     (dict(weights=dict(type='gradmatch', lam=-1)), 'lam must be a number'),
     (dict(weights=dict(type='gradmatch', steps=3)), 'unknown weights'),
@@ -103,13 +108,13 @@ def test_schedule_arguments_checked_when_the_hook_is_built(kwargs, match):
 
 def test_schedules_that_do_not_fit_the_run_are_refused():
     with pytest.raises(ValueError, match='leaves none of the 4 epochs'):
-        plan_schedule(60, 24, 4, warmup_epochs=1.5)
+        plan_schedule(60, 24, 4, warmup_epochs=1.6)
     with pytest.raises(ValueError, match='start_epoch=2 must come after'):
-        plan_schedule(60, 24, 6, 1, then=dict(start_epoch=2, interval=1))
+        plan_schedule(60, 24, 6, 1.2, then=dict(start_epoch=2, interval=1))
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs/geda/resnet18_1xb64-full_cifar10.py'))
-    # 12 epochs x 0.2 = 2.4 passes in all
-    with pytest.raises(ValueError, match='choose warmup_epochs < 2.4'):
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
+    # 12 epochs x 0.2 = 2.4 passes in all; 11 epochs at most can warm up
+    with pytest.raises(ValueError, match=r'choose warmup_epochs <= 2\.200'):
         apply_geda(cfg, 0.2, hook=dict(warmup_epochs=2.4))
     geda = apply_geda(cfg, 0.2, hook=dict(warmup_epochs=2))
     assert geda.custom_hooks[0].warmup_epochs == 2
@@ -156,21 +161,21 @@ def test_matching_weights_beat_uniform_weights_and_are_reported():
 
 SCHEDULES = {
     'warmup':
-    dict(warmup_epochs=1),
+    dict(warmup_epochs=1.2),
     # the control of docs/results.md: the same warm-up, a random subset
     'random_warmup':
-    dict(method='random', warmup_epochs=1),
+    dict(method='random', warmup_epochs=1.2),
     'online':
     dict(interval=2, weights='gradmatch'),
     'warm_start':
     dict(then=dict(method='gradmatch', start_epoch=2, interval=2)),
     'all':
     dict(
-        warmup_epochs=1,
+        warmup_epochs=1.2,
         weights='gradmatch',
         then=dict(method='gradmatch', start_epoch=4, interval=1)),
 }
-# fraction 0.4 of 60 samples: 24 a epoch; one warm-up pass takes 3 epochs
+# fraction 0.4 of 60 samples: 24 a epoch; 1.2 warm-up passes take 3 epochs
 PHASES = {
     'warmup': ['warmup'] * 3 + ['subset'] * 3,
     'random_warmup': ['warmup'] * 3 + ['subset'] * 3,
@@ -261,16 +266,7 @@ def test_schedule_serves_the_budget_in_its_phases(cifar10_root, tmp_path,
             assert event['method_objective'] >= 0
     if warm:
         assert events[0] == dict(
-            epoch=0, phase='warmup', passes=1.0, epochs=3, size=24)
-    # the run's log.json has a line per selection
-    (log_json, ) = [
-        osp.join(tmp_path, f) for f in sorted(os.listdir(tmp_path))
-        if f.endswith('.log.json')
-    ]
-    lines = [json.loads(line) for line in open(log_json)]
-    logged = [e for e in lines if e.get('mode') == 'selection']
-    assert [e['epoch'] - 1 for e in logged
-            if e['phase'] != 'warmup'] == SELECTED_AT[name]
+            epoch=0, phase='warmup', passes=1.2, epochs=3, size=24)
 
 
 def test_online_weights_reach_the_loss(cifar10_root, tmp_path):
@@ -329,7 +325,7 @@ def test_weights_with_a_classifier_that_drops_them_are_refused(tmp_path):
     runner = make_runner(tmp_path, model)
     with pytest.raises(TypeError, match='WeightedImageClassifier'):
         _hook(SCHEDULES['online']).before_run(runner)
-    with pytest.raises(TypeError, match="then 'gradmatch'"):
+    with pytest.raises(TypeError, match="then='gradmatch'"):
         _hook(SCHEDULES['warm_start']).before_run(runner)
 
 
@@ -456,3 +452,157 @@ def test_schedule_configs_train_with_both_scripts(python, cifar10_root,
                         osp.join(work, 'epoch_2.pth'), '--cfg-options', *opts)
         assert 'epoch 2, phase warmup' in log2
         assert 'GradNormHook (epoch 5)' in log2
+
+
+# --- resume serves what an uninterrupted run serves (issue 24: 2, 7, 9) ------
+
+RESUMED = {
+    'plain': dict(),
+    'interval': dict(interval=2),
+    'random_every_epoch': dict(method='random', interval=1),
+    'warmup': dict(warmup_epochs=0.8),  # 2 epochs of 24/60
+    'warmup_weights': dict(warmup_epochs=0.8, weights='gradmatch'),
+    'then': dict(then=dict(method='gradmatch', start_epoch=2, interval=1)),
+    'selection_file': dict(interval=2),
+}
+
+
+def _served_run(root,
+                work_dir,
+                schedule,
+                resume_from=None,
+                epochs=4,
+                selection_file=None):
+    """The sorted indices served per epoch by a real runner (checkpoints
+    every epoch), started afresh or resumed from a checkpoint."""
+    kw = {} if selection_file is None else dict(selection_file=selection_file)
+    cfg = wrapper_cfg(root, 0.4, **kw)
+    # no random transforms and a fixed batch order: the resumed model
+    # trains as the first did, so its re-selections can be compared
+    cfg['dataset']['pipeline'] = TRAIN_PIPELINE[2:]
+    ds = build_dataset(cfg)
+    runner = make_runner(work_dir, _weighted_model(), max_epochs=epochs)
+    runner.register_checkpoint_hook(dict(interval=1))
+    runner.register_hook(_hook(schedule), priority='HIGHEST')
+    served = ServedIndices()
+    runner.register_hook(served)
+    if resume_from is not None:
+        runner.resume(resume_from)
+    loader = build_dataloader(
+        ds, 8, 1, dist=False, shuffle=False, persistent_workers=True)
+    with mock.patch('mmcv.runner.epoch_based_runner.time.sleep'):
+        runner.run([loader], [('train', 1)])
+    batches = len(served.served) // 3  # 24 samples a epoch, batches of 8
+    return [
+        np.sort(e) for e in np.split(np.concatenate(served.served), batches)
+    ]
+
+
+@pytest.mark.parametrize('name', list(RESUMED))
+def test_resume_serves_what_an_uninterrupted_run_serves(
+        cifar10_root, tmp_path, name, caplog):
+    schedule, file = RESUMED[name], None
+    if name == 'selection_file':
+        ds = build_dataset(wrapper_cfg(cifar10_root, 0.4))
+        norms = np.random.default_rng(3).lognormal(size=60)
+        file = save_selection(tmp_path / 'file', ds,
+                              select_subset(norms, ds.full_labels, 0.4))
+    full = _served_run(
+        cifar10_root, tmp_path / 'full', schedule, selection_file=file)
+    assert [e.size for e in full] == [24] * 4
+    if name == 'random_every_epoch':  # a new random stream every selection
+        assert all(not np.array_equal(a, b) for a, b in zip(full, full[1:]))
+    for start in (1, 3):  # killed after `start` epochs, resumed
+        work = tmp_path / f'resumed{start}'
+        shutil.copytree(tmp_path / 'full', work)
+        for f in work.glob('geda_selection_epoch*.json'):
+            if int(f.stem.split('epoch')[1]) >= start:
+                f.unlink()  # not written yet when the run stopped
+        caplog.clear()
+        with caplog.at_level('INFO'):
+            resumed = _served_run(
+                cifar10_root,
+                work,
+                schedule,
+                resume_from=str(work / f'epoch_{start}.pth'),
+                selection_file=file)
+        assert len(resumed) == 4 - start
+        for epoch, indices in enumerate(resumed, start):
+            assert np.array_equal(indices, full[epoch]), (name, epoch)
+        if name == 'selection_file' and start == 3:
+            # the log names what is served: epoch 2's re-selection
+            assert 'geda_selection_epoch2.json' in caplog.text
+            assert 'selection of epoch 2' in caplog.text
+
+
+def test_resume_after_changing_the_schedule_is_refused(cifar10_root, tmp_path):
+    _served_run(cifar10_root, tmp_path, dict(interval=2))
+    saved = record.load_record(str(tmp_path / record.SELECTION_FILE))
+    assert saved['schedule']['interval'] == 2
+    for changed, named in ((dict(interval=3), 'interval: saved 2, '
+                            'configured 3'), (dict(interval=2,
+                                                   seed=1), 'seed: saved 0')):
+        with pytest.raises(ValueError, match=named):
+            _served_run(
+                cifar10_root,
+                tmp_path,
+                changed,
+                resume_from=str(tmp_path / 'epoch_3.pth'))
+
+
+def test_a_fractional_warmup_serves_what_it_says_or_is_refused():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
+    # README's example: 12 epochs at 0.2; both apply_geda and the hook's
+    # plan (CIFAR-10: 50000 samples, 10000 a epoch) take 2.2, refuse 2.3
+    for warmup in (2.3, 2.4):
+        with pytest.raises(ValueError, match=r'warmup_epochs(=| <= )2\.200'):
+            apply_geda(cfg, 0.2, hook=dict(warmup_epochs=warmup))
+        with pytest.raises(ValueError, match=r'warmup_epochs(=| <= )2\.200'):
+            plan_schedule(50000, 10000, 12, warmup)
+    apply_geda(cfg, 0.2, hook=dict(warmup_epochs=2.2))
+    plan = plan_schedule(50000, 10000, 12, 2.2)
+    assert plan.warmup_end == 11 and plan.passes == pytest.approx(2.2)
+    # the digits demo: 539 of 1347 a epoch; 0.5 passes would be 1.25 epochs
+    with pytest.raises(
+            ValueError,
+            match=r'0\.400 \(1 epochs\) or '
+            r'warmup_epochs=0\.800 \(2 epochs\)'):
+        plan_schedule(1347, 539, 10, 0.5)
+    assert plan_schedule(1347, 539, 10,
+                         0.8).passes_served(2) == pytest.approx(2 * 539 / 1347)
+
+
+def test_selection_events_draw_their_own_random_streams():
+    from mmcls_geda.selection.schedule import selection_seed
+    seeds = [selection_seed(0, e) for e in range(5)]
+    assert seeds[0] == 0 and len(set(seeds)) == 5
+    assert seeds == [selection_seed(0, e) for e in range(5)]  # reproducible
+    assert selection_seed(1, 3) != selection_seed(0, 3)
+
+
+def test_a_weighted_selection_file_for_an_unweighted_run_is_refused(
+        cifar10_root, tmp_path):
+    """Issue 24, 1: a GRAD-MATCH file (weights) served to a plain
+    ImageClassifier with method='geda' never trains without its weights."""
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.4))
+    emb = np.random.default_rng(0).normal(size=(60, 4))
+    saved = select_subset(emb, ds.full_labels, 0.4, 'gradmatch')
+    path = record.save_record(
+        str(tmp_path / 'gm'),
+        record.make_record(
+            saved,
+            fingerprint=ds.fingerprint,
+            scope='full',
+            weighted=True,
+            epoch=0,
+            scoring_s=0.0))[0]
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.register_hook(_hook({}), priority='HIGHEST')
+    with pytest.raises(ValueError) as err:
+        runner.run([train_loader(ds)], [('train', 1)])
+    message = str(err.value)
+    assert "method: saved 'gradmatch', configured 'geda'" in message
+    assert 'carries per-sample weights' in message
+    assert 'WeightedImageClassifier' in message and runner.iter == 0

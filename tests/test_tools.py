@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mmcls.datasets import build_dataset
 
-from .conftest import REPO, run_tool
+from .conftest import REPO, run_tool, run_tool_failing
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import run_experiments  # noqa: E402
@@ -26,7 +26,7 @@ split_time = run_experiments.split_time
 def grid_args(root, work, *extra):
     return [
         'tools/run_experiments.py',
-        'configs/geda/resnet18_1xb64-full_cifar10.py', '--methods', 'geda',
+        'configs/resnet/resnet18_1xb64-full_cifar10.py', '--methods', 'geda',
         'ranked_even', '--fractions', '0.5', '--seeds', '0', '--full',
         '--work-dir', work, '--device', 'cpu', '--hook',
         '{"scoring_workers": 0, "scoring_batch_size": 16}', '--cfg-options',
@@ -109,13 +109,12 @@ def test_run_experiments_refuses_bad_input_before_any_run(python, tmp_path):
     for extra, message in [(['--fractions', '1.5'], 'fraction'),
                            (['--methods', 'nope'], 'unknown method'),
                            (['--methods', 'geda+x3'], 'unknown schedule'),
-                           (['--methods',
-                             'geda+w3'], 'choose warmup_epochs < 2.4'),
+                           (['--methods', 'geda+w3'], 'choose warmup_epochs'),
                            (['--methods',
                              'geda+e4-nope-r4'], "unknown method 'nope'")]:
         out = subprocess.run([
             python, 'tools/run_experiments.py',
-            'configs/geda/resnet18_1xb64-full_cifar10.py', '--work-dir',
+            'configs/resnet/resnet18_1xb64-full_cifar10.py', '--work-dir',
             str(tmp_path / 'w'), *extra
         ],
                              cwd=REPO,
@@ -202,3 +201,77 @@ def test_selection_time_counts_every_selection_of_a_schedule(tmp_path):
                 scoring_s=scoring,
                 selection_s=0.25))
     assert selection_time(str(tmp_path)) == (4.5, 10)
+
+
+# --- tools/geda_select.py and tools/selection_report.py ----------------------
+
+
+def test_geda_select_keeps_the_weights_through_a_selection_file(
+        python, cifar10_root, tmp_path):
+    """geda_select.py -> data.train.selection_file with weights='gradmatch':
+    the record carries the weights, a run with the same settings trains
+    with them, one without them is refused (never silently unweighted)."""
+    from mmcls.models import build_classifier
+
+    from mmcls_geda import GradNormHook
+    from mmcls_geda.selection import record
+    from .conftest import (make_runner, small_cfg_options, small_resnet_cfg,
+                           train_loader, wrapper_cfg)
+    work = str(tmp_path / 'sel')
+    run_tool(python, 'tools/geda_select.py',
+             'configs/geda/resnet18_1xb64-geda-f0.4_cifar10.py', '--work-dir',
+             work, '--device', 'cpu', '--cfg-options',
+             *small_cfg_options(cifar10_root,
+                                work), 'custom_hooks.0.weights=gradmatch')
+    path = osp.join(work, record.SELECTION_FILE)
+    saved = record.load_record(path)
+    assert saved['weights'] == dict(type='gradmatch', lam=1e-3)
+    assert saved['weighted'] and saved['selection']['weighting'] == 'gradmatch'
+    weights = np.array(saved['selection']['weights'])
+    assert not np.allclose(weights, weights[0])
+
+    def first_epoch(**hook):
+        ds = build_dataset(wrapper_cfg(cifar10_root, 0.4, selection_file=path))
+        model = build_classifier(
+            dict(small_resnet_cfg(), type='WeightedImageClassifier'))
+        runner = make_runner(tmp_path / 'train', model)
+        runner.data_loader = train_loader(ds)
+        GradNormHook(scoring_workers=0, **hook).before_train_epoch(runner)
+        return ds
+
+    ds = first_epoch(weights='gradmatch')
+    assert bool(ds._state[1]) and np.allclose(ds.weights, weights)
+    with pytest.raises(ValueError, match=r'weights: saved \{'):
+        first_epoch()
+
+
+def _report_dir(tmp_path, n, norms_n):
+    from mmcls_geda.selection import record, select_subset
+    labels = np.arange(n) % 5
+    selection = select_subset(np.linspace(1, 2, n), labels, 0.5)
+    record.save_record(
+        str(tmp_path),
+        record.make_record(
+            selection,
+            fingerprint=record.labels_fingerprint(labels),
+            scope='full',
+            weighted=False,
+            epoch=0,
+            scoring_s=0.0))
+    other = np.arange(norms_n) % 3
+    record.save_scores(str(tmp_path), np.ones(norms_n), other)
+    return str(tmp_path)
+
+
+def test_selection_report_checks_the_scores_belong_to_the_record(
+        python, tmp_path):
+    """Issue 24, 5: a record and norms of different data sets, or fewer
+    norms than indices, are clear errors, never a report."""
+    out = run_tool_failing(python, 'tools/selection_report.py',
+                           _report_dir(tmp_path / 'other', 50, 60))
+    assert 'fingerprint' in out and 'different runs' in out
+    out = run_tool_failing(python, 'tools/selection_report.py',
+                           _report_dir(tmp_path / 'short', 50, 10))
+    assert 'Traceback' not in out and 'IndexError' not in out
+    assert 'fingerprint' in out or 'only 10 saved scores' in out
+    assert not osp.exists(tmp_path / 'other' / 'geda_selection_report.png')

@@ -31,7 +31,7 @@ and val epoch).
 
 Example:
     python tools/run_experiments.py \\
-        configs/geda/resnet18_1xb64-full_cifar10.py \\
+        configs/resnet/resnet18_1xb64-full_cifar10.py \\
         --methods geda random quantile_random ranked_even \\
         --fractions 0.8 0.6 0.4 0.2 --seeds 0 1 2 --full \\
         --work-dir work_dirs/grid --device cpu

@@ -35,6 +35,7 @@ def main():
         saved = record.load_record(
             osp.join(args.work_dir, record.SELECTION_FILE))
         norms, labels = record.load_scores(args.work_dir)
+        record.check_scores_fit(saved, args.work_dir, norms, labels)
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(str(err))
     out = write_report(
@@ -60,7 +61,8 @@ def format_event(event: dict) -> str:
             f'{event["method"]} kept {event["size"]}')
     for key, name in (('objective', 'ECDF objective'), ('method_objective',
                                                         'method objective'),
-                      ('gradmatch_error', "GRAD-MATCH's matching error")):
+                      ('reference_objective',
+                       "GRAD-MATCH's own matching error")):
         if event.get(key) is not None:
             line += f', {name} {event[key]:.4g}'
     return (line + f', scoring {event["scoring_s"]:.1f}s, selection '

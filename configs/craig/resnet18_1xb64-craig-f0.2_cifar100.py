@@ -3,7 +3,4 @@
 # subset trains with its per-sample weights (WeightedImageClassifier).
 _base_ = ['../geda/resnet18_1xb64-geda-f0.2_cifar100.py']
 model = dict(type='WeightedImageClassifier')
-custom_hooks = [
-    dict(
-        type='GradNormHook', method='craig', weighted=True, priority='HIGHEST')
-]
+custom_hooks = [dict(type='GradNormHook', method='craig', priority='HIGHEST')]

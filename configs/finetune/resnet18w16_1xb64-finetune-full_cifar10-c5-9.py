@@ -7,7 +7,7 @@
 # resnet18w16_1xb64-pretrain_cifar10-c0-4.py), the head from a seeded random
 # init; thesis schedule: 12 epochs, batch 64, one-cycle 1e-3 -> 0.1 -> 1e-5.
 # Gradient norms at epoch 0 come from this model, as in the thesis.
-_base_ = ['../geda/resnet18w16_1xb64-full_cifar10-5k.py']
+_base_ = ['../resnet/resnet18w16_1xb64-full_cifar10-5k.py']
 pretrained = 'work_dirs/pretrain_cifar10-c0-4/latest.pth'
 model = dict(
     backbone=dict(

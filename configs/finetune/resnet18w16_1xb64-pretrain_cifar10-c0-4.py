@@ -8,7 +8,7 @@
 #       --work-dir work_dirs/pretrain_cifar10-c0-4 --seed 0 --device cpu
 # writes work_dirs/pretrain_cifar10-c0-4/latest.pth, which the fine-tuning
 # configs load.
-_base_ = ['../geda/resnet18w16_1xb64-full_cifar10-5k.py']
+_base_ = ['../resnet/resnet18w16_1xb64-full_cifar10-5k.py']
 model = dict(head=dict(num_classes=5, topk=(1, )))
 classes = [0, 1, 2, 3, 4]
 data = dict(

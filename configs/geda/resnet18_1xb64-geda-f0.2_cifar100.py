@@ -1,17 +1,10 @@
 # GEDA: train on the subset whose per-class ECDF of gradient norms at epoch
 # 0 best matches the full class's (thesis: N = 5 nodes, trapezoid rule).
-_base_ = ['./resnet18_1xb64-full_cifar100.py']
+_base_ = ['../resnet/resnet18_1xb64-full_cifar100.py']
 data = dict(
     train=dict(
         _delete_=True,
         type='GEDASubsetDataset',
         fraction=0.2,  # the one place to set the kept fraction
         dataset={{_base_.data.train}}))
-custom_hooks = [
-    dict(
-        type='GradNormHook',
-        method='geda',
-        options=dict(nodes=5, rule='trapezoid'),
-        scope='full',
-        priority='HIGHEST')
-]
+custom_hooks = [dict(type='GradNormHook', method='geda', priority='HIGHEST')]

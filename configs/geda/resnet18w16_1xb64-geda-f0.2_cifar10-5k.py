@@ -1,6 +1,6 @@
 # GEDA at 20 % on the CPU-scale protocol of docs/results.md (selected once,
 # at epoch 0); the schedules in configs/schedules/ build on it.
-_base_ = ['./resnet18w16_1xb64-full_cifar10-5k.py']
+_base_ = ['../resnet/resnet18w16_1xb64-full_cifar10-5k.py']
 data = dict(
     train=dict(
         _delete_=True,

@@ -4,9 +4,5 @@
 _base_ = ['../geda/resnet18_1xb64-geda-f0.2_cifar10.py']
 model = dict(type='WeightedImageClassifier')
 custom_hooks = [
-    dict(
-        type='GradNormHook',
-        method='gradmatch',
-        weighted=True,
-        priority='HIGHEST')
+    dict(type='GradNormHook', method='gradmatch', priority='HIGHEST')
 ]

@@ -7,7 +7,6 @@ custom_hooks = [
         type='GradNormHook',
         method='gradmatch',
         interval=20,
-        weighted=True,
         priority='HIGHEST')
 ]
 runner = dict(max_epochs=100)

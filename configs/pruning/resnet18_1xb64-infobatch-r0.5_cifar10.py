@@ -4,7 +4,7 @@
 # weights the kept ones 2. The epoch length varies; the learning-rate
 # schedule follows the epoch progress, so it is the full-data run's.
 _base_ = [
-    '../geda/resnet18_1xb64-full_cifar10.py',
+    '../resnet/resnet18_1xb64-full_cifar10.py',
     '../_base_/pruning/infobatch_r0.5.py'
 ]
 data = dict(

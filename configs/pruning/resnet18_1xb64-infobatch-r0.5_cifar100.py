@@ -1,7 +1,7 @@
 # Dynamic pruning by InfoBatch's rule on CIFAR-100 (see
 # resnet18_1xb64-infobatch-r0.5_cifar10.py and docs/pruning.md).
 _base_ = [
-    '../geda/resnet18_1xb64-full_cifar100.py',
+    '../resnet/resnet18_1xb64-full_cifar100.py',
     '../_base_/pruning/infobatch_r0.5.py'
 ]
 data = dict(

@@ -2,7 +2,7 @@
 # docs/results.md (docs/pruning.md). Evaluated once, at the end (epoch 12):
 # a shorter run needs evaluation.interval=<its max_epochs>.
 _base_ = [
-    '../geda/resnet18w16_1xb64-full_cifar10-5k.py',
+    '../resnet/resnet18w16_1xb64-full_cifar10-5k.py',
     '../_base_/pruning/infobatch_r0.5.py'
 ]
 data = dict(

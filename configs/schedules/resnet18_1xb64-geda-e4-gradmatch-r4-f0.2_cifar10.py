@@ -7,8 +7,6 @@ custom_hooks = [
     dict(
         type='GradNormHook',
         method='geda',
-        options=dict(nodes=5, rule='trapezoid'),
-        scope='full',
         then=dict(method='gradmatch', start_epoch=4, interval=4),
         priority='HIGHEST')
 ]

@@ -9,9 +9,7 @@ custom_hooks = [
     dict(
         type='GradNormHook',
         method='geda',
-        options=dict(nodes=5, rule='trapezoid'),
-        scope='full',
         interval=4,
-        weights=dict(type='gradmatch', lam=1e-3),
+        weights='gradmatch',
         priority='HIGHEST')
 ]

@@ -8,8 +8,6 @@ custom_hooks = [
     dict(
         type='GradNormHook',
         method='geda',
-        options=dict(nodes=5, rule='trapezoid'),
-        scope='full',
         warmup_epochs=1,
         priority='HIGHEST')
 ]

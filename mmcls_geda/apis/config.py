@@ -1,83 +1,42 @@
-"""``apply_geda`` and the checks of the hook's arguments."""
+"""``apply_geda``, ``apply_pruning`` and their config checks."""
 import copy
-import inspect
-import os.path as osp
 from typing import Any, Dict, Optional
 
-from ..scoring import SCOPES
-from ..selection import check_fraction, check_seed, get_method, resolve_options
+from ..selection import check_fraction
 from ..selection.pruning import check_pruning_args
-from ..selection.registry import check_int
-from ..selection.schedule import (check_then, check_warmup,
-                                  check_warmup_budget, check_weights)
+from ..selection.schedule import warmup_epoch_count
+from .settings import SelectionArgs
 
-
-def check_hook_args(method: str = 'geda',
-                    options: Optional[Dict[str, Any]] = None,
-                    scope: str = 'full',
-                    seed: int = 0,
-                    interval: int = 0,
-                    scoring_pipeline: Optional[list] = None,
-                    scoring_batch_size: int = 64,
-                    scoring_workers: int = 2,
-                    checkpoint: Optional[str] = None,
-                    scoring_model: Optional[dict] = None,
-                    weighted: bool = True,
-                    save_norms: bool = True,
-                    report: bool = True,
-                    warmup_epochs: float = 0.0,
-                    weights: Optional[Any] = None,
-                    then: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Check every GradNormHook argument that needs no data.
-
-    Called by the hook when it is built and by :func:`apply_geda`, so a bad
-    value fails before any expensive work, naming the value and what is
-    allowed.
-
-    Returns:
-        dict: The method's options with defaults filled in.
-    """
-    resolved = resolve_options(method, dict(options or {}))
-    if scope not in SCOPES:
-        raise ValueError(f'unknown scope {scope!r}; choose one of '
-                         f'{list(SCOPES)}')
-    check_seed(seed)
-    if isinstance(interval,
-                  bool) or not isinstance(interval, int) or interval < 0:
-        raise ValueError(f'interval must be an integer >= 0 (0: select '
-                         f'once), got {interval!r}')
-    check_int(scoring_batch_size, 'scoring_batch_size', 1)
-    check_int(scoring_workers, 'scoring_workers', 0)
-    if scoring_pipeline is not None and not isinstance(scoring_pipeline,
-                                                       (list, tuple)):
-        raise ValueError('scoring_pipeline must be a list of transforms, got '
-                         f'{type(scoring_pipeline).__name__}')
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'scoring checkpoint {checkpoint!r} not found (nothing is '
-            'downloaded: give a local file)')
-    if scoring_model is not None and not isinstance(scoring_model, dict):
-        raise ValueError('scoring_model must be a classifier config dict, '
-                         f'got {type(scoring_model).__name__}')
-    for name, flag in (('weighted', weighted), ('save_norms', save_norms),
-                       ('report', report)):
-        if not isinstance(flag, bool):
-            raise ValueError(f'{name} must be True or False, got {flag!r}')
-    check_warmup(warmup_epochs)
-    if check_weights(weights, method) is not None and not weighted:
-        raise ValueError(f'weights={weights!r} asks for weighted training, '
-                         'and weighted=False drops the weights: set '
-                         'weighted=True or weights=None')
-    check_then(then)
-    return resolved
-
-
-# Every GradNormHook argument with its default.
-HOOK_DEFAULTS: Dict[str, Any] = {
-    name: param.default
-    for name, param in inspect.signature(check_hook_args).parameters.items()
+# Every GradNormHook argument with its default (from SelectionArgs).
+HOOK_DEFAULTS: Dict[str, Any] = SelectionArgs().to_dict()
+HOOK_ARGS = SelectionArgs.names()
+# The data wrappers of the two ways to choose training data: one per run.
+_CHOOSERS = {
+    'GEDASubsetDataset': ('GradNormHook', 'apply_geda'),
+    'DynamicPruningDataset': ('DynamicPruningHook', 'apply_pruning'),
 }
-HOOK_ARGS = tuple(HOOK_DEFAULTS)
+
+
+def check_not_combined(cfg, adding: str) -> None:
+    """A ValueError if ``cfg`` already chooses its training data the other
+    way: GEDA subsets and dynamic pruning each decide what an epoch
+    serves, and one wrapped in the other fails only at run time.
+
+    Args:
+        cfg: The config being changed.
+        adding: The wrapper type about to be added.
+    """
+    train = (cfg.get('data') or {}).get('train') or {}
+    hooks = {h.get('type') for h in cfg.get('custom_hooks') or []}
+    for wrapper, (hook, call) in _CHOOSERS.items():
+        if wrapper != adding and (train.get('type') == wrapper
+                                  or hook in hooks):
+            raise ValueError(
+                f'this config already uses {call} ({wrapper}, {hook}); '
+                f'{_CHOOSERS[adding][1]} cannot be added to it: both choose '
+                'the training data of every epoch. Start from the config '
+                'without it (e.g. the full-data config under '
+                'configs/resnet/)')
 
 
 def apply_geda(cfg,
@@ -125,27 +84,23 @@ def apply_geda(cfg,
             f'doubled: {unknown or sorted({"method", "options"} & set(hook))}'
             f'; allowed: {sorted(set(HOOK_ARGS) - {"method", "options"})}')
     # fail now, not in the runner
-    check_hook_args(method, options, **hook)
-    then = hook.get('then')
-    weighted = hook.get('weighted', True) and (
-        get_method(method).weighted or hook.get('weights') is not None or
-        (then is not None and get_method(then['method']).weighted))
+    args = SelectionArgs(method=method, options=dict(options), **hook)
+    check_not_combined(cfg, 'GEDASubsetDataset')
     cfg, as_config = _plain(cfg)
     max_epochs = (cfg.get('runner') or {}).get('max_epochs')
-    if max_epochs is not None:
-        check_warmup_budget(
-            hook.get('warmup_epochs', 0.0), max_epochs, fraction)
+    if max_epochs is not None and args.warmup_epochs:
+        # the hook's bound, with the fraction for the share of a pass an
+        # epoch serves (the hook uses the exact class budgets)
+        warmup_epoch_count(args.warmup_epochs, max_epochs, fraction)
     train = cfg['data']['train']
     if train.get('type') == 'GEDASubsetDataset':
         train = train['dataset']
     cfg['data']['train'] = dict(
         type='GEDASubsetDataset', fraction=fraction, dataset=train)
-    if weighted:
+    if args.trains_weighted():
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
-        _weighted_model(
-            cfg, f'method {method!r} (or its schedule\'s weights or second '
-            'phase) trains with per-sample weights',
-            'pass hook=dict(weighted=False) to train the subset unweighted')
+        why, fix = args.weighted_why()
+        _weighted_model(cfg, f'{why} trains with per-sample weights', fix)
     _add_hook(
         cfg,
         dict(
@@ -184,6 +139,7 @@ def apply_pruning(cfg,
         The same type as ``cfg``.
     """
     settings = check_pruning_args(ratio, rule, anneal, seed)
+    check_not_combined(cfg, 'DynamicPruningDataset')
     cfg, as_config = _plain(cfg)
     train = cfg['data']['train']
     if train.get('type') == 'DynamicPruningDataset':

@@ -24,7 +24,8 @@ from ..scoring import grad_embeddings, grad_norms
 from ..selection import (Selection, get_method, record, select_subset,
                          weigh_selection)
 from ..selection.gradient_matching import embedding_norms
-from ..selection.schedule import check_weights
+from ..selection.schedule import selection_seed
+from .settings import SelectionArgs
 
 # Random augmentations without 'Random' in their names.
 RANDOM_TRANSFORMS = ('AutoAugment', 'RandAugment', 'ColorJitter', 'Lighting',
@@ -125,8 +126,8 @@ def derive_scoring_pipeline(
 
 def scoring_loader(dataset: GEDASubsetDataset,
                    pipeline: Sequence[Any],
-                   batch_size: int = 64,
-                   workers: int = 2) -> torch.utils.data.DataLoader:
+                   scoring_batch_size: int = 64,
+                   scoring_workers: int = 2) -> torch.utils.data.DataLoader:
     """A sequential, deterministic loader over the whole wrapped dataset."""
     inner = dataset.dataset
     if not hasattr(inner, 'pipeline'):
@@ -138,24 +139,24 @@ def scoring_loader(dataset: GEDASubsetDataset,
     scored.pipeline = Compose(list(pipeline))
     return torch.utils.data.DataLoader(
         scored,
-        batch_size=batch_size,
+        batch_size=scoring_batch_size,
         shuffle=False,
-        num_workers=workers,
+        num_workers=scoring_workers,
         collate_fn=collate)
 
 
-def scoring_model(model: torch.nn.Module,
-                  checkpoint: Optional[str] = None,
-                  proxy_cfg: Optional[dict] = None) -> torch.nn.Module:
+def build_scorer(model: torch.nn.Module,
+                 checkpoint: Optional[str] = None,
+                 scoring_model: Optional[dict] = None) -> torch.nn.Module:
     """The model to score with: ``model`` itself, or a copy (or a proxy
-    built from ``proxy_cfg``) loaded from ``checkpoint``."""
+    built from the config ``scoring_model``) loaded from ``checkpoint``."""
     if is_module_wrapper(model):
         model = model.module
-    if proxy_cfg is None and checkpoint is None:
+    if scoring_model is None and checkpoint is None:
         return model
-    if proxy_cfg is not None:
+    if scoring_model is not None:
         from mmcls.models import build_classifier
-        proxy = build_classifier(copy.deepcopy(proxy_cfg))
+        proxy = build_classifier(copy.deepcopy(scoring_model))
         proxy.init_weights()
     else:
         proxy = copy.deepcopy(model)
@@ -174,66 +175,65 @@ def _broadcast(selection: Optional[Selection]) -> Selection:
     return box[0]
 
 
+def default_scoring_pipeline(args: SelectionArgs,
+                             dataset: GEDASubsetDataset,
+                             eval_pipeline: Optional[Sequence[Any]] = None,
+                             logger=None) -> List[Any]:
+    """The scoring pipeline of a run, derived in this one place: the
+    ``scoring_pipeline`` setting, else :func:`derive_scoring_pipeline` of
+    the evaluation pipeline (``eval_pipeline``) or the training pipeline.
+    """
+    if args.scoring_pipeline is not None:
+        return list(args.scoring_pipeline)
+    pipeline, source = derive_scoring_pipeline(
+        (dataset.dataset_cfg or {}).get('pipeline'), eval_pipeline)
+    print_log(f'scoring with {source}', logger=logger)
+    return pipeline
+
+
 def score_and_select(model: torch.nn.Module,
                      dataset: GEDASubsetDataset,
-                     method: str = 'geda',
+                     args: Optional[SelectionArgs] = None,
                      *,
-                     options: Optional[Dict[str, Any]] = None,
-                     scope: str = 'full',
-                     seed: int = 0,
-                     scoring_pipeline: Optional[Sequence[Any]] = None,
-                     batch_size: int = 64,
-                     workers: int = 2,
-                     checkpoint: Optional[str] = None,
-                     proxy_cfg: Optional[dict] = None,
-                     weights: Optional[Any] = None,
+                     phase: str = 'subset',
+                     epoch: int = 0,
+                     eval_pipeline: Optional[Sequence[Any]] = None,
                      logger=None) -> SelectionRun:
     """Score ``dataset``'s whole wrapped set with ``model`` and select.
 
     What is scored follows the method's registry entry: nothing (the
     gradient pass is skipped), per-sample gradient norms over ``scope``,
-    or last-layer gradient embeddings. Rank 0 selects; every rank gets the
-    same selection. The wrapper is not changed: serve the result with
-    ``dataset.set_selection``.
+    or last-layer gradient embeddings (also for ``weights``). Rank 0
+    selects with the event's own seed
+    (:func:`~mmcls_geda.selection.schedule.selection_seed` of ``seed`` and
+    ``epoch``); every rank gets the same selection. The wrapper is not
+    changed: serve the result with ``dataset.set_selection``.
 
     Args:
         model: An mmcls classifier (wrapped is fine).
         dataset: The :class:`GEDASubsetDataset` (its fraction and labels).
-        method: A registered method.
-        options: The method's options.
-        scope: ``'full'``, ``'last_layer'`` or ``'input'`` (for methods
-            that read norms).
-        seed: Seed of the selection's random choices.
-        scoring_pipeline: Deterministic pipeline that keeps ``gt_label``;
-            default: :func:`derive_scoring_pipeline` of the dataset's
-            training pipeline.
-        batch_size: Batch size of the scoring pass.
-        workers: Worker processes of the scoring loader.
-        checkpoint: Score with a copy of the model loaded from this file.
-        proxy_cfg: Score with another classifier built from this config.
-        weights: ``'gradmatch'`` or ``dict(type='gradmatch', lam=...)``
-            (see :func:`mmcls_geda.selection.schedule.check_weights`): give
-            the subset of an unweighted method GRAD-MATCH's matching
-            weights, from a second pass for last-layer gradient embeddings;
-            None: unweighted.
+        args: The settings (default: ``SelectionArgs()``, GEDA).
+        phase: ``'subset'`` or ``'then'``: whose method selects.
+        epoch: The epoch the selection is made at (its random stream).
+        eval_pipeline: The run's evaluation pipeline, from which the
+            default scoring pipeline is derived.
         logger: mmcv logger (None: print).
 
     Returns:
         SelectionRun: The selection, the scores and the timing.
     """
-    entry = get_method(method)
-    options = dict(options or {})
-    weights = check_weights(weights, method)
+    args = args if args is not None else SelectionArgs()
+    method, options = args.phase_method(phase)
+    entry, weights = get_method(method), args.phase_weights(phase)
     rank, _ = get_dist_info()
     labels, norms, scores, scoring_s = dataset.full_labels, None, None, 0.0
     embeddings, scored = None, []
-    if entry.reads != 'nothing' or weights is not None:
-        if scoring_pipeline is None:
-            scoring_pipeline, source = derive_scoring_pipeline(
-                (dataset.dataset_cfg or {}).get('pipeline'))
-            print_log(f'scoring with {source}', logger=logger)
-        loader = scoring_loader(dataset, scoring_pipeline, batch_size, workers)
-        scorer = scoring_model(model, checkpoint, proxy_cfg)
+    if args.needs_scoring(phase):
+        pipeline = default_scoring_pipeline(args, dataset, eval_pipeline,
+                                            logger)
+        loader = scoring_loader(dataset, pipeline, args.scoring_batch_size,
+                                args.scoring_workers)
+        scorer = build_scorer(model, args.checkpoint, args.scoring_model)
         start = time.perf_counter()
         if entry.reads == 'embeddings' or weights is not None:
             g, h, labels = grad_embeddings(scorer, loader, logger=logger)
@@ -244,17 +244,22 @@ def score_and_select(model: torch.nn.Module,
             scores, norms = embeddings, embedding_norms(embeddings)
         elif entry.reads == 'norms':
             norms, labels = grad_norms(
-                scorer, loader, scope=scope, logger=logger)
+                scorer, loader, scope=args.scope, logger=logger)
             _check_order(labels, dataset)
             scores = norms
             scored.insert(
                 0, 'input norms'
-                if scope == 'input' else f'{scope} gradient norms')
+                if args.scope == 'input' else f'{args.scope} gradient norms')
         scoring_s = time.perf_counter() - start
     selection = None
     if rank == 0:
         selection = select_subset(
-            scores, labels, dataset.fraction, method, seed=seed, **options)
+            scores,
+            labels,
+            dataset.fraction,
+            method,
+            seed=selection_seed(args.seed, epoch),
+            **options)
         if weights is not None:
             selection = weigh_selection(selection, embeddings, labels,
                                         weights['lam'])
@@ -274,16 +279,15 @@ def _check_order(labels: np.ndarray, dataset: GEDASubsetDataset) -> None:
 def save_run(work_dir: str,
              run: SelectionRun,
              dataset: GEDASubsetDataset,
+             args: SelectionArgs,
              *,
-             scope: str,
-             weighted: bool,
+             phase: str = 'subset',
              epoch: int = 0,
              per_epoch: bool = False,
-             save_norms: bool = True,
-             report: bool = True,
              extra: Optional[Dict[str, Any]] = None,
              logger=None) -> str:
-    """Save a run's record (and its scores and report) to ``work_dir``.
+    """Save a run's record (with the settings it was made with), and its
+    scores and report as ``args`` asks, to ``work_dir``.
 
     The report is optional output: a failure to draw or write it is logged
     and the record stays saved.
@@ -291,20 +295,25 @@ def save_run(work_dir: str,
     Returns:
         str: The path of ``geda_selection.json``.
     """
+    settings = args.record_settings(phase)
     saved = record.make_record(
         run.selection,
         fingerprint=dataset.fingerprint,
-        scope=scope,
-        weighted=weighted,
+        scope=args.scope,
+        weighted=settings['weighted'],
         epoch=epoch,
         scoring_s=run.scoring_s,
-        extra=extra)
+        extra=dict(
+            extra or {},
+            weights=settings['weights'],
+            phase=phase,
+            schedule=args.schedule()))
     path = record.save_record(work_dir, saved, per_epoch=per_epoch)[0]
     if run.norms is None:
         return path  # nothing was scored: no scores to save or draw
-    if save_norms:
+    if args.save_norms:
         record.save_scores(work_dir, run.norms, run.labels)
-    if report:
+    if args.report:
         from ..report import write_report
         try:
             write_report(

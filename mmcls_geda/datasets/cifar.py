@@ -16,6 +16,8 @@ import numpy as np
 from mmcls.datasets import CIFAR10, CIFAR100, DATASETS
 from mmcls.datasets.utils import check_integrity
 
+from ..selection.checks import check_int
+
 
 class _LocalCIFARMixin:
     """Replaces the md5-or-download step of mmcls's CIFAR datasets.
@@ -36,20 +38,18 @@ class _LocalCIFARMixin:
                  per_class: Optional[int] = None,
                  keep_classes: Optional[Sequence[int]] = None,
                  **kwargs):
-        if per_class is not None and (not isinstance(per_class, int)
-                                      or isinstance(per_class, bool)
-                                      or per_class < 1):
-            raise ValueError(f'per_class must be a positive integer or None, '
-                             f'got {per_class!r}')
+        if per_class is not None:
+            per_class = check_int(per_class, 'per_class (or None)', 1)
         if keep_classes is not None:
-            keep_classes = list(keep_classes)
-            if not keep_classes or not all(
-                    isinstance(c, int) and not isinstance(c, bool) and c >= 0
-                    for c in keep_classes) or len(
-                        set(keep_classes)) != len(keep_classes):
+            given = keep_classes
+            keep_classes = [
+                check_int(c, 'every class in keep_classes', 0)
+                for c in keep_classes
+            ]
+            if not keep_classes or len(set(keep_classes)) != len(keep_classes):
                 raise ValueError(
                     'keep_classes must be distinct class indices >= 0, got '
-                    f'{keep_classes!r}')
+                    f'{given!r}')
         self.per_class = per_class
         self.keep_classes = keep_classes
         super().__init__(*args, **kwargs)

@@ -69,7 +69,6 @@ class GEDASubsetDataset:
         # workers too
         self._state = torch.zeros(2, dtype=torch.bool).share_memory_()
         self.selection: Optional[Selection] = None
-        self.saved_record: Optional[dict] = None  # when loaded from a file
         self.selection_file = selection_file
         if selection_file is not None:
             self.load_selection(selection_file)
@@ -148,7 +147,7 @@ class GEDASubsetDataset:
                 ValueError that names both sides.
 
         Returns:
-            Selection: What it serves; the record is ``self.saved_record``.
+            Selection: What it serves.
         """
         saved = record.load_record(path)
         record.check_fits(saved, path, self.fingerprint, self.fraction)
@@ -156,7 +155,6 @@ class GEDASubsetDataset:
             record.check_settings(saved, path, expected)
         selection = record.selection_of(saved)
         self.set_selection(selection, weighted=saved.get('weighted', True))
-        self.saved_record = saved
         return selection
 
     # --- the mmcls dataset interface -----------------------------------------
@@ -195,20 +193,35 @@ class GEDASubsetDataset:
                 f'dataset={type(self.dataset).__name__})')
 
 
-def _wrappers(dataset) -> Iterator[GEDASubsetDataset]:
+def _wrappers(dataset, any_outer: bool = False) -> Iterator[GEDASubsetDataset]:
+    """The GEDASubsetDatasets in ``dataset``, looking through
+    RepeatDataset and ConcatDataset (``any_outer``: through any wrapper
+    with a ``.dataset``)."""
     if isinstance(dataset, GEDASubsetDataset):
         yield dataset
-    elif isinstance(dataset, RepeatDataset):
-        yield from _wrappers(dataset.dataset)
+    elif isinstance(dataset,
+                    RepeatDataset) or (any_outer
+                                       and hasattr(dataset, 'dataset')):
+        yield from _wrappers(dataset.dataset, any_outer)
     elif isinstance(dataset, ConcatDataset):
         for part in dataset.datasets:
-            yield from _wrappers(part)
+            yield from _wrappers(part, any_outer)
 
 
 def find_wrapper(dataset) -> GEDASubsetDataset:
     """The GEDASubsetDataset in the training set: the set itself, or the
     one inside a ``RepeatDataset`` / ``ConcatDataset``."""
     found = list(_wrappers(dataset))
+    if not found and hasattr(dataset, 'dataset'):
+        # e.g. DynamicPruningDataset around it: two ways to choose the data
+        hidden = list(_wrappers(dataset, any_outer=True))
+        if hidden:
+            raise TypeError(
+                f'the training data is a {type(dataset).__name__} around a '
+                'GEDASubsetDataset: it chooses the samples of every epoch '
+                'itself, so GradNormHook\'s subset would not be what is '
+                'trained on. Use one of them: apply_geda or apply_pruning '
+                'on a config without the other')
     if len(found) != 1:
         raise TypeError(
             'GradNormHook needs exactly one GEDASubsetDataset in the training '

@@ -1,7 +1,7 @@
 """GEDA selection core: numpy (and scipy/PuLP) only, no torch, no mmcv."""
-from .api import (Selection, check_fraction, check_seed, embedding_methods,
-                  select_subset, weigh_selection)
 from .budgets import class_budgets
+from .checks import check_fraction, check_seed
+from .core import Selection, embedding_methods, select_subset, weigh_selection
 from .registry import (METHODS, ClassChoice, Method, get_method,
                        register_method, resolve_options)
 

@@ -1,6 +1,4 @@
 """Per-class budgets and small rank-based helpers shared by all methods."""
-from typing import Dict
-
 import numpy as np
 
 
@@ -82,9 +80,3 @@ def class_rng(seed: int, label: int) -> np.random.Generator:
     """An independent, platform-stable random stream for one class."""
     return np.random.default_rng(
         np.random.SeedSequence([int(seed), int(label)]))
-
-
-def budgets_by_class(labels: np.ndarray, fraction: float) -> Dict[int, int]:
-    """``{label: k_c}`` for the labels present in ``labels``."""
-    classes, sizes = np.unique(labels, return_counts=True)
-    return dict(zip(classes.tolist(), class_budgets(sizes, fraction).tolist()))

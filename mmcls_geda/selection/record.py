@@ -4,21 +4,26 @@ The one owner of what a selection looks like on disk. The hook, the
 wrapper, ``tools/geda_select.py``, ``tools/selection_report.py`` and
 ``tools/run_experiments.py`` read and write through these functions.
 
-A record is a JSON object::
+A record is a JSON object (schema 3)::
 
-    {"schema": 2, "method": ..., "options": {...}, "scope": ...,
-     "fraction": ..., "seed": ..., "weighted": ..., "epoch": ...,
+    {"schema": 3, "method": ..., "options": {...}, "scope": ...,
+     "fraction": ..., "seed": ..., "weighted": ..., "weights": ...,
+     "epoch": ..., "phase": ..., "schedule": {...},
      "fingerprint": {"length": n, "labels_sha256": ...},
      "timings": {"scoring_s": ..., "selection_s": ...},
      "selection": {... Selection.to_dict() ...}}
 
-Records written before the schema number existed read as schema 1, which
-has the same fields; schema 3 adds the selection's ``weighting`` and
-``reference_objective`` and, for scheduled runs, ``phase`` and
-``schedule``.
+``options`` are the method's options with defaults filled in, ``seed``
+the selection event's own seed (see
+:func:`mmcls_geda.selection.schedule.selection_seed`), ``weights`` the
+matching weights asked for (None: none), ``schedule`` the run's schedule
+settings (warm-up, interval, second phase, seed). Records written before
+the schema number existed read as schema 1 (the fields up to ``epoch``);
+schema 3 added the selection's ``weighting`` and ``reference_objective``,
+``weights``, ``phase`` and ``schedule``.
 
-A scheduled run (warm-up, re-selection, a second phase) also keeps
-``geda_schedule.json``: one event per phase change and selection (epoch,
+A run also keeps ``geda_schedule.json``: ``{"settings": schedule,
+"events": [...]}``, one event per phase change and selection (epoch,
 phase, method, subset size, objective or matching error, time).
 """
 import hashlib
@@ -29,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .api import Selection
+from .core import Selection
 
 SCHEMA_VERSION = 3
 SELECTION_FILE = 'geda_selection.json'
@@ -38,14 +43,44 @@ LABELS_FILE = 'geda_labels.npy'
 REPORT_PNG = 'geda_selection_report.png'
 REPORT_JSON = 'geda_selection_report.json'
 SCHEDULE_FILE = 'geda_schedule.json'
-# What a resumed run must share with the record it reuses.
-SETTINGS = ('method', 'options', 'scope', 'fraction', 'weighted', 'weights')
+# What a served or resumed record must share with the run (the fraction
+# and the data are checked by check_fits).
+SETTINGS = ('method', 'options', 'scope', 'weighted', 'weights')
 _REQUIRED = ('method', 'fraction', 'fingerprint', 'selection')
 
 
 def epoch_selection_file(epoch: int) -> str:
     """The per-epoch record name of a run that re-selects (``interval``)."""
     return f'geda_selection_epoch{int(epoch)}.json'
+
+
+def selection_path(work_dir: str, epoch: int, per_epoch: bool) -> str:
+    """Where a run keeps the record of the selection made at ``epoch``."""
+    return osp.join(
+        work_dir,
+        epoch_selection_file(epoch) if per_epoch else SELECTION_FILE)
+
+
+def check_writable(work_dir: str, per_epoch: bool = False) -> None:
+    """A ValueError unless the records of a run can be written to
+    ``work_dir``: checked before the scoring pass, so no work is lost."""
+    if osp.exists(work_dir) and not osp.isdir(work_dir):
+        raise ValueError(f'work dir {work_dir} is a file: records cannot be '
+                         'written there; choose another work_dir')
+    names = [SELECTION_FILE, SCHEDULE_FILE
+             ] + ([epoch_selection_file(0)] if per_epoch else [])
+    for name in names:
+        if osp.isdir(osp.join(work_dir, name)):
+            raise ValueError(
+                f'{osp.join(work_dir, name)} is a folder, where the '
+                'selection record is written: remove it or choose another '
+                'work_dir')
+    parent = work_dir
+    while not osp.exists(parent):
+        parent = osp.dirname(osp.abspath(parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f'{parent} is not writable: the selection record '
+                         f'goes to {work_dir}; choose another work_dir')
 
 
 def labels_fingerprint(labels: np.ndarray) -> Dict[str, Any]:
@@ -122,27 +157,62 @@ def save_record(work_dir: str,
     return paths
 
 
-def save_schedule_event(work_dir: str, event: Dict[str, Any]) -> str:
+def _load_schedule(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, encoding='utf-8') as f:
+            saved = json.load(f)
+        if not isinstance(saved.get('events'), list):
+            raise ValueError('no event list')
+        return saved
+    except (ValueError, AttributeError, TypeError):
+        return dict(events=[])  # a damaged log is rewritten from here on
+
+
+def save_schedule_event(work_dir: str,
+                        event: Dict[str, Any],
+                        settings: Optional[Dict[str, Any]] = None) -> str:
     """Add ``event`` (with an ``epoch``) to ``geda_schedule.json``,
-    atomically. Events of this epoch or later that a resumed run left
-    behind are replaced: the file tells the run as it happened.
+    atomically, with the run's schedule ``settings``. Events of this epoch
+    or later that a resumed run left behind are replaced: the file tells
+    the run as it happened.
 
     Returns:
         str: The path written.
     """
     path = osp.join(work_dir, SCHEDULE_FILE)
-    events = []
-    if osp.isfile(path):
-        try:
-            with open(path, encoding='utf-8') as f:
-                events = json.load(f)['events']
-        except (ValueError, KeyError, TypeError):
-            events = []  # a damaged log is rewritten from this event on
-    events = [e for e in events if e.get('epoch', -1) < event['epoch']]
+    saved = _load_schedule(path) if osp.isfile(path) else dict(events=[])
+    events = [
+        e for e in saved['events'] if e.get('epoch', -1) < event['epoch']
+    ]
     events.append(event)
+    out = dict(events=events)
+    if settings is not None or 'settings' in saved:
+        out['settings'] = saved.get('settings') if settings is None else (
+            settings)
     os.makedirs(work_dir, exist_ok=True)
-    atomic_write(path, lambda p: _dump_json(dict(events=events), p))
+    atomic_write(path, lambda p: _dump_json(out, p))
     return path
+
+
+def check_schedule(work_dir: str, settings: Dict[str, Any]) -> None:
+    """A ValueError naming both sides unless the run that wrote
+    ``work_dir`` used the same schedule ``settings`` (a resumed run must:
+    its epochs would otherwise mix two schedules)."""
+    path = osp.join(work_dir, SCHEDULE_FILE)
+    if not osp.isfile(path):
+        return
+    saved = _load_schedule(path).get('settings')
+    if saved is None:
+        return  # written before the settings were kept
+    differ = [(key, saved.get(key), value) for key, value in settings.items()
+              if _canonical(saved.get(key)) != _canonical(value)]
+    if differ:
+        lines = '; '.join(f'{key}: saved {old!r}, configured {new!r}'
+                          for key, old, new in differ)
+        raise ValueError(
+            f'{path} records a run with another schedule than this one '
+            f'({lines}): resume with the schedule it was made with, or start '
+            'a new work_dir')
 
 
 def save_scores(work_dir: str, norms: np.ndarray, labels: np.ndarray) -> None:
@@ -214,15 +284,48 @@ def check_settings(record: Dict[str, Any], path: str,
     if differ:
         lines = '; '.join(f'{key}: saved {saved!r}, configured {value!r}'
                           for key, saved, value in differ)
+        made = f'method {record.get("method")!r}'
+        if record.get('weights'):
+            made += f', weights={record["weights"]!r}'
+        weighting = (
+            f'its subset carries per-sample weights ({made}), which only a '
+            'WeightedImageClassifier trains with' if record.get('weighted')
+            else f'its subset is unweighted ({made})')
         raise ValueError(
             f'selection file {path} was made with other settings than this '
-            f'run ({lines}): resume with the settings it was made with, or '
-            'start a new work_dir')
+            f'run ({lines}); {weighting}: set the GradNormHook to the '
+            'settings it was made with (method, options, weights, weighted), '
+            'or select again for this run (a new work_dir, or '
+            'tools/geda_select.py with this config)')
 
 
 def _canonical(value: Any) -> Any:
     # JSON turns tuples into lists and keeps floats: compare as JSON does
     return json.loads(json.dumps(value))
+
+
+def check_scores_fit(record: Dict[str, Any], work_dir: str, norms: np.ndarray,
+                     labels: np.ndarray) -> None:
+    """A ValueError unless the saved scores and labels of ``work_dir``
+    belong to the record's training set: one score and label per sample,
+    the record's fingerprint, every selected index among them."""
+    if norms.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f'{work_dir}: {NORMS_FILE} holds {norms.shape[0]} scores and '
+            f'{LABELS_FILE} {labels.shape[0]} labels: one of each per '
+            'sample is needed; save them again with the record')
+    fingerprint = labels_fingerprint(labels)
+    if record['fingerprint'] != fingerprint:
+        raise ValueError(
+            f'{work_dir}: the selection record was made for a training set '
+            f'with fingerprint {record["fingerprint"]}, the saved labels '
+            f'are of another ({fingerprint}): the scores and the record '
+            'come from different runs; use the work dir of one run')
+    indices = np.asarray(record['selection']['indices'])
+    if indices.size and indices.max() >= norms.shape[0]:
+        raise ValueError(
+            f'{work_dir}: the selection holds index {int(indices.max())}, '
+            f'and there are only {norms.shape[0]} saved scores')
 
 
 def load_scores(work_dir: str) -> Tuple[np.ndarray, np.ndarray]:

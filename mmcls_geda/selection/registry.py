@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from . import baselines, geda, gradient_matching
+from .checks import check_choice, check_int, check_number
 
 # What a method reads from the model, in the order of cost.
 READS = ('nothing', 'norms', 'embeddings')
@@ -59,7 +60,6 @@ class Method:
         report_grid: ``options -> (nodes, rule)`` on which the ECDF
             objective is reported.
         solver_name: ``options -> str`` for the record.
-        description: One line for the README and error messages.
     """
     name: str
     reads: str
@@ -72,7 +72,6 @@ class Method:
                                 str]] = (lambda opts:
                                          (REPORT_NODES, REPORT_RULE))
     solver_name: Optional[Callable[[Dict[str, Any]], str]] = None
-    description: str = ''
 
     def resolve(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """The options with defaults filled in, checked."""
@@ -118,60 +117,33 @@ def resolve_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
 
 # --- option checks -----------------------------------------------------------
 
-
-def check_int(value: Any, name: str, low: int) -> None:
-    """A ValueError unless ``value`` is an integer ``>= low``."""
-    if isinstance(value,
-                  bool) or not isinstance(value,
-                                          (int, np.integer)) or value < low:
-        raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
-
-
-def _check_number(value: Any,
-                  name: str,
-                  low: float,
-                  high: Optional[float] = None) -> None:
-    ok = not isinstance(value, bool) and isinstance(
-        value,
-        (int, float, np.integer,
-         np.floating)) and value >= low and (high is None or value < high)
-    if not ok:
-        span = f'in [{low}, {high})' if high is not None else f'>= {low}'
-        raise ValueError(f'{name} must be a number {span}, got {value!r}')
-
-
 GEDA_SOLVERS = ('exact', 'milp')
 _EXACT_ONLY = ('within_bin', )
 _MILP_ONLY = ('milp_solver', 'time_limit')
 
 
 def _check_geda(opts: Dict[str, Any], given: set) -> None:
-    if opts['solver'] not in GEDA_SOLVERS:
-        raise ValueError(f'unknown solver {opts["solver"]!r}; choose one of '
-                         f'{list(GEDA_SOLVERS)}')
+    check_choice(opts['solver'], 'solver', GEDA_SOLVERS)
     if opts['nodes'] is not None:
         check_int(opts['nodes'], 'nodes', 2)
-    if opts['rule'] not in geda.QUADRATURE_RULES:
-        raise ValueError(f'unknown rule {opts["rule"]!r}; choose one of '
-                         f'{list(geda.QUADRATURE_RULES)}')
+    check_choice(opts['rule'], 'rule', geda.QUADRATURE_RULES)
     if opts['rule'] == 'simpson' and opts[
             'nodes'] is not None and opts['nodes'] % 2:
         raise ValueError('Simpson\'s rule needs an even number of intervals, '
                          f'got nodes={opts["nodes"]}')
-    if opts['within_bin'] not in geda.WITHIN_BIN:
-        raise ValueError(f'unknown within_bin {opts["within_bin"]!r}; choose '
-                         f'one of {list(geda.WITHIN_BIN)}')
+    check_choice(opts['within_bin'], 'within_bin', geda.WITHIN_BIN)
     wrong = _MILP_ONLY if opts['solver'] == 'exact' else _EXACT_ONLY
     misplaced = sorted(given & set(wrong))
     if misplaced:
         raise ValueError(f'option(s) {misplaced} do not apply to '
                          f'solver={opts["solver"]!r}')
-    limit = opts['time_limit']
-    if limit is not None and (isinstance(limit, bool) or
-                              not isinstance(limit,
-                                             (int, float)) or not limit > 0):
-        raise ValueError(f'time_limit must be seconds > 0 or None, got '
-                         f'{limit!r}')
+    if opts['time_limit'] is not None:
+        check_number(
+            opts['time_limit'],
+            'time_limit',
+            0,
+            low_open=True,
+            hint='seconds, or None')
     if opts['solver'] == 'milp':
         import pulp
         available = pulp.listSolvers(onlyAvailable=True)
@@ -182,12 +154,12 @@ def _check_geda(opts: Dict[str, Any], given: set) -> None:
 
 def _check_ccs(opts: Dict[str, Any], given: set) -> None:
     check_int(opts['strata'], 'strata', 1)
-    _check_number(opts['hard_cutoff'], 'hard_cutoff', 0, 1)
+    check_number(opts['hard_cutoff'], 'hard_cutoff', 0, 1, high_open=True)
 
 
 def _check_gradmatch(opts: Dict[str, Any], given: set) -> None:
     check_int(opts['steps'], 'steps', 1)
-    _check_number(opts['lam'], 'lam', 0)
+    check_number(opts['lam'], 'lam', 0)
 
 
 # --- per-class solvers -------------------------------------------------------
@@ -229,15 +201,11 @@ register_method(
             time_limit=None),
         check=_check_geda,
         report_grid=lambda opts: (opts['nodes'], opts['rule']),
-        solver_name=lambda opts: opts['solver'],
-        description='match the class ECDF of the scores (the thesis)'))
+        solver_name=lambda opts: opts['solver']))
 register_method(
     Method(
-        'random',
-        'nothing',
-        lambda n, k, rng, opts: ClassChoice(
-            baselines.select_random(n, k, rng)),
-        description='uniform per class'))
+        'random', 'nothing', lambda n, k, rng, opts: ClassChoice(
+            baselines.select_random(n, k, rng))))
 register_method(
     Method(
         'quantile_random',
@@ -245,27 +213,19 @@ register_method(
         lambda s, k, rng, opts: ClassChoice(
             baselines.select_quantile_random(s, k, rng, opts['quantiles'])),
         defaults=dict(quantiles=4),
-        check=lambda opts, given: check_int(opts['quantiles'], 'quantiles', 1),
-        description='random removal inside score quantiles'))
+        check=lambda opts, given: check_int(opts['quantiles'], 'quantiles', 1))
+)
 register_method(
     Method(
-        'ranked_even',
-        'norms',
-        lambda s, k, rng, opts: ClassChoice(
-            baselines.select_ranked_even(s, k)),
-        description='remove evenly spaced ranks of the score ranking'))
+        'ranked_even', 'norms', lambda s, k, rng, opts: ClassChoice(
+            baselines.select_ranked_even(s, k))))
+register_method(
+    Method('topk', 'norms',
+           lambda s, k, rng, opts: ClassChoice(baselines.select_topk(s, k))))
 register_method(
     Method(
-        'topk',
-        'norms',
-        lambda s, k, rng, opts: ClassChoice(baselines.select_topk(s, k)),
-        description='keep the largest scores (the hardest samples)'))
-register_method(
-    Method(
-        'bottomk',
-        'norms',
-        lambda s, k, rng, opts: ClassChoice(baselines.select_bottomk(s, k)),
-        description='keep the smallest scores (the easiest samples)'))
+        'bottomk', 'norms',
+        lambda s, k, rng, opts: ClassChoice(baselines.select_bottomk(s, k))))
 register_method(
     Method(
         'ccs',
@@ -274,15 +234,8 @@ register_method(
             baselines.select_ccs(s, k, rng, opts['strata'], opts['hard_cutoff']
                                  )),
         defaults=dict(strata=50, hard_cutoff=0.0),
-        check=_check_ccs,
-        description='coverage-centric selection'))
-register_method(
-    Method(
-        'craig',
-        'embeddings',
-        _solve_craig,
-        weighted=True,
-        description='CRAIG: facility location on gradient embeddings'))
+        check=_check_ccs))
+register_method(Method('craig', 'embeddings', _solve_craig, weighted=True))
 register_method(
     Method(
         'gradmatch',
@@ -290,6 +243,4 @@ register_method(
         _solve_gradmatch,
         defaults=dict(lam=1e-3, steps=64),
         check=_check_gradmatch,
-        weighted=True,
-        description='GRAD-MATCH: orthogonal matching pursuit of the '
-        "class's summed gradient"))
+        weighted=True))

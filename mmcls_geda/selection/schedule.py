@@ -24,17 +24,14 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .registry import check_int, get_method
+from .checks import check_int, check_number
+from .registry import get_method
 
-PHASES = ('warmup', 'subset', 'then')
 WEIGHTINGS = ('gradmatch', )
 # the seed stream of the warm-up permutations (apart from selection seeds)
 _WARMUP_STREAM = 7919
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(
-        value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+# a warm-up given to 3 decimals still names an exact number of epochs
+WARMUP_TOLERANCE = 5e-4
 
 
 def check_weights(weights: Any, method: str) -> Optional[Dict[str, Any]]:
@@ -59,9 +56,7 @@ def check_weights(weights: Any, method: str) -> Optional[Dict[str, Any]]:
     if unknown:
         raise ValueError(f'unknown weights option(s) {unknown}; '
                          "weights takes 'type' and 'lam'")
-    lam = spec.get('lam', 1e-3)
-    if not _is_number(lam) or lam < 0:
-        raise ValueError(f'weights lam must be a number >= 0, got {lam!r}')
+    lam = check_number(spec.get('lam', 1e-3), 'weights lam', 0)
     if get_method(method).weighted:
         raise ValueError(f'method {method!r} weights its own subsets; '
                          'weights applies to the unweighted methods')
@@ -70,7 +65,7 @@ def check_weights(weights: Any, method: str) -> Optional[Dict[str, Any]]:
 
 def check_then(then: Any) -> Optional[Dict[str, Any]]:
     """The second phase as ``dict(method, options, start_epoch, interval)``
-    with the method's options resolved, or None."""
+    (the options as given, checked against the method), or None."""
     if then is None:
         return None
     if not isinstance(then, dict):
@@ -83,45 +78,87 @@ def check_then(then: Any) -> Optional[Dict[str, Any]]:
         raise ValueError(f'then takes {sorted(allowed)} (method, start_epoch '
                          f'and interval required); unknown: {unknown}, '
                          f'missing: {missing}')
-    options = get_method(then['method']).resolve(
-        dict(then.get('options') or {}))
-    check_int(then['start_epoch'], 'then start_epoch', 1)
-    if isinstance(
-            then['interval'],
-            bool) or not isinstance(then['interval'],
-                                    (int, np.integer)) or then['interval'] < 1:
-        raise ValueError(
-            f'then interval must be an integer >= 1 (the second phase '
-            f're-selects every interval epochs; for one selection use the '
-            f'first phase), got {then["interval"]!r}')
+    options = dict(then.get('options') or {})
+    get_method(then['method']).resolve(options)
     return dict(
         method=then['method'],
         options=options,
-        start_epoch=int(then['start_epoch']),
-        interval=int(then['interval']))
+        start_epoch=check_int(then['start_epoch'], 'then start_epoch', 1),
+        interval=check_int(then['interval'], 'then interval', 1))
 
 
 def check_warmup(warmup_epochs: Any) -> float:
     """``warmup_epochs`` as a float >= 0 (full passes over the data)."""
-    if not _is_number(warmup_epochs) or warmup_epochs < 0:
-        raise ValueError(
-            'warmup_epochs must be a number >= 0 (full passes over the '
-            f'training set before the first selection), got '
-            f'{warmup_epochs!r}')
-    return float(warmup_epochs)
+    return check_number(
+        warmup_epochs,
+        'warmup_epochs',
+        0,
+        hint='full passes over the training set before the first selection')
 
 
-def check_warmup_budget(warmup_epochs: float, max_epochs: int,
-                        fraction: float) -> None:
-    """A ValueError unless the warm-up leaves epochs to train the subset:
-    the run serves ``max_epochs x fraction`` full passes in all."""
-    passes = max_epochs * fraction
-    if warmup_epochs > 0 and warmup_epochs >= passes - 1e-9:
+def warmup_epoch_count(warmup_epochs: float, max_epochs: int,
+                       share: float) -> int:
+    """The epochs a warm-up of ``warmup_epochs`` full passes takes, or a
+    ValueError naming the nearest warm-ups that fit.
+
+    The one bound of the warm-up, used by ``apply_geda`` (``share``: the
+    fraction, before the data is known), the hook (``share = size / n``,
+    exact) and the experiment grids. Every epoch serves ``share`` of a
+    pass, so a warm-up must be a whole number of epochs (``e x share``
+    passes, to :data:`WARMUP_TOLERANCE`) and leave at least one epoch for
+    the subset: ``e <= max_epochs - 1``.
+
+    Args:
+        warmup_epochs: Full passes asked for (>= 0).
+        max_epochs: Epochs of the run.
+        share: Passes one epoch serves, in (0, 1].
+    """
+    warmup_epochs = check_warmup(warmup_epochs)
+    max_epochs = check_int(max_epochs, 'max_epochs', 1)
+    epochs = round(warmup_epochs / share)
+    if abs(epochs * share - warmup_epochs) > WARMUP_TOLERANCE:
+        low = math.floor(warmup_epochs / share)
+        near = ' or '.join(f'warmup_epochs={e * share:.3f} ({e} epochs)'
+                           for e in (low, low + 1) if e < max_epochs)
         raise ValueError(
-            f'warmup_epochs={warmup_epochs:g} full passes leave no epoch for '
-            f'the subset: the whole run serves {max_epochs} epochs x '
-            f'fraction {fraction:g} = {passes:g} passes; choose '
-            f'warmup_epochs < {passes:g}')
+            f'warmup_epochs={warmup_epochs:g} is not a whole number of '
+            f'epochs: each epoch serves {share:.4g} of a pass, so '
+            f'{warmup_epochs:g} passes take {warmup_epochs / share:.3g} '
+            f'epochs; choose {near}')
+    if epochs >= max_epochs:
+        raise ValueError(
+            f'warmup_epochs={warmup_epochs:g} full passes take {epochs} '
+            f'epochs of {share:.4g} passes, which leaves none of the '
+            f'{max_epochs} epochs for the subset; choose warmup_epochs <= '
+            f'{(max_epochs - 1) * share:.3f} ({max_epochs - 1} epochs)')
+    return epochs
+
+
+def selection_seed(seed: int, epoch: int) -> int:
+    """The seed of the selection made at ``epoch``: its own random stream
+    of ``(seed, epoch)``, the same on every rank and after a restart
+    (``seed`` itself at epoch 0, so a one-off selection keeps it)."""
+    if epoch == 0:
+        return int(seed)
+    state = np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)
+    return int(state[0])
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one epoch does, from the plan alone.
+
+    Attributes:
+        phase: ``'warmup'``, ``'subset'`` or ``'then'``.
+        due: The epoch whose selection this epoch trains on (None in the
+            warm-up).
+        action: ``'warmup'`` (serve the epoch's warm-up slice),
+            ``'select'`` (a selection is due now) or ``'reuse'`` (train on
+            the selection of epoch ``due``).
+    """
+    phase: str
+    due: Optional[int]
+    action: str
 
 
 @dataclass(frozen=True)
@@ -132,7 +169,7 @@ class SchedulePlan:
         n: Samples in the whole training set.
         size: Samples served per epoch (the wrapper's length).
         max_epochs: Epochs of the run.
-        warmup_epochs: Full passes of warm-up (``W``).
+        warmup_epochs: Full passes of warm-up asked for.
         warmup_end: First epoch after the warm-up (0 without one).
         interval: Re-selection interval of the subset phase (0: once).
         then_start: First epoch of the second phase (``max_epochs``: none).
@@ -165,6 +202,13 @@ class SchedulePlan:
             return start
         return start + (epoch - start) // interval * interval
 
+    def step(self, epoch: int) -> Step:
+        """What ``epoch`` does (see :class:`Step`)."""
+        phase, due = self.phase(epoch), self.selection_epoch(epoch)
+        action = ('warmup'
+                  if due is None else 'select' if due == epoch else 'reuse')
+        return Step(phase, due, action)
+
     def selections(self) -> List[int]:
         """Every epoch that starts with a selection."""
         return sorted({
@@ -177,6 +221,12 @@ class SchedulePlan:
         or one made after epoch 0)."""
         return self.selections() != [0]
 
+    @property
+    def passes(self) -> float:
+        """Full passes the warm-up serves (``warmup_epochs`` to
+        :data:`WARMUP_TOLERANCE`)."""
+        return self.warmup_end * self.size / self.n
+
     def passes_served(self, epoch: int) -> float:
         """Full passes served before ``epoch`` (warm-up epochs only)."""
         return min(epoch, self.warmup_end) * self.size / self.n
@@ -186,7 +236,7 @@ class SchedulePlan:
         parts = []
         if self.warmup_end:
             parts.append(f'warm-up epochs 0-{self.warmup_end - 1} '
-                         f'({self.warmup_epochs:g} passes)')
+                         f'({self.passes:.4g} passes)')
         first = f'subset from epoch {self.warmup_end}'
         if self.interval:
             first += f', re-selected every {self.interval}'
@@ -209,21 +259,15 @@ def plan_schedule(n: int,
         n: Samples in the training set.
         size: Samples served per epoch.
         max_epochs: Epochs of the run.
-        warmup_epochs: Full passes of warm-up, checked.
+        warmup_epochs: Full passes of warm-up (see
+            :func:`warmup_epoch_count`).
         interval: Re-selection interval of the subset phase.
         then: The second phase (see :func:`check_then`).
     """
-    warmup_epochs = check_warmup(warmup_epochs)
     check_int(max_epochs, 'max_epochs', 1)
     if not 0 < size <= n:
         raise ValueError(f'size must be in [1, n={n}], got {size}')
-    warmup_end = math.ceil(warmup_epochs * n / size - 1e-9)
-    if warmup_epochs > 0 and warmup_end >= max_epochs:
-        raise ValueError(
-            f'warmup_epochs={warmup_epochs:g} full passes take '
-            f'{warmup_end} epochs of {size}/{n} samples, which leaves none '
-            f'of the {max_epochs} epochs for the subset; choose '
-            f'warmup_epochs < {(max_epochs - 1) * size / n:g}')
+    warmup_end = warmup_epoch_count(warmup_epochs, max_epochs, size / n)
     then_start, then_interval = max_epochs, 0
     if then is not None:
         then_start, then_interval = then['start_epoch'], then['interval']
@@ -232,7 +276,7 @@ def plan_schedule(n: int,
                 f'then start_epoch={then_start} must come after the first '
                 f'selection (epoch {warmup_end}) and before max_epochs='
                 f'{max_epochs}')
-    return SchedulePlan(n, size, max_epochs, warmup_epochs, warmup_end,
+    return SchedulePlan(n, size, max_epochs, float(warmup_epochs), warmup_end,
                         interval, then_start, then_interval)
 
 

@@ -6,7 +6,6 @@ _base_ = [
     '../_base_/schedules/cifar10_onecycle_12e.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(head=dict(num_classes=10))
 evaluation = dict(interval=1, metric='accuracy')
 checkpoint_config = dict(interval=12)
 log_config = dict(interval=50)
