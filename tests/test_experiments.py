@@ -85,7 +85,8 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
     run_tool(
         python,
         *grid_args(cifar10_root, one_by_one, '--jobs', '1', '--threads', '1'))
-    assert [r['top1'] for r in rows_of(one_by_one)] == [r['top1'] for r in rows]
+    assert [r['top1']
+            for r in rows_of(one_by_one)] == [r['top1'] for r in rows]
     for name in ('geda-f0.5-s0', 'ranked_even-f0.5-s0'):
         assert (json.load(
             open(osp.join(
@@ -98,6 +99,11 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
     again = run_tool(python, *grid_args(cifar10_root, work))
     assert again.count('done before, skipped') == 3
     assert rows_of(work) == rows
+    # a finished folder of an older version (no settings.json) is read
+    # back from its config.py and result.json
+    os.remove(osp.join(work, 'geda-f0.5-s0', 'settings.json'))
+    again = run_tool(python, *grid_args(cifar10_root, work))
+    assert again.count('done before, skipped') == 3
     # --summary-only trains nothing and leaves unfinished runs out
     summary = run_tool(
         python,
@@ -109,9 +115,10 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
 
     # issue 24 case 3: other settings are refused with both sides named,
     # before anything is trained or deleted, not reported as done
-    err = failing(python,
-                  *grid_args(cifar10_root, work, 'runner.max_epochs=2',
-                             'evaluation.interval=2'))
+    err = failing(
+        python,
+        *grid_args(cifar10_root, work, 'runner.max_epochs=2',
+                   'evaluation.interval=2'))
     assert 'runner.max_epochs: 1 there, 2 now' in err and '--force' in err
     assert 'done before' not in err and rows_of(work) == rows
     # --force trains it again; no summary is left pointing at old runs
@@ -121,8 +128,8 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
                    'evaluation.interval=2', '--methods', 'ranked_even',
                    '--force'))
     assert 'ranked_even-f0.5-s0: training' in out
-    assert [(r['method'], r['samples']) for r in rows_of(work)
-            ] == [('full', '120'), ('ranked_even', '60')]
+    assert [(r['method'], r['samples'])
+            for r in rows_of(work)] == [('full', '120'), ('ranked_even', '60')]
     saved = json.load(open(osp.join(work, 'full-f1-s0', 'settings.json')))
     assert saved['config']['runner.max_epochs'] == '2'
 
@@ -135,7 +142,24 @@ def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
     assert [c['kept'] for c in report['classes']] == [3] * 10
 
 
-def test_run_experiments_refuses_bad_input_before_any_run(python, tmp_path):
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _refused(main, argv) -> str:
+    """The message of a tool that exits with an error (no traceback)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert isinstance(exit_info.value.code, str), exit_info.value.code
+    return exit_info.value.code
+
+
+def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
+    main = _tool('run_experiments').main
     afile = tmp_path / 'afile'
     afile.write_text('x')
     for config, extra, message in [
@@ -148,34 +172,44 @@ def test_run_experiments_refuses_bad_input_before_any_run(python, tmp_path):
         (CIFAR, ['--methods', 'geda+solve=1'], "takes ['milp_solver'"),
         (CIFAR, ['--methods', 'infobatch-r1'], 'prune ratio R'),
         (CIFAR, ['--methods', 'full+w1'], "'full' takes no parts"),
+        (CIFAR, ['--methods', 'geda', 'geda'], 'runs planned twice'),
         (CIFAR, ['--options', '{"nodes": 9}', '--methods', 'geda', 'random'],
          "method 'random' (spec 'random') takes no options"),
-        (CIFAR, ['--options', '{"quantiles": 9}', '--methods', 'geda'],
-         "unknown option(s) ['quantiles'] for method 'geda'"),
+        (CIFAR, ['--options', '{"quantiles": 9}', '--methods',
+                 'geda'], "unknown option(s) ['quantiles'] for method 'geda'"),
         (CIFAR, ['--hook', '{scope: full}'],
          "--hook '{scope: full}' is not JSON (Expecting property name"),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
-        # issue 24: the 5k-style configs validate at the last epoch only
+        (CIFAR + '.nope', [], 'not found'),
+            # issue 24: the 5k-style configs validate at the last epoch only
         (DIGITS, ['--cfg-options', 'runner.max_epochs=2'],
          'runner.max_epochs=2 is not a multiple of evaluation.interval=12'),
         (CIFAR, ['--work-dir', str(afile)], 'is a file, not a folder'),
         (CIFAR, ['--work-dir', str(afile / 'w')], 'which is a file'),
     ]:
-        args = ['tools/run_experiments.py', config, '--work-dir',
-                str(tmp_path / 'w'), *extra]
-        assert message in failing(python, *args), extra
+        argv = [osp.join(REPO, config), '--work-dir', str(tmp_path / 'w')]
+        assert message in _refused(main, argv + extra), extra
         assert not osp.exists(tmp_path / 'w')
 
 
-def test_repeated_seeds_and_fractions_are_dropped_with_a_message(python,
-                                                                 tmp_path):
+def test_a_bad_argument_exits_with_a_message_not_a_traceback(python, tmp_path):
+    err = failing(python, 'tools/run_experiments.py', CIFAR, '--work-dir',
+                  str(tmp_path / 'w'), '--hook', '{scope: full}')
+    assert 'error: --hook' in err and 'nothing was trained' in err
+    assert not osp.exists(tmp_path / 'w')
+
+
+def test_repeated_seeds_and_fractions_are_dropped_with_a_message(
+        tmp_path, capsys):
     # issue 24 case 4: n counts distinct seeds, 0.4 and 0.40000001 are
     # one cell (one run folder)
-    out = run_tool(python, 'tools/run_experiments.py', DIGITS, '--methods',
-                   'random', '--seeds', '0', '0', '1', '--fractions', '0.4',
-                   '0.40000001', '--work-dir', str(tmp_path / 'w'),
-                   '--summary-only')
+    _tool('run_experiments').main([
+        osp.join(REPO, DIGITS), '--methods', 'random', '--seeds', '0', '0',
+        '1', '--fractions', '0.4', '0.40000001', '--work-dir',
+        str(tmp_path / 'w'), '--summary-only'
+    ])
+    out = capsys.readouterr().out
     assert '--seeds: dropped repeated 0 (same as 0); running [0, 1]' in out
     assert ('--fractions: dropped repeated 0.40000001 (same as 0.4); '
             'running [0.4]') in out
@@ -184,8 +218,14 @@ def test_repeated_seeds_and_fractions_are_dropped_with_a_message(python,
 
 def test_summary_counts_distinct_seeds_and_refuses_repeats():
     rows = [
-        dict(method='random', fraction=0.4, seed=s, top1=t, selection_s=0,
-             train_s=1, samples=10) for s, t in ((0, 50.0), (1, 52.0))
+        dict(
+            method='random',
+            fraction=0.4,
+            seed=s,
+            top1=t,
+            selection_s=0,
+            train_s=1,
+            samples=10) for s, t in ((0, 50.0), (1, 52.0))
     ]
     assert '| random | 0.4 | 51.00 ± 1.41 | 2 |' in summarise(rows)
     with pytest.raises(ValueError, match=r'holds seed\(s\) \[0\]'):
@@ -295,33 +335,64 @@ def test_paired_difference_is_a_t_interval_over_matched_seeds():
 
 def test_pruning_cells_use_the_measured_share_and_meet_full_data_only():
     rows = [
-        dict(method='full', fraction=1.0, seed=0, top1=60.0, samples=100,
-             total_s=10, selection_s=0, train_s=10),
-        dict(method='random', fraction=0.6, seed=0, top1=55.0, samples=60,
-             total_s=7, selection_s=0, train_s=7),
-        dict(method='infobatch-r0.5', fraction=0.61, seed=0, top1=57.0,
-             samples=61, total_s=7, selection_s=0, train_s=7),
-        dict(method='infobatch-r0.5', fraction=0.63, seed=1, top1=59.0,
-             samples=63, total_s=7, selection_s=0, train_s=7),
+        dict(
+            method='full',
+            fraction=1.0,
+            seed=0,
+            top1=60.0,
+            samples=100,
+            total_s=10,
+            selection_s=0,
+            train_s=10),
+        dict(
+            method='random',
+            fraction=0.6,
+            seed=0,
+            top1=55.0,
+            samples=60,
+            total_s=7,
+            selection_s=0,
+            train_s=7),
+        dict(
+            method='infobatch-r0.5',
+            fraction=0.61,
+            seed=0,
+            top1=57.0,
+            samples=61,
+            total_s=7,
+            selection_s=0,
+            train_s=7),
+        dict(
+            method='infobatch-r0.5',
+            fraction=0.63,
+            seed=1,
+            top1=59.0,
+            samples=63,
+            total_s=7,
+            selection_s=0,
+            train_s=7),
     ]
-    line = next(r for r in summarise(rows).splitlines()
-                if r.startswith('| infobatch'))
+    line = next(
+        r for r in summarise(rows).splitlines() if r.startswith('| infobatch'))
     assert line.startswith('| infobatch-r0.5 | 0.62* | 58.00 ± 1.41 | 2 | '
                            '– | – | -3.00 (n=1) | 62 |')
     assert paired_difference(rows, 'infobatch-r0.5', None, 'random') is None
 
 
 def test_front_marks_what_no_other_beats_on_both_axes():
-    assert front([(1, 50), (2, 60), (3, 55), (2, 50), (4, 60)]) == [
-        True, True, False, False, False
-    ]
+    assert front([(1, 50), (2, 60), (3, 55), (2, 50),
+                  (4, 60)]) == [True, True, False, False, False]
     rows = [
         dict(method=m, fraction=f, seed=s, top1=t + s, samples=n, total_s=n)
-        for m, f, t, n in [('full', 1.0, 60, 100), ('random', 0.5, 50, 50),
-                           ('geda', 0.5, 49, 55)] for s in (0, 1)
+        for m, f, t, n in [('full', 1.0, 60, 100), ('random', 0.5, 50,
+                                                    50), ('geda', 0.5, 49, 55)]
+        for s in (0, 1)
     ]
     points = front_points(rows, COSTS['accuracy_vs_samples.png'][0])
-    assert {p['method']: p['front'] for p in points} == dict(
+    assert {
+        p['method']: p['front']
+        for p in points
+    } == dict(
         full=True, random=True, geda=False)
     assert points[0]['top1_half'] == pytest.approx(
         12.706204736174707 * np.std([0, 1], ddof=1) / np.sqrt(2))
@@ -330,8 +401,10 @@ def test_front_marks_what_no_other_beats_on_both_axes():
 def test_plots_are_written(tmp_path):
     rows = [
         dict(method=m, fraction=f, seed=s, top1=t + s, samples=n, total_s=n)
-        for m, f, t, n in [('full', 1.0, 60, 100), ('random', 0.5, 50, 50),
-                           ('infobatch-r0.5', 0.7, 58, 70)] for s in (0, 1)
+        for m, f, t, n in [('full', 1.0, 60,
+                            100), ('random', 0.5, 50,
+                                   50), ('infobatch-r0.5', 0.7, 58, 70)]
+        for s in (0, 1)
     ]
     plot(rows, str(tmp_path))
     for name in FIGURES:
@@ -373,16 +446,8 @@ def test_selection_time_counts_every_selection_of_a_schedule(tmp_path):
 # --- the demo ------------------------------------------------------------
 
 
-def _demo_module():
-    spec = importlib.util.spec_from_file_location(
-        'demo_tool', osp.join(REPO, 'tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _earlier_demo(path):
-    demo = _demo_module()
+    demo = _tool('demo')
     path.mkdir()
     (path / demo.MARKER).write_text('')
     for name in ('full-f1-s0', 'geda-f0.4-s0', 'random-f0.4-s0'):
@@ -392,7 +457,8 @@ def _earlier_demo(path):
     return sorted(os.listdir(path))
 
 
-def test_demo_checks_every_argument_before_deleting(python, tmp_path):
+def test_demo_checks_every_argument_before_deleting(tmp_path):
+    main = _tool('demo').main
     earlier = tmp_path / 'demo'
     before = _earlier_demo(earlier)
     afile = tmp_path / 'afile'
@@ -402,20 +468,18 @@ def test_demo_checks_every_argument_before_deleting(python, tmp_path):
         (['--fraction', '1.5'], '--fractions must be a number in (0, 1]'),
         (['--seeds', '-1'], '--seeds must be an integer >= 0'),
     ]:
-        err = failing(python, 'tools/demo.py', '--work-dir', str(earlier),
-                      *extra)
+        err = _refused(main, ['--work-dir', str(earlier), *extra])
         assert message in err and 'nothing was changed' in err
         assert sorted(os.listdir(earlier)) == before
     for work, message in [(afile, 'is a file, not a folder'),
                           (afile / 'demo', 'which is a file')]:
-        assert message in failing(python, 'tools/demo.py', '--work-dir',
-                                  str(work))
+        assert message in _refused(main, ['--work-dir', str(work)])
 
 
 def test_demo_clears_its_summaries_with_its_runs(tmp_path):
     earlier = tmp_path / 'demo'
     _earlier_demo(earlier)
-    _demo_module().claim_work_dir(str(earlier), ['geda-f0.4-s0'])
+    _tool('demo').claim_work_dir(str(earlier), ['geda-f0.4-s0'])
     assert not (earlier / 'results.csv').exists()
     assert not (earlier / 'geda-f0.4-s0').exists()
     assert (earlier / 'random-f0.4-s0').exists()  # not asked for

@@ -24,9 +24,9 @@ import sys
 
 import numpy as np
 
-from mmcls_geda.experiments import (FIGURES, check_work_dir, clear_results,
-                                    paired_difference, prepare_grid,
-                                    run_grid)
+from mmcls_geda.experiments import (FIGURES, FULL, check_work_dir,
+                                    clear_results, paired_difference,
+                                    prepare_grid, run_grid)
 from mmcls_geda.selection import record
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -71,7 +71,7 @@ def print_summary(rows, fraction: float) -> None:
     print(f'\n{"method":8s} {"fraction":>8s} {"seeds":>5s} '
           f'{"top-1 % (mean ± std)":>21s} {"selection s":>11s} '
           f'{"training s":>10s}')
-    for method in ('full', ) + METHODS:
+    for method in (FULL, ) + METHODS:
         group = [r for r in rows if r['method'] == method]
         top1 = np.array([float(r['top1']) for r in group])
         std = top1.std(ddof=1) if top1.size > 1 else 0.0
@@ -84,9 +84,9 @@ def print_summary(rows, fraction: float) -> None:
         print(f'\nGEDA - random, one seed: {mean:+.2f} points (no interval '
               'from one seed; give --seeds 0 1 2).')
     else:
-        verdict = ('GEDA beats random here' if low > 0 else
-                   'random beats GEDA here' if high < 0 else
-                   'within noise: the interval holds 0')
+        verdict = ('GEDA beats random here'
+                   if low > 0 else 'random beats GEDA here'
+                   if high < 0 else 'within noise: the interval holds 0')
         print(f'\nGEDA - random, paired over {n} seeds: {mean:+.2f} points, '
               f'95 % t-interval [{low:+.2f}, {high:+.2f}] ({verdict}).')
     print('A small demo (450 test digits); docs/results.md has the CIFAR-10 '
@@ -108,8 +108,7 @@ def main(argv=None):
     try:  # every check before anything is deleted
         grid = prepare_grid(
             CONFIG,
-            METHODS,
-            [args.fraction],
+            METHODS, [args.fraction],
             args.seeds,
             args.work_dir,
             full=True,

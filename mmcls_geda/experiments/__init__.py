@@ -19,6 +19,5 @@ __all__ = [
     'clear_results', 'front', 'front_points', 'last_val', 'make_config',
     'method_options', 'paired_difference', 'parse_json_arg', 'parse_spec',
     'plot', 'prepare_grid', 'pruning_kwargs', 'reference_top1', 'run_grid',
-    'selection_time', 'split_time', 'summarise', 't_interval',
-    'write_results'
+    'selection_time', 'split_time', 'summarise', 't_interval', 'write_results'
 ]

@@ -73,8 +73,8 @@ def pruning_samples(run_dir: str) -> Optional[Tuple[int, int]]:
         return None
     with open(path, encoding='utf-8') as f:
         epochs = json.load(f)['epochs']
-    return (sum(int(e['processed']) for e in epochs),
-            sum(int(e['n']) for e in epochs))
+    return (sum(int(e['processed'])
+                for e in epochs), sum(int(e['n']) for e in epochs))
 
 
 def served_samples(cfg) -> int:

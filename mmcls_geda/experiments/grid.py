@@ -125,10 +125,9 @@ def prepare_grid(config: str,
     for spec in specs:
         method_options(spec, options)  # --options fits every method
     runs = build_plan(specs, fractions, seeds, full_seeds, full)
-    grid = Grid(
-        work_dir, runs, {}, {}, {}, device, gpus, jobs,
-        threads if threads or jobs == 1 else 1, summary_only,
-        [n for n in notes if n])
+    grid = Grid(work_dir, runs, {}, {}, {}, device, gpus, jobs,
+                threads if threads or jobs == 1 else 1, summary_only,
+                [n for n in notes if n])
     stale = []
     for run in runs:
         warmup = run.spec.schedule.get('warmup_epochs')
@@ -171,8 +170,9 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
             with open(osp.join(run_dir, RESULT_FILE), encoding='utf-8') as f:
                 row = json.load(f)
             return dict(
-                row, **collect.split_time(row['total_s'],
-                                          collect.selection_time(run_dir)[0]))
+                row,
+                **collect.split_time(row['total_s'],
+                                     collect.selection_time(run_dir)[0]))
         if grid.summary_only:
             log(f'[{i}/{total}] {run.name}: not run yet, left out')
             return None
@@ -233,7 +233,8 @@ def train_run(grid: Grid, run: Run) -> dict:
                            f'see {osp.join(run_dir, "stdout.txt")}')
     row = dict(method=run.spec.text, fraction=run.fraction, seed=run.seed)
     row.update(collect_row(cfg, run_dir, total), run_dir=run_dir)
-    record.atomic_write(osp.join(run_dir, RESULT_FILE), lambda p: _dump(row, p))
+    record.atomic_write(
+        osp.join(run_dir, RESULT_FILE), lambda p: _dump(row, p))
     return row
 
 

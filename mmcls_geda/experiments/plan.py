@@ -65,8 +65,8 @@ def build_plan(specs: Sequence[Spec], fractions: Sequence[float],
         check_fraction(fraction, '--fractions')
     for seed in list(seeds) + list(full_seeds):
         check_seed(seed, '--seeds')
-    plan = [Run(Spec('full', 'full'), 1.0, s) for s in full_seeds
-            ] if full else []
+    plan = [Run(Spec('full', 'full'), 1.0, s)
+            for s in full_seeds] if full else []
     for spec in specs:
         if spec.kind == 'full':
             plan += [Run(spec, 1.0, s) for s in full_seeds]
@@ -141,28 +141,28 @@ def run_settings(cfg, run: Run, device: Optional[str],
     """What makes a run: its config (hash and flat form), method, planned
     fraction, seed, device and number of GPUs."""
     config = flat_config(cfg)
-    digest = hashlib.sha256(
-        json.dumps(config, sort_keys=True).encode()).hexdigest()
     return dict(
         method=run.spec.text,
         fraction=run.fraction,
         seed=run.seed,
         device=device,
         gpus=gpus,
-        config_sha256=digest,
+        config_sha256=_digest(config),
         config=config)
 
 
-def settings_differences(saved: Dict[str, Any],
-                         now: Dict[str, Any]) -> List[str]:
+def settings_differences(saved: Dict[str, Any], now: Dict[str,
+                                                          Any]) -> List[str]:
     """``'key: saved -> now'`` for every setting that differs."""
     diffs = [
         f'{key}: {saved.get(key)!r} there, {now[key]!r} now' for key in now
-        if key not in ('config', 'config_sha256') and saved.get(key) != now[key]
+        if key not in ('config', 'config_sha256') and key in saved
+        and saved[key] != now[key]
     ]
     if saved.get('config_sha256') != now['config_sha256']:
         old, new = saved.get('config') or {}, now['config']
-        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        keys = sorted(
+            k for k in set(old) | set(new) if old.get(k) != new.get(k))
         diffs += [
             f'config {k}: {old.get(k, "(absent)")} there, '
             f'{new.get(k, "(absent)")} now' for k in keys
@@ -183,20 +183,43 @@ def run_dir_state(run_dir: str, settings: Dict[str, Any]) -> str:
 
 
 def read_settings(run_dir: str) -> Optional[Dict[str, Any]]:
-    path = osp.join(run_dir, SETTINGS_FILE)
+    """A run folder's settings: its ``settings.json``; for a finished
+    folder of an older version without one, read back from its
+    ``config.py`` and ``result.json`` (device and GPUs unknown: taken as
+    the same); None if neither can be read."""
     try:
-        with open(path, encoding='utf-8') as f:
+        with open(osp.join(run_dir, SETTINGS_FILE), encoding='utf-8') as f:
             return json.load(f)
     except (OSError, ValueError):
+        pass
+    try:
+        from mmcv import Config
+        with open(osp.join(run_dir, RESULT_FILE), encoding='utf-8') as f:
+            row = json.load(f)
+        cfg = Config.fromfile(osp.join(run_dir, 'config.py'))
+    except Exception:  # noqa: B902 (anything unreadable: unknown settings)
         return None
+    config = flat_config(cfg)
+    return dict(
+        method=row.get('method'),
+        fraction=row.get('fraction'),
+        seed=row.get('seed'),
+        config=config,
+        config_sha256=_digest(config))
+
+
+def _digest(config: Dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(config,
+                                     sort_keys=True).encode()).hexdigest()
 
 
 def stale_message(run_dir: str, settings: Dict[str, Any]) -> str:
     """Why ``run_dir`` does not hold the planned run, with both sides."""
     saved = read_settings(run_dir)
     if saved is None:
-        why = (f'it has no readable {SETTINGS_FILE} (made by an older '
-               'version, or not by this tool)')
+        why = (f'it has no readable {SETTINGS_FILE}, nor a config.py and '
+               f'{RESULT_FILE} (an unfinished run of an older version, or '
+               'not made by this tool)')
     else:
         diffs = settings_differences(saved, settings)
         shown = '; '.join(diffs[:8]) + ('; ...' if len(diffs) > 8 else '')

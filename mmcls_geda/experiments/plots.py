@@ -14,11 +14,10 @@ FIGURES = ('accuracy_vs_fraction.png', 'accuracy_vs_samples.png',
 # what the cost axes read from a row, and their labels
 COSTS = {
     'accuracy_vs_samples.png':
-    (lambda r: float(r['samples']) if r.get('samples') not in (None, '')
-     else float('nan'), 'training samples processed (all epochs)'),
-    'accuracy_vs_time.png':
-    (lambda r: float(r['total_s']),
-     'whole-run wall time, selection included (s)'),
+    (lambda r: float(r['samples']) if r.get('samples') not in
+     (None, '') else float('nan'), 'training samples processed (all epochs)'),
+    'accuracy_vs_time.png': (lambda r: float(r['total_s']),
+                             'whole-run wall time, selection included (s)'),
 }
 
 
@@ -39,8 +38,8 @@ def front_points(rows: Sequence[dict], cost) -> List[dict]:
     whether the cell is on the front (no other cell is cheaper and at
     least as accurate, or as cheap and more accurate)."""
     points = []
-    for (method, fraction), group in sorted(cells(rows).items(),
-                                            key=lambda kv: kv[0][0]):
+    for (method, fraction), group in sorted(
+            cells(rows).items(), key=lambda kv: kv[0][0]):
         costs = [cost(r) for r in group]
         top1 = [float(r['top1']) for r in group]
         if any(np.isnan(costs)):
@@ -86,8 +85,10 @@ def _plot_front(rows, name, work_dir) -> None:
             xs, ys, s=140, facecolors='none', edgecolors='k', linewidths=1.2)
     ax.set_xlabel(label)
     ax.set_ylabel('top-1 accuracy (%)')
-    ax.set_title('Accuracy vs cost (mean, 95% t-intervals over seeds; '
-                 'circled: the front)', fontsize=9)
+    ax.set_title(
+        'Accuracy vs cost (mean, 95% t-intervals over seeds; '
+        'circled: the front)',
+        fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(osp.join(work_dir, name), dpi=120)

@@ -62,12 +62,6 @@ class Spec:
     ratio: Optional[float] = None
     rule: Optional[str] = None
 
-    @property
-    def has_fraction(self) -> bool:
-        """Subset specs run at each ``--fractions``; the reference at 1;
-        a pruning run's share of samples is measured, not planned."""
-        return self.kind == 'subset'
-
 
 def spec_kind(text: str) -> str:
     """``'full'``, ``'pruning'`` or ``'subset'`` from a spec's text alone
@@ -123,8 +117,9 @@ def parse_spec(spec: Any) -> Spec:
         then = _THEN.match(part)
         if eq:
             if not key.isidentifier() or key in options:
-                raise _bad(spec, f'option part {part!r} is not KEY=VALUE '
-                           'with a new KEY')
+                raise _bad(
+                    spec, f'option part {part!r} is not KEY=VALUE '
+                    'with a new KEY')
             options[key] = _value(value)
         elif part == 'gm':
             schedule['weights'] = 'gradmatch'
@@ -183,8 +178,7 @@ def pruning_kwargs(spec: Spec, anneal: float, seed: int) -> Dict[str, Any]:
 
 
 def make_config(base_cfg, spec: Spec, fraction: Optional[float], seed: int,
-                hook: Dict[str, Any], options: Dict[str, Any],
-                anneal: float):
+                hook: Dict[str, Any], options: Dict[str, Any], anneal: float):
     """The config of one run: the base (``full``), ``apply_pruning`` or
     ``apply_geda`` with the spec's schedule, ``hook`` and options."""
     from ..apis import apply_geda, apply_pruning

@@ -27,9 +27,10 @@ def cells(rows: Sequence[dict]) -> Dict[Tuple[str, Optional[str]], list]:
     for key, group in out.items():
         seeds = [int(r['seed']) for r in group]
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f'cell {key} holds seed(s) '
-                             f'{sorted({s for s in seeds if seeds.count(s) > 1})}'
-                             ' more than once')
+            raise ValueError(
+                f'cell {key} holds seed(s) '
+                f'{sorted({s for s in seeds if seeds.count(s) > 1})}'
+                ' more than once')
     return dict(out)
 
 

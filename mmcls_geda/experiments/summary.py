@@ -36,9 +36,8 @@ def summarise(rows: Sequence[dict]) -> str:
     the paired differences to each reference spec (95 % t-intervals over
     the seeds both have), samples processed and the times. A dynamic
     pruning cell's fraction is the measured share of samples (marked *)."""
-    refs = [r for r in REFERENCES]
     head = ('| method | fraction | top-1 (%) | n | ' +
-            ''.join(f'vs {r} (95% CI) | ' for r in refs) +
+            ''.join(f'vs {r} (95% CI) | ' for r in REFERENCES) +
             'samples processed | selection (s) | training (s) | '
             'of which runner pauses (s) |')
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
@@ -49,8 +48,8 @@ def summarise(rows: Sequence[dict]) -> str:
                  if fraction is None else fraction)
         frac = None if fraction is None else float(fraction)
         diffs = ''.join(
-            f'{_format_difference(paired_difference(rows, method, frac, r))} | '
-            for r in refs)
+            _format_difference(paired_difference(rows, method, frac, r)) +
+            ' | ' for r in REFERENCES)
         samples = [float(r['samples']) for r in group if r.get('samples')]
         lines.append(
             f'| {method} | {shown} | {top1.mean():.2f} ± {std:.2f} | '
