@@ -483,3 +483,39 @@ def test_demo_clears_its_summaries_with_its_runs(tmp_path):
     assert not (earlier / 'results.csv').exists()
     assert not (earlier / 'geda-f0.4-s0').exists()
     assert (earlier / 'random-f0.4-s0').exists()  # not asked for
+
+
+def test_experiments_sit_above_apis_and_selection_only():
+    import ast
+    package = osp.join(REPO, 'mmcls_geda')
+
+    def layers(path):
+        """The mmcls_geda subpackages a module imports, however spelt."""
+        folder = osp.relpath(osp.dirname(path), package).split(os.sep)
+        out = set()
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = folder[:len(folder) - (node.level - 1)]
+                parts = base + (node.module or '').split('.')
+                out.add(parts[0] if parts[0] != '.' else parts[1])
+            names = [
+                node.module or ''
+            ] if isinstance(node, ast.ImportFrom) and not node.level else [
+                a.name for a in node.names
+            ] if isinstance(node, ast.Import) else []
+            out |= {
+                n.split('.')[1]
+                for n in names if n.startswith('mmcls_geda.')
+            }
+        return out
+
+    for folder, _, files in os.walk(package):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = osp.join(folder, name)
+            used = layers(path)
+            if osp.basename(folder) == 'experiments':
+                assert used <= {'experiments', 'apis', 'selection'}, path
+            else:
+                assert 'experiments' not in used, path
