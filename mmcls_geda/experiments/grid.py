@@ -6,6 +6,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -152,6 +153,8 @@ def prepare_grid(config: str,
 def run_grid(grid: Grid, log=print) -> List[dict]:
     """Train the grid's unfinished runs (``grid.jobs`` at a time), write
     ``results.csv``, ``results.md`` and the figures; return the rows."""
+    lock = threading.Lock()
+    log = _locked(log, lock)
     for note in grid.notes:
         log(note)
     os.makedirs(grid.work_dir, exist_ok=True)
@@ -255,6 +258,15 @@ def collect_row(cfg, run_dir: str, total: float) -> dict:
     if pruned:  # its fraction: the measured share of samples processed
         row['fraction'] = round(pruned[0] / pruned[1], 4)
     return row
+
+
+def _locked(log, lock):
+
+    def locked(text):  # one line at a time from the pool's threads
+        with lock:
+            log(text)
+
+    return locked
 
 
 def _dump(obj: dict, path: str) -> None:

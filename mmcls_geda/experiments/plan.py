@@ -122,13 +122,17 @@ def check_work_dir(work_dir: str, arg: str = '--work-dir') -> None:
 
 
 def flat_config(cfg) -> Dict[str, str]:
-    """The config as ``{'a.b.c': repr(value)}``, for naming differences."""
+    """The config as ``{'a.b.0.c': repr(value)}`` (list items by their
+    position), for naming differences."""
     out = {}
 
     def walk(value, prefix):
         if isinstance(value, dict) and value:
             for key in sorted(value):
                 walk(value[key], f'{prefix}.{key}' if prefix else str(key))
+        elif isinstance(value, (list, tuple)) and value:
+            for i, item in enumerate(value):
+                walk(item, f'{prefix}.{i}')
         else:
             out[prefix] = repr(value)
 

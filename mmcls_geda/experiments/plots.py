@@ -77,6 +77,13 @@ def _plot_front(rows, name, work_dir) -> None:
             ms=5,
             label=None if p['method'] in labelled else p['method'])
         labelled.add(p['method'])
+        if p['method'] != FULL:
+            ax.annotate(
+                p['fraction'] or '*', (p['cost'], p['top1']),
+                textcoords='offset points',
+                xytext=(4, 4),
+                fontsize=7,
+                color=colour)
     on = sorted((p['cost'], p['top1']) for p in points if p['front'])
     if on:
         xs, ys = zip(*on)
