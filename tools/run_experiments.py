@@ -128,7 +128,10 @@ def main(argv=None) -> List[dict]:
     except ValueError as error:
         sys.exit(f'run_experiments.py: error: {error}\n(nothing was trained '
                  'or deleted)')
-    return run_grid(grid, log=lambda text: print(text, flush=True))
+    try:
+        return run_grid(grid, log=lambda text: print(text, flush=True))
+    except RuntimeError as error:  # a run failed: its stdout.txt says why
+        sys.exit(f'run_experiments.py: error: {error}')
 
 
 if __name__ == '__main__':

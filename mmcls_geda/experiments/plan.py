@@ -12,6 +12,9 @@ from .spec import Spec
 
 SETTINGS_FILE = 'settings.json'  # in every run folder: what made it
 RESULT_FILE = 'result.json'  # in every finished run folder
+# what mmcls's tools/train.py sets in the config.py it dumps into a run
+# folder: where and on which GPUs, not what is trained
+_ADDED_BY_TRAIN = ('work_dir', 'gpu_ids', 'ipu_replicas')
 
 
 @dataclass(frozen=True)
@@ -165,12 +168,12 @@ def settings_differences(saved: Dict[str, Any], now: Dict[str,
     ]
     if saved.get('config_sha256') != now['config_sha256']:
         old, new = saved.get('config') or {}, now['config']
-        keys = sorted(
-            k for k in set(old) | set(new) if old.get(k) != new.get(k))
         diffs += [
             f'config {k}: {old.get(k, "(absent)")} there, '
-            f'{new.get(k, "(absent)")} now' for k in keys
-        ] or ['config hash differs']
+            f'{new.get(k, "(absent)")} now'
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+            and k.split('.')[0] not in _ADDED_BY_TRAIN
+        ]
     return diffs
 
 
