@@ -94,7 +94,7 @@ def _plot_front(rows, name, work_dir) -> None:
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title(
         'Accuracy vs cost (mean, 95% t-intervals over seeds; '
-        'circled: the front)',
+        'circled: the front; labels: fraction)',
         fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
