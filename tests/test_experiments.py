@@ -519,3 +519,15 @@ def test_experiments_sit_above_apis_and_selection_only():
                 assert used <= {'experiments', 'apis', 'selection'}, path
             else:
                 assert 'experiments' not in used, path
+
+
+def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
+    from mmcls_geda.experiments.collect import pruning_samples
+    from mmcls_geda.selection import record
+    assert pruning_samples(str(tmp_path)) is None  # not a pruning run
+    epochs = [
+        dict(epoch=e, processed=p, n=100)
+        for e, p in enumerate((100, 62, 58, 100))
+    ]
+    (tmp_path / record.PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
+    assert pruning_samples(str(tmp_path)) == (320, 400)
