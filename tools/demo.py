@@ -10,7 +10,8 @@ reports. About 3 minutes on 2 CPU cores.
 
 The work dir is the demo's own: a new or empty folder, or one an earlier
 demo wrote (its runs are trained again); any other folder is refused, and
-nothing outside the demo's own outputs is touched.
+nothing outside the demo's own outputs is touched. Every argument is
+checked before anything is deleted.
 
 Usage: python tools/demo.py [--work-dir work_dirs/demo] [--fraction 0.4]
        [--seeds 0 1 2] [--jobs 2]
@@ -23,39 +24,54 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import run_experiments  # noqa: E402
+from mmcls_geda.experiments import (FIGURES, FULL, check_work_dir,
+                                    clear_results, paired_difference,
+                                    prepare_grid, run_grid)
+from mmcls_geda.selection import record
 
-from mmcls_geda.selection import record  # noqa: E402
-
-CONFIG = osp.join(run_experiments.REPO, 'configs', 'demo',
-                  'resnet18_1xb64-full_digits.py')
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(REPO, 'configs', 'demo', 'resnet18_1xb64-full_digits.py')
 MARKER = '.mmcls_geda_demo'  # what makes a folder the demo's own
+METHODS = ('geda', 'random')
 
 
-def claim_work_dir(work_dir: str, runs) -> None:
-    """Make ``work_dir`` the demo's, clearing only its earlier runs.
-
-    Raises:
-        SystemExit: For a non-empty folder that no demo wrote.
-    """
+def check_demo_dir(work_dir: str) -> None:
+    """SystemExit unless ``work_dir`` is new, empty or the demo's own."""
+    try:
+        check_work_dir(work_dir)
+    except ValueError as error:
+        raise SystemExit(f'demo.py: error: {error}') from None
     marker = osp.join(work_dir, MARKER)
     if osp.isdir(work_dir) and os.listdir(work_dir) and not osp.isfile(marker):
         raise SystemExit(
             f'--work-dir {work_dir} is not empty and was not written by the '
             'demo; give a new or empty folder (nothing was changed)')
+
+
+def claim_work_dir(work_dir: str, runs) -> None:
+    """Make ``work_dir`` the demo's, clearing only its earlier outputs
+    (the summaries first, so none points at a deleted run).
+
+    Raises:
+        SystemExit: For a non-empty folder that no demo wrote.
+    """
+    check_demo_dir(work_dir)
     os.makedirs(work_dir, exist_ok=True)
-    open(marker, 'w').close()
+    open(osp.join(work_dir, MARKER), 'w').close()
+    clear_results(work_dir)
+    for name in FIGURES:
+        if osp.isfile(osp.join(work_dir, name)):
+            os.remove(osp.join(work_dir, name))
     for name in runs:  # the demo's own earlier runs: trained again
         shutil.rmtree(osp.join(work_dir, name), ignore_errors=True)
 
 
-def print_summary(rows, methods, fraction: float) -> None:
+def print_summary(rows, fraction: float) -> None:
     """Mean +- std per method, and GEDA - random with its interval."""
     print(f'\n{"method":8s} {"fraction":>8s} {"seeds":>5s} '
           f'{"top-1 % (mean ± std)":>21s} {"selection s":>11s} '
           f'{"training s":>10s}')
-    for method in ('full', ) + tuple(methods):
+    for method in (FULL, ) + METHODS:
         group = [r for r in rows if r['method'] == method]
         top1 = np.array([float(r['top1']) for r in group])
         std = top1.std(ddof=1) if top1.size > 1 else 0.0
@@ -63,14 +79,19 @@ def print_summary(rows, methods, fraction: float) -> None:
               f'{top1.size:5d} {top1.mean():14.2f} ± {std:5.2f} '
               f'{np.mean([r["selection_s"] for r in group]):11.2f} '
               f'{np.mean([r["train_s"] for r in group]):10.1f}')
-    mean, low, high, n = run_experiments.paired_difference(
-        rows, 'geda', fraction, 'random')
-    verdict = ('GEDA beats random here' if low > 0 else 'random beats GEDA '
-               'here' if high < 0 else 'within noise: the interval holds 0')
-    print(f'\nGEDA - random, paired over {n} seeds: {mean:+.2f} points, '
-          f'95 % t-interval [{low:+.2f}, {high:+.2f}] ({verdict}).')
-    print('A small demo (450 test digits, 3 seeds); docs/results.md has the '
-          'CIFAR-10 measurements.')
+    mean, low, high, n = paired_difference(rows, 'geda', fraction, 'random')
+    if n < 2:
+        print(f'\nGEDA - random, one seed: {mean:+.2f} points (no interval '
+              'from one seed; give --seeds 0 1 2).')
+    else:
+        verdict = ('GEDA beats random here'
+                   if low > 0 else 'random beats GEDA here'
+                   if high < 0 else 'within noise: the interval holds 0')
+        print(f'\nGEDA - random, paired over {n} seeds: {mean:+.2f} points, '
+              f'95 % t-interval [{low:+.2f}, {high:+.2f}] ({verdict}).')
+    print('A small demo (450 test digits); docs/results.md has the CIFAR-10 '
+          'measurements. Figures differ a little between machines (CPU '
+          'kernels and thread counts change the floating-point sums).')
     print(f'(training s: wall time of a run, start-up and evaluation '
           f'included; {rows[0]["pause_s"]:.0f} s of it are the fixed pauses '
           'that mmcv\'s runner takes before each train/val epoch)')
@@ -83,26 +104,31 @@ def main(argv=None):
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--jobs', type=int, default=2)
     args = parser.parse_args(argv)
-    methods = ('geda', 'random')
-    runs = [run_experiments.run_name('full', 1.0, args.seeds[0])] + [
-        run_experiments.run_name(m, args.fraction, s) for m in methods
-        for s in args.seeds
-    ]
-    claim_work_dir(args.work_dir, runs)
-    rows = run_experiments.main([
-        CONFIG, '--methods', *methods, '--fractions',
-        str(args.fraction), '--seeds', *map(str, args.seeds), '--full',
-        '--full-seeds',
-        str(args.seeds[0]), '--work-dir', args.work_dir, '--device', 'cpu',
-        '--jobs',
-        str(args.jobs), '--threads', '1', '--hook', '{"scoring_workers": 0}'
-    ])
-    print_summary(rows, methods, args.fraction)
-    geda_dir = run_experiments.run_name('geda', args.fraction, args.seeds[0])
+    check_demo_dir(args.work_dir)
+    try:  # every check before anything is deleted
+        grid = prepare_grid(
+            CONFIG,
+            METHODS, [args.fraction],
+            args.seeds,
+            args.work_dir,
+            full=True,
+            full_seeds=args.seeds[:1],
+            device='cpu',
+            jobs=args.jobs,
+            threads=1,
+            hook={'scoring_workers': 0},
+            force=True)
+    except ValueError as error:
+        raise SystemExit(f'demo.py: error: {error}\n(nothing was changed)')
+    claim_work_dir(args.work_dir, [run.name for run in grid.runs])
+    grid.refresh()
+    rows = run_grid(grid, log=lambda text: print(text, flush=True))
+    print_summary(rows, args.fraction)
+    geda_dir = next(r.name for r in grid.runs if r.spec.text == 'geda')
     print('\nSelection report (per-class ECDF of the gradient norms, full '
           f'set vs subset): {osp.join(args.work_dir, geda_dir)}/'
           f'{record.REPORT_PNG}')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

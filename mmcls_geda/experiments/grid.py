@@ -1,0 +1,274 @@
+"""A grid of training runs: prepared (every check, nothing written), then
+run (one ``tools/train.py`` process a run) and summarised."""
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..selection import record
+from ..selection.checks import check_int, check_number
+from ..selection.schedule import check_warmup_budget
+from . import collect
+from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan,
+                   check_evaluation, check_work_dir, distinct, fraction_key,
+                   run_dir_state, run_settings, stale_message)
+from .plots import FIGURES, plot
+from .spec import Spec, make_config, method_options, parse_spec
+from .summary import clear_results, write_results
+
+# the repository's tools/train.py (the package is installed in develop mode)
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_json_arg(text: Any, arg: str) -> Dict[str, Any]:
+    """A JSON object given on the command line, or a ValueError naming the
+    argument and the JSON error."""
+    if isinstance(text, dict):
+        return dict(text)
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(
+            f'{arg} {text!r} is not JSON ({error}); keys and strings take '
+            f'double quotes, e.g. {arg} \'{{"scope": "full"}}\'') from None
+    if not isinstance(value, dict):
+        raise ValueError(f'{arg} must be a JSON object {{...}}, got {text!r}')
+    return value
+
+
+@dataclass
+class Grid:
+    """A checked grid: its runs with their configs and settings."""
+    work_dir: str
+    runs: List[Run]
+    configs: Dict[str, Any]
+    settings: Dict[str, Dict[str, Any]]
+    states: Dict[str, str]
+    device: Optional[str] = None
+    gpus: int = 1
+    jobs: int = 1
+    threads: Optional[int] = None
+    summary_only: bool = False
+    notes: List[str] = field(default_factory=list)
+
+    def run_dir(self, run: Run) -> str:
+        return osp.join(self.work_dir, run.name)
+
+    def refresh(self) -> None:
+        """Read the run folders' states again (after a caller removed
+        some)."""
+        for run in self.runs:
+            self.states[run.name] = run_dir_state(
+                self.run_dir(run), self.settings[run.name])
+
+
+def prepare_grid(config: str,
+                 methods: Sequence[str],
+                 fractions: Sequence[float],
+                 seeds: Sequence[int],
+                 work_dir: str,
+                 *,
+                 full: bool = False,
+                 full_seeds: Optional[Sequence[int]] = None,
+                 device: Optional[str] = None,
+                 gpus: int = 1,
+                 jobs: int = 1,
+                 threads: Optional[int] = None,
+                 hook: Any = '{}',
+                 options: Any = '{}',
+                 cfg_options: Optional[Dict[str, Any]] = None,
+                 anneal: float = 0.125,
+                 force: bool = False,
+                 summary_only: bool = False) -> Grid:
+    """Check everything a grid needs, before anything is written.
+
+    Raises:
+        ValueError: For any bad argument, a run that cannot give a result,
+            or a run folder made with other settings (unless ``force``).
+    """
+    from mmcv import Config
+    check_int(jobs, '--jobs', 1)
+    check_int(gpus, '--gpus', 1)
+    if threads is not None:
+        check_int(threads, '--threads', 1)
+    if jobs > 1 and gpus > 1:
+        raise ValueError('--jobs > 1 runs several single-process runs at '
+                         'once; it does not combine with --gpus > 1')
+    check_number(anneal, '--anneal', 0, 1)
+    hook = parse_json_arg(hook, '--hook')
+    options = parse_json_arg(options, '--options')
+    check_work_dir(work_dir)
+    if not osp.isfile(config):
+        raise ValueError(f'config {config} not found')
+    base = Config.fromfile(config)
+    base.merge_from_dict(dict(cfg_options or {}))
+    if base.data.train.get('type') in ('GEDASubsetDataset',
+                                       'DynamicPruningDataset'):
+        raise ValueError(f'{config} already selects or prunes its data: '
+                         'give the full-data config')
+    notes = []
+    seeds, note = distinct(list(seeds), '--seeds')
+    notes.append(note)
+    full_seeds, note = distinct(
+        list(seeds if full_seeds is None else full_seeds), '--full-seeds')
+    notes.append(note)
+    fractions, note = distinct(
+        list(fractions), '--fractions', key=fraction_key)
+    notes.append(note)
+    specs: List[Spec] = [parse_spec(m) for m in methods]
+    for spec in specs:
+        method_options(spec, options)  # --options fits every method
+    runs = build_plan(specs, fractions, seeds, full_seeds, full)
+    grid = Grid(work_dir, runs, {}, {}, {}, device, gpus, jobs,
+                threads if threads or jobs == 1 else 1, summary_only,
+                [n for n in notes if n])
+    stale = []
+    for run in runs:
+        warmup = run.spec.schedule.get('warmup_epochs')
+        if warmup is not None:
+            check_warmup_budget(warmup, base.runner.max_epochs, run.fraction)
+        cfg = make_config(base, run.spec, run.fraction, run.seed, hook,
+                          options, anneal)
+        cfg = cfg if isinstance(cfg, Config) else Config(cfg)
+        check_evaluation(cfg, f'{run.name} ({config})')
+        settings = run_settings(cfg, run, device, gpus)
+        state = run_dir_state(grid.run_dir(run), settings)
+        if state == 'stale' and not force:
+            stale.append(stale_message(grid.run_dir(run), settings))
+        grid.configs[run.name], grid.settings[run.name] = cfg, settings
+        grid.states[run.name] = state
+    if stale:
+        raise ValueError(f'{len(stale)} run folder(s) of --work-dir do not '
+                         'hold the planned runs:\n' + '\n'.join(stale))
+    return grid
+
+
+def run_grid(grid: Grid, log=print) -> List[dict]:
+    """Train the grid's unfinished runs (``grid.jobs`` at a time), write
+    ``results.csv``, ``results.md`` and the figures; return the rows."""
+    lock = threading.Lock()
+    log = _locked(log, lock)
+    for note in grid.notes:
+        log(note)
+    os.makedirs(grid.work_dir, exist_ok=True)
+    replaced = [r for r in grid.runs if grid.states[r.name] == 'stale']
+    if replaced and not grid.summary_only:
+        clear_results(grid.work_dir)  # no summary may point at them
+        for run in replaced:
+            shutil.rmtree(grid.run_dir(run))
+    total = len(grid.runs)
+
+    def one(item):
+        i, run = item
+        run_dir, state = grid.run_dir(run), grid.states[run.name]
+        if state == 'done':
+            log(f'[{i}/{total}] {run.name}: done before, skipped')
+            with open(osp.join(run_dir, RESULT_FILE), encoding='utf-8') as f:
+                row = json.load(f)
+            return dict(
+                row,
+                **collect.split_time(row['total_s'],
+                                     collect.selection_time(run_dir)[0]))
+        if grid.summary_only:
+            log(f'[{i}/{total}] {run.name}: not run yet, left out')
+            return None
+        log(f'[{i}/{total}] {run.name}: training ...')
+        if osp.exists(run_dir):  # an unfinished run of the same settings
+            shutil.rmtree(run_dir)
+        row = train_run(grid, run)
+        log(f'[{i}/{total}] {run.name}: top-1 {row["top1"]:.2f}%, '
+            f'selection {row["selection_s"]:.1f}s, training '
+            f'{row["train_s"]:.1f}s')
+        return row
+
+    with ThreadPoolExecutor(max_workers=grid.jobs) as pool:
+        rows = [row for row in pool.map(one, enumerate(grid.runs, 1)) if row]
+    if not rows:
+        log('no finished runs: nothing to summarise')
+        return rows
+    table = write_results(rows, grid.work_dir)
+    plot(rows, grid.work_dir)
+    log(table)
+    log(f'wrote {grid.work_dir}/results.csv, results.md, ' +
+        ', '.join(FIGURES))
+    return rows
+
+
+def train_run(grid: Grid, run: Run) -> dict:
+    """Train one run in its folder; save and return its result row."""
+    run_dir, cfg = grid.run_dir(run), grid.configs[run.name]
+    os.makedirs(run_dir)
+    record.atomic_write(
+        osp.join(run_dir, SETTINGS_FILE),
+        lambda p: _dump(grid.settings[run.name], p))
+    config_path = osp.join(run_dir, 'config.py')
+    cfg.dump(config_path)
+    train = [
+        osp.join(REPO, 'tools', 'train.py'), config_path, '--work-dir',
+        run_dir, '--seed',
+        str(run.seed)
+    ]
+    if grid.device:
+        train += ['--device', grid.device]
+    cmd = [sys.executable, *train] if grid.gpus == 1 else [
+        sys.executable, '-m', 'torch.distributed.run',
+        f'--nproc_per_node={grid.gpus}', *train, '--launcher', 'pytorch'
+    ]
+    env = dict(os.environ)
+    if grid.threads:
+        env.update(
+            OMP_NUM_THREADS=str(grid.threads),
+            MKL_NUM_THREADS=str(grid.threads))
+    start = time.perf_counter()
+    with open(osp.join(run_dir, 'stdout.txt'), 'w') as out:
+        proc = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    total = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f'run {run_dir} failed (exit {proc.returncode}); '
+                           f'see {osp.join(run_dir, "stdout.txt")}')
+    row = dict(method=run.spec.text, fraction=run.fraction, seed=run.seed)
+    row.update(collect_row(cfg, run_dir, total), run_dir=run_dir)
+    record.atomic_write(
+        osp.join(run_dir, RESULT_FILE), lambda p: _dump(row, p))
+    return row
+
+
+def collect_row(cfg, run_dir: str, total: float) -> dict:
+    """A finished run's accuracy, samples processed and times."""
+    val = collect.last_val(collect.run_log(run_dir))
+    selection_s, n_train = collect.selection_time(run_dir)
+    pruned = collect.pruning_samples(run_dir)
+    epochs = cfg.runner.max_epochs
+    row = dict(
+        top1=val['accuracy_top-1'],
+        top5=val.get('accuracy_top-5'),
+        n_train=n_train,
+        samples=pruned[0] if pruned else collect.served_samples(cfg),
+        pause_s=collect.RUNNER_PAUSE_S *
+        (epochs + epochs // cfg.evaluation.interval),
+        **collect.split_time(total, selection_s))
+    if pruned:  # its fraction: the measured share of samples processed
+        row['fraction'] = round(pruned[0] / pruned[1], 4)
+    return row
+
+
+def _locked(log, lock):
+
+    def locked(text):  # one line at a time from the pool's threads
+        with lock:
+            log(text)
+
+    return locked
+
+
+def _dump(obj: dict, path: str) -> None:
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(obj, f)

@@ -1,0 +1,533 @@
+"""mmcls_geda.experiments, tools/run_experiments.py and tools/demo.py."""
+import csv
+import importlib.util
+import inspect
+import json
+import os
+import os.path as osp
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mmcls_geda.experiments import (FIGURES, front, front_points, last_val,
+                                    make_config, method_options,
+                                    paired_difference, parse_json_arg,
+                                    parse_spec, plot, pruning_kwargs,
+                                    selection_time, split_time, summarise)
+from mmcls_geda.experiments.plots import COSTS
+from .conftest import REPO, run_tool
+
+CIFAR = 'configs/geda/resnet18_1xb64-full_cifar10.py'
+DIGITS = 'configs/demo/resnet18_1xb64-full_digits.py'
+
+
+def grid_args(root, work, *extra):
+    return [
+        'tools/run_experiments.py', CIFAR, '--methods', 'geda', 'ranked_even',
+        '--fractions', '0.5', '--seeds', '0', '--full', '--work-dir', work,
+        '--device', 'cpu', '--hook',
+        '{"scoring_workers": 0, "scoring_batch_size": 16}', '--cfg-options',
+        f'data.train.data_prefix={root}', f'data.val.data_prefix={root}',
+        f'data.test.data_prefix={root}', 'data.samples_per_gpu=16',
+        'data.workers_per_gpu=1', 'runner.max_epochs=1',
+        'evaluation.interval=1', 'model.backbone.base_channels=8',
+        'model.head.in_channels=64', *extra
+    ]
+
+
+def failing(python, *args):
+    out = subprocess.run([python, *args],
+                         cwd=REPO,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert out.returncode != 0, out.stdout[-2000:]
+    assert 'Traceback' not in out.stderr, out.stderr[-3000:]
+    return out.stderr
+
+
+def rows_of(work):
+    return list(csv.DictReader(open(osp.join(work, 'results.csv'))))
+
+
+def test_run_experiments_grid_jobs_then_resume(python, cifar10_root, tmp_path):
+    work = str(tmp_path / 'grid')
+    out = run_tool(
+        python, *grid_args(cifar10_root, work, '--jobs', '2', '--threads',
+                           '1'))
+    assert 'ranked_even-f0.5-s0: training' in out
+    rows = rows_of(work)
+    assert [(r['method'], r['fraction'])
+            for r in rows] == [('full', '1.0'), ('geda', '0.5'),
+                               ('ranked_even', '0.5')]
+    for r in rows:  # each row is what the run's own log says
+        logs = [f for f in os.listdir(r['run_dir']) if f.endswith('.log.json')]
+        val = last_val(osp.join(r['run_dir'], logs[0]))
+        assert float(r['top1']) == val['accuracy_top-1']
+        assert float(r['train_s']) > 0 and float(r['pause_s']) == 4.0
+    # samples processed: 60 training images x 1 epoch, or the subset's 30
+    assert [r['samples'] for r in rows] == ['60', '30', '30']
+    assert float(rows[1]['selection_s']) > 0 and rows[1]['n_train'] == '30'
+    table = open(osp.join(work, 'results.md')).read()
+    assert 'vs random (95% CI) | vs rs2 (95% CI) | vs full (95% CI)' in table
+    geda_row = next(line for line in table.splitlines()
+                    if line.startswith('| geda | 0.5 |'))
+    full_top1, geda_top1 = float(rows[0]['top1']), float(rows[1]['top1'])
+    assert f'{geda_top1 - full_top1:+.2f} (n=1)' in geda_row
+    for png in FIGURES:
+        assert osp.getsize(osp.join(work, png)) > 1000
+
+    # two runs at a time give exactly what one at a time gives
+    one_by_one = str(tmp_path / 'sequential')
+    run_tool(
+        python,
+        *grid_args(cifar10_root, one_by_one, '--jobs', '1', '--threads', '1'))
+    assert [r['top1']
+            for r in rows_of(one_by_one)] == [r['top1'] for r in rows]
+    for name in ('geda-f0.5-s0', 'ranked_even-f0.5-s0'):
+        assert (json.load(
+            open(osp.join(
+                one_by_one, name,
+                'geda_selection.json')))['selection']['indices'] == json.load(
+                    open(osp.join(
+                        work, name,
+                        'geda_selection.json')))['selection']['indices'])
+
+    again = run_tool(python, *grid_args(cifar10_root, work))
+    assert again.count('done before, skipped') == 3
+    assert rows_of(work) == rows
+    # a finished folder of an older version (no settings.json) is read
+    # back from its config.py and result.json
+    os.remove(osp.join(work, 'geda-f0.5-s0', 'settings.json'))
+    again = run_tool(python, *grid_args(cifar10_root, work))
+    assert again.count('done before, skipped') == 3
+    # --summary-only trains nothing and leaves unfinished runs out
+    summary = run_tool(
+        python,
+        *grid_args(cifar10_root, work, '--summary-only', '--methods', 'geda',
+                   'ranked_even', 'random'))
+    assert 'random-f0.5-s0: not run yet, left out' in summary
+    assert not osp.exists(osp.join(work, 'random-f0.5-s0'))
+    assert rows_of(work) == rows
+
+    # issue 24 case 3: other settings are refused with both sides named,
+    # before anything is trained or deleted, not reported as done
+    err = failing(
+        python,
+        *grid_args(cifar10_root, work, 'runner.max_epochs=2',
+                   'evaluation.interval=2'))
+    assert 'runner.max_epochs: 1 there, 2 now' in err and '--force' in err
+    assert 'done before' not in err and rows_of(work) == rows
+    # --force trains it again; no summary is left pointing at old runs
+    out = run_tool(
+        python,
+        *grid_args(cifar10_root, work, 'runner.max_epochs=2',
+                   'evaluation.interval=2', '--methods', 'ranked_even',
+                   '--force'))
+    assert 'ranked_even-f0.5-s0: training' in out
+    assert [(r['method'], r['samples'])
+            for r in rows_of(work)] == [('full', '120'), ('ranked_even', '60')]
+    saved = json.load(open(osp.join(work, 'full-f1-s0', 'settings.json')))
+    assert saved['config']['runner.max_epochs'] == '2'
+
+    # the selection report tool redraws a run's report from its files
+    geda_dir = osp.join(str(tmp_path / 'sequential'), 'geda-f0.5-s0')
+    run_tool(python, 'tools/selection_report.py', geda_dir, '--out',
+             str(tmp_path / 'report'))
+    report = json.load(
+        open(tmp_path / 'report' / 'geda_selection_report.json'))
+    assert [c['kept'] for c in report['classes']] == [3] * 10
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _refused(main, argv) -> str:
+    """The message of a tool that exits with an error (no traceback)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert isinstance(exit_info.value.code, str), exit_info.value.code
+    return exit_info.value.code
+
+
+def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
+    main = _tool('run_experiments').main
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    for config, extra, message in [
+        (CIFAR, ['--fractions', '1.5'], 'fraction'),
+        (CIFAR, ['--methods', 'nope'], 'unknown method'),
+        (CIFAR, ['--methods', 'geda+x3'], "unknown part 'x3'"),
+        (CIFAR, ['--methods', 'geda+w3'], 'choose warmup_epochs < 2.4'),
+        (CIFAR, ['--methods', 'geda+e4-nope-r4'], "unknown method 'nope'"),
+        (CIFAR, ['--methods', 'geda+nodes=1'], 'nodes must be an integer'),
+        (CIFAR, ['--methods', 'geda+solve=1'], "takes ['milp_solver'"),
+        (CIFAR, ['--methods', 'infobatch-r1'], 'prune ratio R'),
+        (CIFAR, ['--methods', 'full+w1'], "'full' takes no parts"),
+        (CIFAR, ['--methods', 'geda', 'geda'], 'runs planned twice'),
+        (CIFAR, ['--options', '{"nodes": 9}', '--methods', 'geda', 'random'],
+         "method 'random' (spec 'random') takes no options"),
+        (CIFAR, ['--options', '{"quantiles": 9}', '--methods',
+                 'geda'], "unknown option(s) ['quantiles'] for method 'geda'"),
+        (CIFAR, ['--hook', '{scope: full}'],
+         "--hook '{scope: full}' is not JSON (Expecting property name"),
+        (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
+        (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
+        (CIFAR + '.nope', [], 'not found'),
+            # issue 24: the 5k-style configs validate at the last epoch only
+        (DIGITS, ['--cfg-options', 'runner.max_epochs=2'],
+         'runner.max_epochs=2 is not a multiple of evaluation.interval=12'),
+        (CIFAR, ['--work-dir', str(afile)], 'is a file, not a folder'),
+        (CIFAR, ['--work-dir', str(afile / 'w')], 'which is a file'),
+    ]:
+        argv = [osp.join(REPO, config), '--work-dir', str(tmp_path / 'w')]
+        assert message in _refused(main, argv + extra), extra
+        assert not osp.exists(tmp_path / 'w')
+
+
+def test_a_bad_argument_exits_with_a_message_not_a_traceback(python, tmp_path):
+    err = failing(python, 'tools/run_experiments.py', CIFAR, '--work-dir',
+                  str(tmp_path / 'w'), '--hook', '{scope: full}')
+    assert 'error: --hook' in err and 'nothing was trained' in err
+    assert not osp.exists(tmp_path / 'w')
+
+
+def test_repeated_seeds_and_fractions_are_dropped_with_a_message(
+        tmp_path, capsys):
+    # issue 24 case 4: n counts distinct seeds, 0.4 and 0.40000001 are
+    # one cell (one run folder)
+    _tool('run_experiments').main([
+        osp.join(REPO, DIGITS), '--methods', 'random', '--seeds', '0', '0',
+        '1', '--fractions', '0.4', '0.40000001', '--work-dir',
+        str(tmp_path / 'w'), '--summary-only'
+    ])
+    out = capsys.readouterr().out
+    assert '--seeds: dropped repeated 0 (same as 0); running [0, 1]' in out
+    assert ('--fractions: dropped repeated 0.40000001 (same as 0.4); '
+            'running [0.4]') in out
+    assert out.count('not run yet') == 2
+
+
+def test_summary_counts_distinct_seeds_and_refuses_repeats():
+    rows = [
+        dict(
+            method='random',
+            fraction=0.4,
+            seed=s,
+            top1=t,
+            selection_s=0,
+            train_s=1,
+            samples=10) for s, t in ((0, 50.0), (1, 52.0))
+    ]
+    assert '| random | 0.4 | 51.00 ± 1.41 | 2 |' in summarise(rows)
+    with pytest.raises(ValueError, match=r'holds seed\(s\) \[0\]'):
+        summarise(rows + [dict(rows[0], fraction=0.40000001)])
+
+
+def test_method_specs():
+    spec = parse_spec('geda+w0.5+r4+gm+nodes=9')
+    assert (spec.kind, spec.method, spec.options) == ('subset', 'geda',
+                                                      dict(nodes=9))
+    assert spec.schedule == dict(
+        warmup_epochs=0.5, interval=4, weights='gradmatch')
+    assert parse_spec('geda+e4-gradmatch-r2').schedule == dict(
+        then=dict(method='gradmatch', start_epoch=4, interval=2))
+    assert parse_spec('random+w1').schedule == dict(warmup_epochs=1.0)
+    assert parse_spec('geda+rule="simpson"+nodes=4').options == dict(
+        rule='simpson', nodes=4)
+    assert parse_spec('geda+within_bin=random').options == dict(
+        within_bin='random')  # not JSON: a string
+    assert parse_spec('full').kind == 'full'
+    prune = parse_spec('infobatch-r0.5')
+    assert (prune.kind, prune.ratio, prune.rule) == ('pruning', 0.5,
+                                                     'infobatch')
+    assert parse_spec('randprune-r0.3').rule == 'random'
+    for bad, match in [('geda+wx', "unknown part 'wx'"),
+                       ('geda+e4-gradmatch', 'unknown part'),
+                       ('geda+e4-gradmatch-x2', 'unknown part'),
+                       ('geda+nodes=2+nodes=3', 'with a new KEY'),
+                       ('random+replace=true', 'takes no options'),
+                       ('infobatch-r0', 'prune ratio'),
+                       ('infobatch-rx', 'prune ratio'),
+                       ('randprune-r0.5+w1', 'takes no parts'),
+                       ('prune-k0.7', 'unknown method')]:
+        with pytest.raises(ValueError, match=match):
+            parse_spec(bad)
+
+
+def test_options_are_routed_to_every_method_that_takes_options():
+    assert method_options(parse_spec('geda'), dict(nodes=9)) == dict(nodes=9)
+    # the spec's own option wins over --options
+    assert method_options(parse_spec('geda+nodes=3'),
+                          dict(nodes=9)) == dict(nodes=3)
+    assert method_options(parse_spec('quantile_random'),
+                          dict(quantiles=2)) == dict(quantiles=2)
+    assert method_options(parse_spec('full'), dict(nodes=9)) == {}
+    with pytest.raises(ValueError, match="method 'random'.*takes no options"):
+        method_options(parse_spec('random+w1'), dict(nodes=9))
+    with pytest.raises(ValueError, match='dynamic pruning'):
+        method_options(parse_spec('infobatch-r0.5'), dict(nodes=9))
+    with pytest.raises(ValueError, match=r"it takes \['quantiles'\]"):
+        method_options(parse_spec('quantile_random'), dict(nodes=9))
+
+
+def test_options_reach_the_hook_of_any_method():
+    from mmcv import Config
+    base = Config.fromfile(osp.join(REPO, DIGITS))
+    cfg = make_config(base, parse_spec('quantile_random+r2'), 0.4, 3, {},
+                      dict(quantiles=2), 0.125)
+    hook = next(h for h in cfg.custom_hooks if h['type'] == 'GradNormHook')
+    assert (hook['method'], hook['options'], hook['interval'],
+            hook['seed']) == ('quantile_random', dict(quantiles=2), 2, 3)
+
+
+def test_pruning_specs_map_to_apply_pruning_arguments():
+    assert pruning_kwargs(parse_spec('infobatch-r0.5'), 0.125, 3) == dict(
+        ratio=0.5, rule='infobatch', anneal=0.125, seed=3)
+    assert pruning_kwargs(parse_spec('randprune-r0.7'), 0.0, 0) == dict(
+        ratio=0.7, rule='random', anneal=0.0, seed=0)
+    with pytest.raises(ValueError, match='not a dynamic-pruning spec'):
+        pruning_kwargs(parse_spec('geda'), 0.125, 0)
+
+
+def test_pruning_spec_makes_a_pruning_config():
+    from mmcls_geda import apply_pruning
+    if 'rule' not in inspect.signature(apply_pruning).parameters:
+        pytest.skip('apply_pruning(cfg, ratio, rule, ...) has not landed')
+    from mmcv import Config
+    base = Config.fromfile(osp.join(REPO, DIGITS))
+    cfg = make_config(base, parse_spec('randprune-r0.5'), None, 2, {}, {},
+                      0.125)
+    assert cfg.data.train.type == 'DynamicPruningDataset'
+
+
+def test_bad_json_arguments_are_named():
+    assert parse_json_arg('{"scope": "full"}', '--hook') == dict(scope='full')
+    with pytest.raises(ValueError, match='--options must be a JSON object'):
+        parse_json_arg('[1]', '--options')
+
+
+def test_paired_difference_is_a_t_interval_over_matched_seeds():
+    rows = [
+        dict(method='random', fraction=0.2, seed=s, top1=t)
+        for s, t in enumerate([50.0, 52.0, 51.0, 49.0])
+    ] + [
+        dict(method='geda', fraction=0.2, seed=s, top1=t)
+        for s, t in enumerate([51.0, 54.0, 52.0])  # seed 3 missing
+    ] + [dict(method='rs2', fraction=0.2, seed=0, top1=53.0)]
+    mean, low, high, n = paired_difference(rows, 'geda', 0.2, 'random')
+    diffs = np.array([1.0, 2.0, 1.0])
+    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+    assert n == 3 and mean == pytest.approx(4 / 3)
+    assert (low, high) == pytest.approx((4 / 3 - half, 4 / 3 + half))
+    assert paired_difference(rows, 'geda', 0.4, 'random') is None
+    assert paired_difference(rows, 'geda', 0.2, 'rs2')[::3] == (-2.0, 1)
+    assert paired_difference(rows, 'rs2', 0.2, 'rs2') is None
+
+
+def test_pruning_cells_use_the_measured_share_and_meet_full_data_only():
+    rows = [
+        dict(
+            method='full',
+            fraction=1.0,
+            seed=0,
+            top1=60.0,
+            samples=100,
+            total_s=10,
+            selection_s=0,
+            train_s=10),
+        dict(
+            method='random',
+            fraction=0.6,
+            seed=0,
+            top1=55.0,
+            samples=60,
+            total_s=7,
+            selection_s=0,
+            train_s=7),
+        dict(
+            method='infobatch-r0.5',
+            fraction=0.61,
+            seed=0,
+            top1=57.0,
+            samples=61,
+            total_s=7,
+            selection_s=0,
+            train_s=7),
+        dict(
+            method='infobatch-r0.5',
+            fraction=0.63,
+            seed=1,
+            top1=59.0,
+            samples=63,
+            total_s=7,
+            selection_s=0,
+            train_s=7),
+    ]
+    line = next(
+        r for r in summarise(rows).splitlines() if r.startswith('| infobatch'))
+    assert line.startswith('| infobatch-r0.5 | 0.62* | 58.00 ± 1.41 | 2 | '
+                           '– | – | -3.00 (n=1) | 62 |')
+    assert paired_difference(rows, 'infobatch-r0.5', None, 'random') is None
+
+
+def test_front_marks_what_no_other_beats_on_both_axes():
+    assert front([(1, 50), (2, 60), (3, 55), (2, 50),
+                  (4, 60)]) == [True, True, False, False, False]
+    rows = [
+        dict(method=m, fraction=f, seed=s, top1=t + s, samples=n, total_s=n)
+        for m, f, t, n in [('full', 1.0, 60, 100), ('random', 0.5, 50,
+                                                    50), ('geda', 0.5, 49, 55)]
+        for s in (0, 1)
+    ]
+    points = front_points(rows, COSTS['accuracy_vs_samples.png'][0])
+    assert {
+        p['method']: p['front']
+        for p in points
+    } == dict(
+        full=True, random=True, geda=False)
+    assert points[0]['top1_half'] == pytest.approx(
+        12.706204736174707 * np.std([0, 1], ddof=1) / np.sqrt(2))
+
+
+def test_plots_are_written(tmp_path):
+    rows = [
+        dict(method=m, fraction=f, seed=s, top1=t + s, samples=n, total_s=n)
+        for m, f, t, n in [('full', 1.0, 60,
+                            100), ('random', 0.5, 50,
+                                   50), ('infobatch-r0.5', 0.7, 58, 70)]
+        for s in (0, 1)
+    ]
+    plot(rows, str(tmp_path))
+    for name in FIGURES:
+        assert osp.getsize(tmp_path / name) > 1000
+
+
+@given(st.floats(0, 1e4, allow_nan=False), st.floats(0, 1e3, allow_nan=False))
+def test_timings_recomputed_from_a_saved_row_are_the_same(total, selection):
+    # a resumed grid recomputes the split from result.json's total_s
+    row = split_time(total, selection)
+    assert split_time(row['total_s'], selection) == row
+    assert row['train_s'] == round(row['total_s'] - row['selection_s'], 3)
+
+
+def test_selection_time_counts_every_selection_of_a_schedule(tmp_path):
+    from mmcls_geda.selection import record, select_subset
+    labels = np.repeat(np.arange(2), 10)
+    sel = select_subset(np.arange(20.0), labels, 0.5)
+    saved = record.make_record(
+        sel,
+        fingerprint=record.labels_fingerprint(labels),
+        scope='full',
+        weighted=False,
+        epoch=0,
+        scoring_s=2.0)
+    record.save_record(str(tmp_path), saved)
+    assert selection_time(str(tmp_path)) == (2.0 + sel.time_s, 10)
+    for epoch, scoring in ((0, 0.0), (3, 1.5), (6, 2.5)):
+        record.save_schedule_event(
+            str(tmp_path),
+            dict(
+                epoch=epoch,
+                phase='warmup' if epoch == 0 else 'subset',
+                scoring_s=scoring,
+                selection_s=0.25))
+    assert selection_time(str(tmp_path)) == (4.5, 10)
+
+
+# --- the demo ------------------------------------------------------------
+
+
+def _earlier_demo(path):
+    demo = _tool('demo')
+    path.mkdir()
+    (path / demo.MARKER).write_text('')
+    for name in ('full-f1-s0', 'geda-f0.4-s0', 'random-f0.4-s0'):
+        (path / name).mkdir()
+        (path / name / 'result.json').write_text('{}')
+    (path / 'results.csv').write_text('method\n')
+    return sorted(os.listdir(path))
+
+
+def test_demo_checks_every_argument_before_deleting(tmp_path):
+    main = _tool('demo').main
+    earlier = tmp_path / 'demo'
+    before = _earlier_demo(earlier)
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    for extra, message in [
+        (['--jobs', '0'], '--jobs must be an integer >= 1'),
+        (['--fraction', '1.5'], '--fractions must be a number in (0, 1]'),
+        (['--seeds', '-1'], '--seeds must be an integer >= 0'),
+    ]:
+        err = _refused(main, ['--work-dir', str(earlier), *extra])
+        assert message in err and 'nothing was changed' in err
+        assert sorted(os.listdir(earlier)) == before
+    for work, message in [(afile, 'is a file, not a folder'),
+                          (afile / 'demo', 'which is a file')]:
+        assert message in _refused(main, ['--work-dir', str(work)])
+
+
+def test_demo_clears_its_summaries_with_its_runs(tmp_path):
+    earlier = tmp_path / 'demo'
+    _earlier_demo(earlier)
+    _tool('demo').claim_work_dir(str(earlier), ['geda-f0.4-s0'])
+    assert not (earlier / 'results.csv').exists()
+    assert not (earlier / 'geda-f0.4-s0').exists()
+    assert (earlier / 'random-f0.4-s0').exists()  # not asked for
+
+
+def test_experiments_sit_above_apis_and_selection_only():
+    import ast
+    package = osp.join(REPO, 'mmcls_geda')
+
+    def layers(path):
+        """The mmcls_geda subpackages a module imports, however spelt."""
+        folder = osp.relpath(osp.dirname(path), package).split(os.sep)
+        out = set()
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = folder[:len(folder) - (node.level - 1)]
+                parts = base + (node.module or '').split('.')
+                out.add(parts[0] if parts[0] != '.' else parts[1])
+            names = [
+                node.module or ''
+            ] if isinstance(node, ast.ImportFrom) and not node.level else [
+                a.name for a in node.names
+            ] if isinstance(node, ast.Import) else []
+            out |= {
+                n.split('.')[1]
+                for n in names if n.startswith('mmcls_geda.')
+            }
+        return out
+
+    for folder, _, files in os.walk(package):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = osp.join(folder, name)
+            used = layers(path)
+            if osp.basename(folder) == 'experiments':
+                assert used <= {'experiments', 'apis', 'selection'}, path
+            else:
+                assert 'experiments' not in used, path
+
+
+def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
+    from mmcls_geda.experiments.collect import pruning_samples
+    from mmcls_geda.selection import record
+    assert pruning_samples(str(tmp_path)) is None  # not a pruning run
+    epochs = [
+        dict(epoch=e, processed=p, n=100)
+        for e, p in enumerate((100, 62, 58, 100))
+    ]
+    (tmp_path / record.PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
+    assert pruning_samples(str(tmp_path)) == (320, 400)
