@@ -5,6 +5,7 @@ the cases here are the ones an epoch transition can break, run with no
 pause at all: persistent workers (train and val loaders both alive) while
 the subset changes every epoch, and a 2-process gloo run.
 """
+import json
 import logging
 import os.path as osp
 import time
@@ -320,3 +321,33 @@ def test_distributed_ranks_finish_identical(cifar10_root, tmp_path):
         both = np.concatenate([per_rank[0][epoch], per_rank[1][epoch]])
         assert sorted(both) == sorted(ranks[0]['indices'][epoch])
     assert int(ranks[0]['val_batches']) == int(ranks[1]['val_batches']) > 0
+
+
+# --- benchmarks/end_to_end.py: the breakdown on tiny data --------------------
+
+
+def test_end_to_end_benchmark_breakdown(cifar10_root, tmp_path, python):
+    from .conftest import run_tool
+    out = run_tool(python, 'benchmarks/end_to_end.py',
+                   'configs/geda/resnet18_1xb64-full_cifar10.py', '--data',
+                   cifar10_root, '--fractions',
+                   '1', '0.5', '--runner', 'pauseless', '--work-dir',
+                   str(tmp_path), '--cfg-options', 'data.samples_per_gpu=16',
+                   'data.workers_per_gpu=1', 'runner.max_epochs=2',
+                   'model.backbone.base_channels=8',
+                   'model.head.in_channels=64', 'evaluation.interval=2',
+                   'log_config.interval=1', 'checkpoint_config.interval=2')
+    last = [ln for ln in out.splitlines() if ln.startswith('speedup_')][-1]
+    last = dict(kv.split('=') for kv in last.split())
+    assert set(last) == {'speedup_f0.5_pauseless', 'fixed_per_epoch_pauseless'}
+    rows = [line for line in out.splitlines() if line.startswith('| 0.5 ')]
+    cells = [c.strip() for c in rows[0].strip('|').split('|')]
+    header = [line for line in out.splitlines()
+              if line.startswith('| run |')][0]
+    names = [c.strip() for c in header.strip('|').split('|')]
+    row = dict(zip(names, cells))
+    assert float(row['pauses']) == 0.0  # the pauseless runner slept nothing
+    assert float(row['selection']) > 0.0  # GEDA's pass was timed
+    timings = json.load(
+        open(tmp_path / 'f0.5-pauseless' / 'end_to_end_timings.json'))
+    assert len(timings['epochs']) == 2 and len(timings['evals']) == 1
