@@ -12,8 +12,16 @@ ratio is the median over rounds (the machine is noisy):
 * ``train``: one epoch of plain training steps over the same N samples
   (train mode, forward + backward + SGD step, batch 64).
 
+``mac_floor`` is the exact pass's lower bound in multiply-adds as a
+fraction of a training step (see :func:`mac_floor`): the per-sample norm
+of a convolution costs ``min(T W, S^2 C_in + T^2 C_out)`` multiply-adds by
+the cheaper exact route (``T``/``S`` output/input positions, ``W``
+weights), which for high-resolution layers is their whole weight gradient
+(``T W``), so ``full_vs_train`` stays above it.
+
 Usage: python benchmarks/grad_norms.py --data data/cifar10 [--samples 256]
 Last line: full_vs_train=... last_vs_train=... loop_vs_full=... max_rel_err=...
+mac_floor=...
 """
 import argparse
 import logging
@@ -41,6 +49,35 @@ def timed(fn):
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
+
+
+def mac_floor(model, image):
+    """The exact pass's lower bound in multiply-adds, as a fraction of a
+    training step's: (forward + input gradient + the cheaper exact norm
+    route of every conv) / (forward + input gradient + weight gradient),
+    convolutions only (they are >99 % of a ResNet's multiply-adds)."""
+    shapes = []
+
+    def keep(layer, inputs, output):
+        shapes.append((inputs[0].shape, output.shape, layer.weight.numel()))
+
+    handles = [
+        m.register_forward_hook(keep) for m in model.modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()
+            model(img=image, return_loss=False)
+    finally:
+        for h in handles:
+            h.remove()
+    fwd = norms = 0
+    for a, g, weights in shapes:
+        s, t = a[-1] * a[-2], g[-1] * g[-2]
+        fwd += t * weights
+        norms += min(t * weights, s * s * a[1] + t * t * g[1])
+    return (2 * fwd + norms) / (3 * fwd)
 
 
 def train_epoch(model, loader):
@@ -100,6 +137,7 @@ def main():
     full_vs_train = float(np.median(np.divide(times['full'], times['train'])))
     last_vs_train = float(np.median(np.divide(times['last'], times['train'])))
 
+    floor = mac_floor(model, x[:1])
     n, m = args.samples, args.loop_samples
     print(f'machine: {platform.machine()}, {os.cpu_count()} cores, torch '
           f'{torch.__version__}, {args.threads} threads; ResNet_CIFAR-18, '
@@ -112,7 +150,7 @@ def main():
     print(f'full_vs_train={full_vs_train:.3f} '
           f'last_vs_train={last_vs_train:.3f} '
           f'loop_vs_full={loop_per_sample / full_per_sample:.2f} '
-          f'max_rel_err={rel_err:.2e}')
+          f'max_rel_err={rel_err:.2e} mac_floor={floor:.3f}')
 
 
 if __name__ == '__main__':

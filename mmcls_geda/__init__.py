@@ -25,9 +25,11 @@ if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
                            SklearnDigits)
     from .hooks import DynamicPruningHook, GradNormHook
     from .models import WeightedImageClassifier
+    from .runners import PauselessEpochBasedRunner, use_pauseless_runner
     __all__ += [
         'apply_geda', 'apply_pruning', 'score_and_select',
         'DynamicPruningHook', 'GEDASubsetDataset', 'GradNormHook',
         'LocalCIFAR10', 'LocalCIFAR100', 'SklearnDigits',
-        'WeightedImageClassifier'
+        'WeightedImageClassifier', 'PauselessEpochBasedRunner',
+        'use_pauseless_runner'
     ]
