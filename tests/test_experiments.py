@@ -531,3 +531,19 @@ def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
     ]
     (tmp_path / PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
     assert pruning_samples(str(tmp_path)) == (320, 400)
+
+
+def test_runner_pauses_follow_the_runner_the_run_used():
+    from mmcv import Config
+
+    from mmcls_geda.experiments.collect import pause_seconds
+    cfg = Config(
+        dict(
+            runner=dict(type='EpochBasedRunner', max_epochs=12),
+            evaluation=dict(interval=12)))
+    assert pause_seconds(cfg) == 2.0 * (12 + 1)
+    cfg.runner.update(type='PauselessEpochBasedRunner', epoch_pause=0)
+    assert pause_seconds(cfg) == 0.0
+    cfg.runner.epoch_pause = 0.5
+    cfg.evaluation.interval = 4
+    assert pause_seconds(cfg) == 0.5 * (12 + 3)

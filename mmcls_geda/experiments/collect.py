@@ -12,6 +12,20 @@ from ..selection.pruning_state import PRUNING_LOG
 RUNNER_PAUSE_S = 2.0
 
 
+def pause_seconds(cfg) -> float:
+    """Seconds a run's runner sleeps at epoch starts: 2 s per train and val
+    epoch for mmcv's runner, ``epoch_pause`` for the pauseless one."""
+    runner = cfg.get('runner') or {}
+    pause = RUNNER_PAUSE_S
+    if runner.get('type') == 'PauselessEpochBasedRunner':
+        pause = float(runner.get('epoch_pause', 0.0))
+    epochs = runner['max_epochs']
+    evaluation = cfg.get('evaluation') or {}
+    val_epochs = epochs // evaluation['interval'] if evaluation.get(
+        'interval') else 0
+    return pause * (epochs + val_epochs)
+
+
 def last_val(log_json: str) -> Dict[str, float]:
     """The last validation entry of an mmcls ``*.log.json``."""
     result = {}

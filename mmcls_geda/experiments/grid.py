@@ -174,6 +174,7 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
                 row = json.load(f)
             return dict(
                 row,
+                pause_s=collect.pause_seconds(grid.configs[run.name]),
                 **collect.split_time(row['total_s'],
                                      collect.selection_time(run_dir)[0]))
         if grid.summary_only:
@@ -246,14 +247,12 @@ def collect_row(cfg, run_dir: str, total: float) -> dict:
     val = collect.last_val(collect.run_log(run_dir))
     selection_s, n_train = collect.selection_time(run_dir)
     pruned = collect.pruning_samples(run_dir)
-    epochs = cfg.runner.max_epochs
     row = dict(
         top1=val['accuracy_top-1'],
         top5=val.get('accuracy_top-5'),
         n_train=n_train,
         samples=pruned[0] if pruned else collect.served_samples(cfg),
-        pause_s=collect.RUNNER_PAUSE_S *
-        (epochs + epochs // cfg.evaluation.interval),
+        pause_s=collect.pause_seconds(cfg),
         **collect.split_time(total, selection_s))
     if pruned:  # its fraction: the measured share of samples processed
         row['fraction'] = round(pruned[0] / pruned[1], 4)
