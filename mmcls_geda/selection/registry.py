@@ -60,6 +60,9 @@ class Method:
             objective is reported.
         solver_name: ``options -> str`` for the record.
         description: One line for the README and error messages.
+        per_epoch: Whether it serves a new subset every epoch (see
+            :mod:`mmcls_geda.selection.rotation`); its ``solve`` gives the
+            first epoch's subset.
     """
     name: str
     reads: str
@@ -73,6 +76,7 @@ class Method:
                                          (REPORT_NODES, REPORT_RULE))
     solver_name: Optional[Callable[[Dict[str, Any]], str]] = None
     description: str = ''
+    per_epoch: bool = False
 
     def resolve(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """The options with defaults filled in, checked."""
@@ -293,3 +297,77 @@ register_method(
         weighted=True,
         description='GRAD-MATCH: orthogonal matching pursuit of the '
         "class's summed gradient"))
+
+
+# --- per-epoch subsets (RS2, GEDA rotation) ----------------------------------
+from . import rotation  # noqa: E402
+
+
+def _check_refold(opts: Dict[str, Any]) -> None:
+    if opts['refold'] not in rotation.REFOLDS:
+        raise ValueError(f'unknown refold {opts["refold"]!r}; choose one of '
+                         f'{list(rotation.REFOLDS)}')
+
+
+def _check_geda_rotate(opts: Dict[str, Any], given: set) -> None:
+    check_int(opts['nodes'], 'nodes', 2)
+    if opts['rule'] not in geda.QUADRATURE_RULES:
+        raise ValueError(f'unknown rule {opts["rule"]!r}; choose one of '
+                         f'{list(geda.QUADRATURE_RULES)}')
+    if opts['rule'] == 'simpson' and opts['nodes'] % 2:
+        raise ValueError('Simpson\'s rule needs an even number of intervals, '
+                         f'got nodes={opts["nodes"]}')
+    _check_refold(opts)
+
+
+def _check_strata_rotate(opts: Dict[str, Any], given: set) -> None:
+    check_int(opts['quantiles'], 'quantiles', 1)
+    _check_refold(opts)
+
+
+def _check_rs2(opts: Dict[str, Any], given: set) -> None:
+    if not isinstance(opts['replace'], (bool, np.bool_)):
+        raise ValueError(
+            f'replace must be True or False, got {opts["replace"]!r}')
+
+
+def _first_fold(method: str):
+    def solve(scores, k, rng, opts) -> ClassChoice:
+        return ClassChoice(
+            rotation.cycle_folds(scores, k, method, opts, rng)[0])
+
+    return solve
+
+
+register_method(
+    Method(
+        'rs2',
+        'nothing',
+        lambda n, k, rng, opts: ClassChoice(
+            baselines.select_random(n, k, rng)),
+        defaults=dict(replace=False),
+        check=_check_rs2,
+        per_epoch=True,
+        description='RS2: a new random subset every epoch, each sample once '
+        'per pass'))
+register_method(
+    Method(
+        'geda_rotate',
+        'norms',
+        _first_fold('geda_rotate'),
+        defaults=dict(nodes=5, rule='trapezoid', refold='loss'),
+        check=_check_geda_rotate,
+        report_grid=lambda opts: (opts['nodes'], opts['rule']),
+        per_epoch=True,
+        description='GEDA rotation: every epoch a fold matching the class '
+        'ECDF, each sample once per cycle'))
+register_method(
+    Method(
+        'strata_rotate',
+        'norms',
+        _first_fold('strata_rotate'),
+        defaults=dict(quantiles=4, refold='loss'),
+        check=_check_strata_rotate,
+        per_epoch=True,
+        description='folds drawn at random inside score quantiles, each '
+        'sample once per cycle (the control of geda_rotate)'))

@@ -1,0 +1,316 @@
+"""Per-epoch subsets: RS2 and GEDA rotation, every sample seen once a cycle.
+
+A static subset trains on the same ``k_c`` samples of class ``c`` every
+epoch. The methods here serve a *new* subset of the same per-class budgets
+``k_c`` (:func:`~mmcls_geda.selection.budgets.class_budgets`) every
+epoch, so the wrapper's length, ``max_iters`` and every learning-rate
+schedule stay those of the static subset:
+
+- ``rs2`` (Okanovic et al., ICLR 2024, "repeated sampling of random
+  subsets"): per class, a seeded permutation of the class served in
+  consecutive blocks of ``k_c``. When a permutation is used up the next
+  one starts; a block that spans the two takes the rest of the old one
+  first and moves those samples to the end of the new one, so every
+  sample is served exactly once per pass and no sample waits two passes.
+  ``replace=True``: each epoch draws its ``k_c`` samples independently
+  (RS2's with-replacement variant: samples may be missed for a while).
+- ``geda_rotate``: per class, a *cycle* of ``m_c = ceil(n_c / k_c)``
+  epochs (``ceil(1 / fraction)`` when ``k_c = fraction x n_c``) cuts the
+  class into ``m_c`` folds, fold by fold from the samples not yet placed,
+  every fold matching the *whole* class's ECDF of the scores (GEDA's
+  objective, solved exactly by
+  :func:`~mmcls_geda.selection.geda.capped_bin_counts`); epoch ``e``
+  serves fold ``e mod m_c`` of cycle ``e // m_c``. The first cycle is
+  folded on the gradient norms at θ0; later ones on ``refold``: the
+  per-sample training losses recorded in the previous cycle (``'loss'``,
+  no extra pass), a new gradient pass (``'grad_norm'``) or the θ0 norms
+  again (``'fixed'``, new random folds of the same scores).
+- ``strata_rotate``: the control with the same coverage: the same folds,
+  with the bins at the class's score quantiles (``quantiles`` strata by
+  rank) instead of GEDA's nodes: each fold takes every stratum's share at
+  random.
+
+When ``k_c`` does not divide ``n_c`` the last fold of a cycle holds the
+``r_c = n_c - (m_c - 1) k_c`` samples left and is topped up with
+``k_c - r_c`` samples already served in that cycle, chosen by the same
+objective (so the fold still matches the class); the next cycle starts
+fresh at the next epoch. Every sample is served once per cycle, the
+top-ups twice: once per cycle +1. Every epoch serves exactly ``k_c`` of
+each class, none twice.
+
+Everything is a pure function of its inputs: the random streams are
+seeded from ``(seed, method stream, label, pass or cycle or epoch)``, so
+every rank and a resumed run compute the same indices. numpy only.
+"""
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import geda
+from .budgets import class_budgets
+
+PER_EPOCH_METHODS = ('rs2', 'geda_rotate', 'strata_rotate')
+REFOLDS = ('loss', 'grad_norm', 'fixed')
+# seed streams, apart from each other and from the selection seeds
+_RS2_STREAM, _REPLACE_STREAM, _FOLD_STREAM = 2_000_003, 2_000_029, 2_000_039
+
+
+def _rng(*parts: int) -> np.random.Generator:
+    return np.random.default_rng([int(p) for p in parts])
+
+
+# --- RS2 ---------------------------------------------------------------------
+
+
+def block_of_stream(n: int, k: int, epoch: int, seed: int,
+                    label: int) -> np.ndarray:
+    """Positions (into a class of ``n``) of block ``epoch`` of ``k``.
+
+    The stream is a sequence of passes, each a seeded permutation of
+    ``range(n)``; epoch ``e`` takes the stream's entries
+    ``[e k, (e + 1) k)``. The samples that end pass ``p`` inside the block
+    that spans passes ``p`` and ``p + 1`` are moved to the end of pass
+    ``p + 1``, so no block holds a sample twice and every sample is in
+    exactly one block per pass.
+
+    Args:
+        n: Class size.
+        k: Block size, ``1 <= k <= n``.
+        epoch: Block number (>= 0).
+        seed: Run seed.
+        label: The class (its own stream).
+
+    Returns:
+        np.ndarray: ``k`` distinct positions in ``[0, n)``.
+    """
+    start, stop = epoch * k, (epoch + 1) * k
+    last_pass = (stop - 1) // n
+    out: List[np.ndarray] = []
+    perm = None
+    for p in range(last_pass + 1):
+        new = _rng(seed, _RS2_STREAM, label, p).permutation(n)
+        if perm is not None:
+            boundary = p * n
+            # the part of pass p - 1 in the block that straddles the pass
+            tail = perm[boundary // k * k - (p - 1) * n:]
+            if tail.size:
+                last = np.isin(new, tail)
+                new = np.concatenate([new[~last], new[last]])
+        perm = new
+        lo, hi = max(start, p * n), min(stop, (p + 1) * n)
+        if lo < hi:
+            out.append(perm[lo - p * n:hi - p * n])
+    return np.concatenate(out).astype(np.int64)
+
+
+def rs2_positions(n: int, k: int, epoch: int, seed: int, label: int,
+                  replace: bool) -> np.ndarray:
+    """The positions class ``label`` serves in ``epoch`` under ``rs2``."""
+    if replace:
+        rng = _rng(seed, _REPLACE_STREAM, label, epoch)
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+    return np.sort(block_of_stream(n, k, epoch, seed, label))
+
+
+# --- folds matching the class ------------------------------------------------
+
+
+def fold_bins(sorted_scores: np.ndarray, method: str,
+              options: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+    """``(edges, w)``: the bins (in sorted order) and interior weights the
+    folds of a class are matched on."""
+    n = sorted_scores.size
+    if method == 'geda_rotate':
+        t, w = geda.node_grid(sorted_scores, options['nodes'],
+                              options['rule'])
+        cuts = np.searchsorted(sorted_scores, t, side='right')
+    elif method == 'strata_rotate':
+        q = np.arange(1, options['quantiles'])
+        cuts = q * n // options['quantiles']  # strata by rank
+        w = np.ones(q.size)
+    else:
+        raise ValueError(f'method {method!r} has no folds; choose one of '
+                         "['geda_rotate', 'strata_rotate']")
+    return np.concatenate(([0], cuts, [n])).astype(np.int64), w
+
+
+def cycle_folds(scores: np.ndarray, k: int, method: str,
+                options: Dict[str, Any],
+                rng: np.random.Generator) -> List[np.ndarray]:
+    """Cut one class into ``m = ceil(n / k)`` folds of ``k`` samples.
+
+    Folds ``0 .. m - 2`` are chosen one after the other from the samples
+    not yet placed, each matching the whole class's ECDF on the method's
+    bins (exactly: :func:`~mmcls_geda.selection.geda.capped_bin_counts`,
+    then a random choice inside each bin). The last fold holds the
+    samples left and is topped up, when fewer than ``k`` are left, with
+    samples of the earlier folds chosen by the same objective.
+
+    Args:
+        scores: The class's scores (1-D).
+        k: Fold size, ``1 <= k <= n``.
+        method: ``'geda_rotate'`` or ``'strata_rotate'``.
+        options: The method's resolved options.
+        rng: The cycle's random stream.
+
+    Returns:
+        list[np.ndarray]: ``m`` sorted arrays of ``k`` positions into
+        ``scores``; their union is every position.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = scores.size
+    order = np.argsort(scores, kind='stable')
+    edges, w = fold_bins(scores[order], method, options)
+    bin_of = np.repeat(np.arange(edges.size - 1), np.diff(edges))
+    bins = edges.size - 1
+    placed = np.zeros(n, dtype=bool)  # by rank in `order`
+    m = -(-n // k)
+    folds = []
+    for f in range(m):
+        last = f == m - 1
+        forced = ~placed if last else np.zeros(n, dtype=bool)
+        pool = placed if last else ~placed
+        lower = np.bincount(bin_of[forced], minlength=bins)
+        upper = lower + np.bincount(bin_of[pool], minlength=bins)
+        counts = geda.capped_bin_counts(edges, w, k, lower, upper)
+        picked = [np.flatnonzero(forced)]
+        for b in np.flatnonzero(counts > lower):
+            candidates = np.flatnonzero(pool & (bin_of == b))
+            picked.append(
+                rng.choice(candidates, size=counts[b] - lower[b],
+                           replace=False))
+        ranks = np.concatenate(picked)
+        placed[ranks] = True
+        folds.append(np.sort(order[ranks]).astype(np.int64))
+    return folds
+
+
+# --- the plan of a run -------------------------------------------------------
+
+
+class RotationPlan:
+    """Which samples every epoch serves, from the labels and the settings.
+
+    Args:
+        labels: Labels of the whole training set (1-D ints).
+        fraction: Fraction kept per epoch, in (0, 1].
+        method: One of :data:`PER_EPOCH_METHODS`.
+        options: The method's resolved options.
+        seed: Run seed (>= 0).
+    """
+
+    def __init__(self, labels: np.ndarray, fraction: float, method: str,
+                 options: Dict[str, Any], seed: int):
+        if method not in PER_EPOCH_METHODS:
+            raise ValueError(f'unknown per-epoch method {method!r}; choose '
+                             f'one of {list(PER_EPOCH_METHODS)}')
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.fraction, self.method = fraction, method
+        self.options, self.seed = dict(options), int(seed)
+        self.classes, sizes = np.unique(self.labels, return_counts=True)
+        self.budgets = class_budgets(sizes, fraction)
+        self.members = [np.flatnonzero(self.labels == c) for c in self.classes]
+        # epochs per cycle, per class
+        self.cycle_epochs = -(-sizes // self.budgets)
+        self.size = int(self.budgets.sum())
+        self._folds: Dict[Tuple[int, int], List[np.ndarray]] = {}
+
+    @property
+    def reads_scores(self) -> bool:
+        """Whether the folds read scores (``rs2`` reads nothing)."""
+        return self.method != 'rs2'
+
+    def cycle_of(self, epoch: int) -> np.ndarray:
+        """Per class, the cycle ``epoch`` belongs to."""
+        return epoch // self.cycle_epochs
+
+    def new_cycle(self, epoch: int) -> np.ndarray:
+        """A mask over all samples: those whose class starts a cycle at
+        ``epoch`` (> 0), i.e. needs new scores under ``refold``."""
+        mask = np.zeros(self.labels.size, dtype=bool)
+        if epoch == 0 or not self.reads_scores:
+            return mask
+        for members, m in zip(self.members, self.cycle_epochs):
+            if epoch % m == 0:
+                mask[members] = True
+        return mask
+
+    def indices(self,
+                epoch: int,
+                scores: Optional[np.ndarray] = None) -> np.ndarray:
+        """The sorted dataset indices ``epoch`` serves.
+
+        Args:
+            epoch: The epoch (>= 0).
+            scores: Per sample, the scores each class's current cycle is
+                folded on (all samples; not read by ``rs2``).
+        """
+        if self.reads_scores and (scores is None or np.shape(scores) !=
+                                  self.labels.shape):
+            raise ValueError(
+                f'{self.method} folds on one score per sample: give '
+                f'{self.labels.size} scores, got '
+                f'{None if scores is None else np.shape(scores)}')
+        out = []
+        for c, members, k, m in zip(self.classes, self.members, self.budgets,
+                                    self.cycle_epochs):
+            n = members.size
+            if self.method == 'rs2':
+                pos = rs2_positions(n, int(k), epoch, self.seed, int(c),
+                                    self.options['replace'])
+            else:
+                cycle = epoch // int(m)
+                pos = self.folds(int(c), cycle, scores[members])[epoch % m]
+            out.append(members[pos])
+        return np.sort(np.concatenate(out))
+
+    def folds(self, label: int, cycle: int,
+              class_scores: np.ndarray) -> List[np.ndarray]:
+        """The folds of class ``label`` in ``cycle`` (cached by content)."""
+        key = (label, cycle, hash(np.asarray(class_scores).tobytes()))
+        if key not in self._folds:
+            c = int(np.searchsorted(self.classes, label))
+            # keep one cycle per class
+            self._folds = {
+                kk: v
+                for kk, v in self._folds.items() if kk[0] != label
+            }
+            self._folds[key] = cycle_folds(
+                class_scores, int(self.budgets[c]), self.method, self.options,
+                _rng(self.seed, _FOLD_STREAM, label, cycle))
+        return self._folds[key]
+
+    def describe(self) -> str:
+        """One line for logs."""
+        line = (f'{self.method}: {self.size} of {self.labels.size} samples '
+                'a epoch')
+        if self.reads_scores:
+            cycles = sorted(set(self.cycle_epochs.tolist()))
+            line += (f', cycles of {cycles} epochs, later cycles folded on '
+                     f'{self.options["refold"]}')
+        elif self.options['replace']:
+            line += ', each epoch drawn independently'
+        else:
+            line += ', a new block of each class\'s permutation every epoch'
+        return line
+
+
+def needs_losses(method: str, options: Dict[str, Any]) -> bool:
+    """Whether ``method`` folds later cycles on the recorded losses."""
+    return method in PER_EPOCH_METHODS and options.get('refold') == 'loss'
+
+
+def fold_objective(scores: np.ndarray, positions: np.ndarray, method: str,
+                   options: Dict[str, Any]) -> float:
+    """The objective (P) of one fold against its whole class, on the
+    method's bins: ``sum_j w_j |F_class(t_j) - F_fold(t_j)|`` with the
+    interior cuts as nodes."""
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(scores, kind='stable')
+    edges, w = fold_bins(scores[order], method, options)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    chosen = np.sort(rank[positions])
+    below = np.searchsorted(chosen, edges[1:-1], side='left')
+    return float(
+        np.dot(w, np.abs(edges[1:-1] / scores.size - below / chosen.size)))
