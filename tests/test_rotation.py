@@ -6,6 +6,7 @@ that match the class, determinism), then the hook on a real runner
 arguments).
 """
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -39,8 +40,7 @@ def _brute_force(edges, w, k, lower, upper):
 
 @settings(max_examples=80, deadline=None)
 @given(
-    sizes=st.lists(st.integers(0, 5), min_size=2, max_size=5),
-    data=st.data())
+    sizes=st.lists(st.integers(0, 5), min_size=2, max_size=5), data=st.data())
 def test_capped_bin_counts_are_optimal(sizes, data):
     n = sum(sizes)
     if n == 0:
@@ -53,8 +53,8 @@ def test_capped_bin_counts_are_optimal(sizes, data):
                 min_size=len(sizes) - 1,
                 max_size=len(sizes) - 1)))
     lower = np.array([data.draw(st.integers(0, s)) for s in sizes])
-    upper = np.array([data.draw(st.integers(lo, s))
-                      for lo, s in zip(lower, sizes)])
+    upper = np.array(
+        [data.draw(st.integers(lo, s)) for lo, s in zip(lower, sizes)])
     if upper.sum() < 1:
         return
     k = data.draw(st.integers(max(1, lower.sum()), upper.sum()))
@@ -134,8 +134,8 @@ def test_rs2_with_replacement_draws_each_epoch_independently():
     # independently, some twice and about a third never
     assert counts.max() >= 2 and (counts == 0).sum() > 30
     again = RotationPlan(labels, 0.1, 'rs2', dict(replace=True), 0)
-    assert all(np.array_equal(a, again.indices(e))
-               for e, a in enumerate(served))
+    assert all(
+        np.array_equal(a, again.indices(e)) for e, a in enumerate(served))
     without = RotationPlan(labels, 0.1, 'rs2', dict(replace=False), 0)
     assert np.all(
         np.bincount(
@@ -150,8 +150,7 @@ def test_rs2_with_replacement_draws_each_epoch_independently():
 @pytest.mark.parametrize('n, k', [(30, 10), (10, 3), (7, 2), (5, 5), (9, 8)])
 def test_folds_cover_the_class_once_per_cycle(method, options, n, k):
     scores = np.random.default_rng(n + k).gamma(2.0, size=n)
-    folds = cycle_folds(scores, k, method, options,
-                        np.random.default_rng(0))
+    folds = cycle_folds(scores, k, method, options, np.random.default_rng(0))
     m = -(-n // k)
     assert len(folds) == m
     assert all(f.size == k and np.unique(f).size == k for f in folds)
@@ -178,8 +177,7 @@ def test_a_cycle_of_epochs_serves_every_sample(method, options):
         counts = np.bincount(served, minlength=labels.size)
         assert counts.min() == 1 and counts.max() <= 2
     # a new cycle: new folds
-    assert not np.array_equal(plan.indices(0, scores),
-                              plan.indices(4, scores))
+    assert not np.array_equal(plan.indices(0, scores), plan.indices(4, scores))
     assert plan.new_cycle(4).all() and not plan.new_cycle(3).any()
 
 
@@ -198,9 +196,8 @@ def test_folds_match_the_class_better_than_random_folds(method, options):
     ours, random = [], []
     for trial in range(20):
         scores = rng.gamma(2.0, size=103)
-        for folds, out in (
-            (cycle_folds(scores, 10, method, options, rng), ours),
-            (_random_folds(103, 10, rng), random)):
+        for folds, out in ((cycle_folds(scores, 10, method, options, rng),
+                            ours), (_random_folds(103, 10, rng), random)):
             out.extend(
                 fold_objective(scores, f, method, options) for f in folds)
     assert np.mean(ours) < 0.5 * np.mean(random)
@@ -218,8 +215,8 @@ def test_registry_entries_serve_the_first_epoch_statically():
     scores = np.random.default_rng(0).random(60)
     for name in ('rs2', 'geda_rotate', 'strata_rotate'):
         assert get_method(name).per_epoch
-        chosen = select_subset(None if name == 'rs2' else scores, labels,
-                               0.25, name)
+        chosen = select_subset(None if name == 'rs2' else scores, labels, 0.25,
+                               name)
         assert len(chosen) == 15
     assert not get_method('geda').per_epoch
 
@@ -248,5 +245,308 @@ def test_plans_are_pure_functions_of_their_inputs():
             np.array_equal(a.indices(e, scores), x)
             for e, x in zip((9, 3, 0), late))
         other = RotationPlan(labels, 0.2, method, options, 8)
-        assert not np.array_equal(a.indices(0, scores), other.indices(0,
-                                                                      scores))
+        assert not np.array_equal(
+            a.indices(0, scores), other.indices(0, scores))
+
+
+# --- the hook on a real runner -------------------------------------------------
+# (imports here: the numpy tests above need neither torch nor mmcv)
+import os.path as osp  # noqa: E402
+
+import torch  # noqa: E402
+from mmcls.datasets import build_dataset  # noqa: E402
+from mmcls.models import build_classifier  # noqa: E402
+from mmcv import Config  # noqa: E402
+from mmcv.runner import Hook  # noqa: E402
+
+from mmcls_geda import GradNormHook, apply_geda  # noqa: E402
+from mmcls_geda.datasets.subset import find_wrapper  # noqa: E402
+from mmcls_geda.selection import rotation  # noqa: E402
+from .conftest import (
+    PLAIN_NORM,
+    ServedIndices,
+    free_port,  # noqa: E402
+    make_runner,
+    small_resnet_cfg,
+    train_loader,
+    write_cifar10)
+
+# no random transforms: a resumed run can reproduce the losses exactly
+PIPELINE = [
+    dict(type='Normalize', **PLAIN_NORM),
+    dict(type='ImageToTensor', keys=['img']),
+    dict(type='ToTensor', keys=['gt_label']),
+    dict(type='Collect', keys=['img', 'gt_label'])
+]
+FRACTION, SIZE = 0.3, 30  # 10 classes of 10: k_c = 3, cycles of 4 epochs
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    return write_cifar10(
+        str(tmp_path_factory.mktemp('cifar10_100_')), per_class_train=10)
+
+
+@pytest.fixture(autouse=False)
+def no_sleep(monkeypatch):
+    # EpochBasedRunner sleeps 2 s an epoch ("prevent possible deadlock")
+    import mmcv.runner.epoch_based_runner as ebr
+    monkeypatch.setattr(ebr.time, 'sleep', lambda s: None)
+
+
+class WrapperState(Hook):
+    """What the wrapper holds at every epoch start (after GradNormHook)."""
+
+    def __init__(self):
+        self.indices = []
+
+    def before_train_epoch(self, runner):
+        wrapper = find_wrapper(runner.data_loader.dataset)
+        self.indices.append(wrapper.indices.copy())
+
+
+class SeedEachEpoch(Hook):
+    """The loader's shuffle of each epoch depends on the epoch only."""
+
+    def before_train_epoch(self, runner):
+        # the loader's own generator: a fresh loader iterator (after a
+        # restart) draws from the global one
+        runner.data_loader.sampler.generator = torch.Generator().manual_seed(
+            runner.epoch)
+
+
+def _wrapper(root):
+    return build_dataset(
+        dict(
+            type='GEDASubsetDataset',
+            fraction=FRACTION,
+            dataset=dict(
+                type='LocalCIFAR10', data_prefix=root, pipeline=PIPELINE)))
+
+
+def _model(kind='WeightedImageClassifier'):
+    torch.manual_seed(0)
+    model = build_classifier(dict(small_resnet_cfg(), type=kind))
+    model.init_weights()
+    return model
+
+
+def _hook(method, options):
+    return GradNormHook(
+        method=method,
+        options=options,
+        scoring_batch_size=32,
+        scoring_workers=0,
+        report=False)
+
+
+def _train(root, work_dir, method, options, epochs, resume_from=None):
+    ds = _wrapper(root)
+    runner = make_runner(work_dir, _model(), max_epochs=epochs)
+    runner.register_checkpoint_hook(dict(interval=1))
+    runner.register_hook(_hook(method, options), priority='HIGHEST')
+    state, served = WrapperState(), ServedIndices()
+    for hook in (SeedEachEpoch(), state, served):
+        runner.register_hook(hook)
+    if resume_from:
+        runner.resume(resume_from)
+    runner.run([train_loader(ds)], [('train', 1)])
+    served = np.split(np.concatenate(served.served), len(state.indices))
+    return ds, state.indices, served
+
+
+def _state(work_dir, epoch):
+    with np.load(osp.join(work_dir, rotation.state_file(epoch))) as s:
+        return s['losses'].astype(np.float64), s['cycle_scores']
+
+
+RUNS = {
+    'rs2': ('rs2', dict()),
+    'geda_rotate+loss': ('geda_rotate', dict()),
+    'geda_rotate+grad_norm': ('geda_rotate', dict(refold='grad_norm')),
+    'strata_rotate+fixed': ('strata_rotate', dict(refold='fixed')),
+}
+
+
+@pytest.mark.parametrize('name', list(RUNS))
+def test_served_indices_follow_the_plan(root, tmp_path, no_sleep, name):
+    method, given = RUNS[name]
+    options = get_method(method).resolve(given)
+    ds, held, served = _train(root, tmp_path, method, given, epochs=5)
+    plan = RotationPlan(ds.full_labels, FRACTION, method, options, 0)
+    norms0 = None if method == 'rs2' else np.load(tmp_path / 'geda_norms.npy')
+    for epoch in range(5):
+        # the loader served exactly what the wrapper held: the budget, 3 a
+        # class, no repeats
+        assert sorted(served[epoch]) == held[epoch].tolist()
+        assert np.array_equal(
+            np.bincount(ds.full_labels[held[epoch]]), np.full(10, 3))
+        if epoch < 4:  # the first cycle: folded on the θ0 norms
+            assert np.array_equal(held[epoch], plan.indices(epoch, norms0))
+    counts = np.bincount(np.concatenate(held[:4]), minlength=100)
+    assert counts.min() == 1 and counts.max() <= 2  # 4 x 3 = 12 of 10
+    losses, scores = _state(tmp_path, 5)
+    refold = options.get('refold')
+    if refold == 'loss':  # the second cycle: folded on the recorded losses
+        assert not np.isnan(_state(tmp_path, 4)[0]).any()
+        assert np.array_equal(scores, _state(tmp_path, 4)[0])
+    elif refold == 'fixed':
+        assert np.array_equal(scores, norms0)
+    elif refold == 'grad_norm':  # a new pass: other norms
+        assert not np.allclose(scores, norms0)
+    else:  # rs2 reads nothing and records nothing
+        assert scores.size == 0 and np.isnan(losses).all()
+    assert np.array_equal(held[4], plan.indices(4, scores))
+    log = json.load(open(tmp_path / rotation.ROTATION_LOG))['epochs']
+    assert [e['epoch'] for e in log] == list(range(5))
+    assert [e['refolded']
+            for e in log] == [0, 0, 0, 0, 0 if method == 'rs2' else 100]
+
+
+def test_resume_mid_cycle_serves_the_uninterrupted_runs_indices(
+        root, tmp_path, no_sleep):
+    _, _, straight = _train(root, tmp_path / 'a', 'geda_rotate', {}, 6)
+    _, _, first = _train(root, tmp_path / 'b', 'geda_rotate', {}, 2)
+    _, _, rest = _train(
+        root,
+        tmp_path / 'b',
+        'geda_rotate', {},
+        6,
+        resume_from=str(tmp_path / 'b' / 'epoch_2.pth'))
+    resumed = first + rest
+    for epoch in range(6):  # epoch 4 is re-folded on the losses
+        assert np.array_equal(straight[epoch], resumed[epoch]), epoch
+    # the losses recorded before the restart survived it
+    before = _state(tmp_path / 'b', 2)[0]
+    assert (~np.isnan(before)).sum() == 2 * SIZE
+    # and both runs end with the same losses and cycle scores
+    for straight_part, resumed_part in zip(
+            _state(tmp_path / 'a', 6), _state(tmp_path / 'b', 6)):
+        assert np.array_equal(straight_part, resumed_part)
+
+
+def _rotate_on_rank(rank, world, port, root, work_dir):
+    import logging
+    import os
+
+    import mmcv.runner.epoch_based_runner as ebr
+    import torch.distributed as dist
+    from mmcls.datasets import build_dataloader
+    from mmcv.parallel import MMDistributedDataParallel
+    from mmcv.runner import EpochBasedRunner, build_optimizer
+    ebr.time.sleep = lambda s: None
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        ds = _wrapper(root)
+        model = _model()
+        loader = build_dataloader(
+            ds, 8, 1, num_gpus=1, dist=True, seed=0, persistent_workers=True)
+        runner = EpochBasedRunner(
+            MMDistributedDataParallel(model),
+            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
+            work_dir=work_dir,
+            logger=logging.getLogger(f'rank{rank}'),
+            max_epochs=5)
+        runner.register_optimizer_hook(dict(grad_clip=None))
+        runner.register_hook(_hook('geda_rotate', {}), priority='HIGHEST')
+        state, served = WrapperState(), ServedIndices()
+        runner.register_hook(state)
+        runner.register_hook(served)
+        runner.run([loader], [('train', 1)])
+        np.savez(
+            osp.join(work_dir, f'rank{rank}.npz'),
+            indices=np.stack(state.indices),
+            served=np.concatenate(served.served))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_serve_identical_indices_every_epoch(root, tmp_path):
+    import torch.multiprocessing as mp
+    mp.spawn(
+        _rotate_on_rank, args=(2, free_port(), root, str(tmp_path)), nprocs=2)
+    ranks = [np.load(tmp_path / f'rank{r}.npz') for r in range(2)]
+    assert np.array_equal(ranks[0]['indices'], ranks[1]['indices'])
+    per_rank = [np.split(r['served'], 5) for r in ranks]
+    for epoch in range(5):  # the two shards: that epoch's subset
+        both = np.concatenate([per_rank[0][epoch], per_rank[1][epoch]])
+        assert sorted(both) == ranks[0]['indices'][epoch].tolist()
+    # epoch 4 was re-folded on the losses both ranks recorded
+    losses = _state(tmp_path, 4)[0]
+    assert not np.isnan(losses).any()
+    labels = _wrapper(root).full_labels
+    plan = RotationPlan(labels, FRACTION, 'geda_rotate',
+                        get_method('geda_rotate').resolve({}), 0)
+    assert np.array_equal(ranks[0]['indices'][4], plan.indices(4, losses))
+
+
+@pytest.mark.parametrize(
+    'kwargs, match',
+    [(dict(method='rs2', interval=2), 'interval=2'),
+     (dict(method='geda_rotate', warmup_epochs=1), 'warmup_epochs=1'),
+     (dict(method='rs2', weights='gradmatch'), "weights='gradmatch'"),
+     (dict(
+         method='strata_rotate',
+         then=dict(method='gradmatch', start_epoch=2, interval=1)), 'then='),
+     (dict(method='geda_rotate',
+           options=dict(refold='x')), "unknown refold 'x'"),
+     (dict(method='rs2', options=dict(replace='no')),
+      "replace must be True or False, got 'no'")])
+def test_bad_arguments_are_refused_when_the_hook_is_built(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GradNormHook(**kwargs)
+
+
+def test_loss_refold_needs_a_model_that_records_losses(tmp_path):
+    runner = make_runner(tmp_path, _model('ImageClassifier'))
+    with pytest.raises(TypeError, match="refold='loss'.*ImageClassifier"):
+        _hook('geda_rotate', {}).before_run(runner)
+    _hook('geda_rotate', dict(refold='fixed')).before_run(runner)
+    _hook('rs2', {}).before_run(runner)
+
+
+def test_resume_with_other_settings_or_no_state_is_refused(
+        root, tmp_path, no_sleep):
+    _train(root, tmp_path, 'geda_rotate', {}, 2)
+    from mmcls.datasets import build_dataloader
+    for options, epoch, error, match in [
+        (dict(nodes=4), 2, ValueError, 'options: saved'),
+        ({}, 1, None, None),
+        ({}, 3, FileNotFoundError, 'rotation_state_epoch3'),
+    ]:
+        runner = make_runner(tmp_path, _model(), max_epochs=4)
+        runner.data_loader = build_dataloader(_wrapper(root), 8, 1, dist=False)
+        runner._epoch = epoch
+        hook = _hook('geda_rotate', options)
+        if error is None:
+            hook.before_train_epoch(runner)
+            continue
+        with pytest.raises(error, match=match):
+            hook.before_train_epoch(runner)
+
+
+@pytest.mark.parametrize('config', [
+    'configs/demo/resnet18_1xb64-full_digits.py',
+    'configs/geda/resnet18_1xb64-full_cifar10.py'
+])
+def test_apply_geda_turns_any_config_into_a_rotation(config):
+    from .conftest import REPO
+    cfg = Config.fromfile(osp.join(REPO, config))
+    kind = cfg.model.type
+    rs2 = apply_geda(cfg, 0.2, 'rs2')
+    assert rs2.data.train.type == 'GEDASubsetDataset'
+    assert rs2.custom_hooks[-1].method == 'rs2'
+    assert rs2.model.type == kind  # records nothing
+    rotate = apply_geda(cfg, 0.2, 'geda_rotate')
+    assert rotate.model.type == 'WeightedImageClassifier'  # records losses
+    fixed = apply_geda(cfg, 0.2, 'geda_rotate', refold='fixed')
+    assert fixed.model.type == kind
+    with pytest.raises(ValueError, match='interval=3'):
+        GradNormHook(
+            **{
+                k: v
+                for k, v in dict(rs2.custom_hooks[-1], interval=3).items()
+                if k not in ('type', 'priority')
+            })

@@ -8,6 +8,7 @@ from ..scoring import SCOPES
 from ..selection import check_fraction, check_seed, get_method, resolve_options
 from ..selection.pruning import check_pruning_args
 from ..selection.registry import check_int
+from ..selection.rotation import needs_losses
 from ..selection.schedule import (check_then, check_warmup,
                                   check_warmup_budget, check_weights)
 
@@ -146,6 +147,11 @@ def apply_geda(cfg,
             cfg, f'method {method!r} (or its schedule\'s weights or second '
             'phase) trains with per-sample weights',
             'pass hook=dict(weighted=False) to train the subset unweighted')
+    elif needs_losses(method, resolve_options(method, options)):
+        # the per-sample training losses are recorded by this classifier
+        _weighted_model(
+            cfg, f"method {method!r} with refold='loss' records per-sample "
+            'training losses', "choose refold='grad_norm' or 'fixed'")
     _add_hook(
         cfg,
         dict(

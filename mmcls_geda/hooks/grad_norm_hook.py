@@ -12,6 +12,7 @@ from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
 from ..selection.schedule import (SchedulePlan, check_then, check_warmup,
                                   check_weights, plan_schedule, warmup_indices)
+from .epoch_subsets import EpochSubsets
 from .runner_checks import check_runner, check_weighted_model, inner_model
 
 
@@ -109,9 +110,28 @@ class GradNormHook(Hook):
             and get_method(self.then['method']).weighted)
         self.save_norms, self.report = save_norms, report
         self.plan: Optional[SchedulePlan] = None
+        # rs2, geda_rotate, strata_rotate: a new subset every epoch
+        self.epoch_subsets = EpochSubsets(
+            method,
+            self.options,
+            seed=seed,
+            scope=scope,
+            interval=interval,
+            warmup_epochs=warmup_epochs,
+            weights=weights,
+            then=then,
+            scoring=dict(
+                pipeline=scoring_pipeline,
+                batch_size=scoring_batch_size,
+                workers=scoring_workers,
+                checkpoint=checkpoint,
+                proxy_cfg=scoring_model),
+            save_norms=save_norms) if get_method(method).per_epoch else None
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.before_run(runner)
         if self.weighted or self.then_weighted:
             check_weighted_model(
                 inner_model(runner), f'method {self.method!r}' +
@@ -121,6 +141,9 @@ class GradNormHook(Hook):
                 'unweighted')
 
     def before_train_epoch(self, runner) -> None:
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.before_train_epoch(runner)
+            return
         wrapper = find_wrapper(runner.data_loader.dataset)
         epoch, first = runner.epoch, self.plan is None
         if first:
@@ -137,6 +160,14 @@ class GradNormHook(Hook):
         runner.logger.info(
             f'GradNormHook: epoch {epoch}, phase {phase}: training on the '
             f'{method} selection of epoch {due}')
+
+    def after_train_iter(self, runner) -> None:
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.after_train_iter(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.after_train_epoch(runner)
 
     # --- the plan ------------------------------------------------------------
 

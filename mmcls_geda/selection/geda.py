@@ -255,8 +255,7 @@ def capped_bin_counts(edges: np.ndarray, w: np.ndarray, k: int,
                                                          width).min(axis=1)
         value = value[:k + 1]
         if b < lower.size - 1:
-            value = value + w[b] * np.abs(edges[b + 1] / n -
-                                          counts_up_to / k)
+            value = value + w[b] * np.abs(edges[b + 1] / n - counts_up_to / k)
         values.append(value)
     counts = np.zeros(lower.size, dtype=np.int64)
     total = k

@@ -298,7 +298,6 @@ register_method(
         description='GRAD-MATCH: orthogonal matching pursuit of the '
         "class's summed gradient"))
 
-
 # --- per-epoch subsets (RS2, GEDA rotation) ----------------------------------
 from . import rotation  # noqa: E402
 
@@ -332,6 +331,7 @@ def _check_rs2(opts: Dict[str, Any], given: set) -> None:
 
 
 def _first_fold(method: str):
+
     def solve(scores, k, rng, opts) -> ClassChoice:
         return ClassChoice(
             rotation.cycle_folds(scores, k, method, opts, rng)[0])

@@ -121,8 +121,7 @@ def fold_bins(sorted_scores: np.ndarray, method: str,
     folds of a class are matched on."""
     n = sorted_scores.size
     if method == 'geda_rotate':
-        t, w = geda.node_grid(sorted_scores, options['nodes'],
-                              options['rule'])
+        t, w = geda.node_grid(sorted_scores, options['nodes'], options['rule'])
         cuts = np.searchsorted(sorted_scores, t, side='right')
     elif method == 'strata_rotate':
         q = np.arange(1, options['quantiles'])
@@ -134,8 +133,8 @@ def fold_bins(sorted_scores: np.ndarray, method: str,
     return np.concatenate(([0], cuts, [n])).astype(np.int64), w
 
 
-def cycle_folds(scores: np.ndarray, k: int, method: str,
-                options: Dict[str, Any],
+def cycle_folds(scores: np.ndarray, k: int, method: str, options: Dict[str,
+                                                                       Any],
                 rng: np.random.Generator) -> List[np.ndarray]:
     """Cut one class into ``m = ceil(n / k)`` folds of ``k`` samples.
 
@@ -177,8 +176,8 @@ def cycle_folds(scores: np.ndarray, k: int, method: str,
         for b in np.flatnonzero(counts > lower):
             candidates = np.flatnonzero(pool & (bin_of == b))
             picked.append(
-                rng.choice(candidates, size=counts[b] - lower[b],
-                           replace=False))
+                rng.choice(
+                    candidates, size=counts[b] - lower[b], replace=False))
         ranks = np.concatenate(picked)
         placed[ranks] = True
         folds.append(np.sort(order[ranks]).astype(np.int64))
@@ -245,8 +244,8 @@ class RotationPlan:
             scores: Per sample, the scores each class's current cycle is
                 folded on (all samples; not read by ``rs2``).
         """
-        if self.reads_scores and (scores is None or np.shape(scores) !=
-                                  self.labels.shape):
+        if self.reads_scores and (scores is None
+                                  or np.shape(scores) != self.labels.shape):
             raise ValueError(
                 f'{self.method} folds on one score per sample: give '
                 f'{self.labels.size} scores, got '
@@ -314,3 +313,100 @@ def fold_objective(scores: np.ndarray, positions: np.ndarray, method: str,
     below = np.searchsorted(chosen, edges[1:-1], side='left')
     return float(
         np.dot(w, np.abs(edges[1:-1] / scores.size - below / chosen.size)))
+
+
+# --- what a run keeps in work_dir --------------------------------------------
+
+ROTATION_LOG = 'rotation_log.json'
+
+
+def state_file(epoch: int) -> str:
+    """The state before epoch ``epoch`` (recorded losses, cycle scores)."""
+    return f'rotation_state_epoch{int(epoch)}.npz'
+
+
+def save_state(work_dir: str, epoch: int, losses: np.ndarray,
+               cycle_scores: Optional[np.ndarray], settings: Dict[str, Any],
+               log: List[Dict[str, Any]]) -> str:
+    """Write the state before ``epoch`` and the per-epoch log, atomically.
+
+    Args:
+        work_dir: The run's work dir.
+        epoch: The epoch the state is for (the next one to train).
+        losses: Per sample, the last recorded training loss (NaN: none).
+        cycle_scores: Per sample, the scores its class's current cycle is
+            folded on (None for ``rs2``).
+        settings: What a resumed run must share (method, options, seed,
+            fraction, fingerprint).
+        log: One entry per trained epoch.
+
+    Returns:
+        str: The state file's path.
+    """
+    import json
+    import os
+    import os.path as osp
+
+    from .record import atomic_write
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, state_file(epoch))
+
+    def write(tmp):
+        with open(tmp, 'wb') as f:  # a handle: savez would append '.npz'
+            np.savez(
+                f,
+                losses=np.asarray(losses, dtype=np.float32),
+                cycle_scores=np.asarray(
+                    cycle_scores if cycle_scores is not None else [],
+                    dtype=np.float64),
+                epoch=epoch,
+                settings=json.dumps(settings, sort_keys=True))
+
+    def write_log(tmp):
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(dict(epochs=log), f, indent=1)
+
+    atomic_write(path, write)
+    atomic_write(osp.join(work_dir, ROTATION_LOG), write_log)
+    return path
+
+
+def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
+    """``(losses, cycle_scores, log)`` saved before ``epoch``, checked.
+
+    Raises:
+        FileNotFoundError: Naming the missing file.
+        ValueError: A state of other settings (both named), or unreadable.
+    """
+    import json
+    import os.path as osp
+    path = osp.join(work_dir, state_file(epoch))
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'resuming at epoch {epoch} needs the rotation state {path} '
+            '(recorded losses and the scores of the current cycle), which is '
+            'missing: start again from epoch 0')
+    try:
+        with np.load(path) as state:
+            losses = state['losses'].astype(np.float64)
+            scores = state['cycle_scores']
+            saved = json.loads(str(state['settings']))
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f'{path} is truncated or not a rotation state '
+                         f'({err}): start again from epoch 0') from None
+    wanted = json.loads(json.dumps(settings, sort_keys=True))
+    differ = [(key, saved.get(key), wanted[key]) for key in sorted(wanted)
+              if saved.get(key) != wanted[key]]
+    if differ:
+        lines = '; '.join(f'{key}: saved {s!r}, configured {w!r}'
+                          for key, s, w in differ)
+        raise ValueError(
+            f'{path} was saved with other settings than this run ({lines}): '
+            'resume with the settings it was made with, or start a new '
+            'work_dir')
+    log_path = osp.join(work_dir, ROTATION_LOG)
+    log = []
+    if osp.isfile(log_path):
+        with open(log_path, encoding='utf-8') as f:
+            log = [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
+    return losses, (scores if scores.size else None), log

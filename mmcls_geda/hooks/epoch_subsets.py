@@ -1,0 +1,246 @@
+"""Per-epoch subsets (RS2, GEDA rotation) served through GradNormHook.
+
+:class:`GradNormHook` hands every event to :class:`EpochSubsets` when its
+method serves a new subset every epoch (``get_method(method).per_epoch``).
+The plan is pure numpy (:class:`~mmcls_geda.selection.rotation.
+RotationPlan`); this class only scores, records the training losses,
+serves each epoch's indices through the wrapper and saves what a resumed
+run needs.
+"""
+import inspect
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch.distributed as dist
+from mmcv.runner import get_dist_info
+
+from ..apis.pipeline import (derive_scoring_pipeline, scoring_loader,
+                             scoring_model)
+from ..datasets.subset import GEDASubsetDataset, find_wrapper
+from ..scoring import grad_norms
+from ..selection import record
+from ..selection.rotation import (RotationPlan, fold_objective, load_state,
+                                  needs_losses, save_state)
+from .runner_checks import inner_model
+
+
+class EpochSubsets:
+    """Serve a per-epoch method's subset every epoch.
+
+    Args:
+        method: ``'rs2'``, ``'geda_rotate'`` or ``'strata_rotate'``.
+        options: Its resolved options.
+        seed: Seed of the permutations and folds.
+        scope: What the gradient norms cover (the folding methods).
+        interval, warmup_epochs, weights, then: GradNormHook arguments that
+            do not apply (every epoch is a new subset): refused unless at
+            their defaults.
+        scoring: ``dict(pipeline, batch_size, workers, checkpoint,
+            proxy_cfg)`` of the gradient-norm passes.
+        save_norms: Write the θ0 norms as ``geda_norms.npy``.
+    """
+
+    def __init__(self,
+                 method: str,
+                 options: Dict[str, Any],
+                 *,
+                 seed: int = 0,
+                 scope: str = 'full',
+                 interval: int = 0,
+                 warmup_epochs: float = 0.0,
+                 weights: Any = None,
+                 then: Any = None,
+                 scoring: Optional[Dict[str, Any]] = None,
+                 save_norms: bool = True):
+        for name, value, default in (('interval', interval,
+                                      0), ('warmup_epochs', warmup_epochs, 0),
+                                     ('weights', weights, None), ('then', then,
+                                                                  None)):
+            if value != default or (default == 0 and value is None):
+                raise ValueError(
+                    f'method {method!r} serves a new subset every epoch, '
+                    f'which {name}={value!r} cannot combine with: leave '
+                    f'{name} at {default!r}')
+        self.method, self.options, self.seed = method, dict(options), seed
+        self.scope, self.save_norms = scope, save_norms
+        self.scoring = dict(
+            pipeline=None,
+            batch_size=64,
+            workers=2,
+            checkpoint=None,
+            proxy_cfg=None)
+        self.scoring.update(scoring or {})
+        self.records_losses = needs_losses(method, self.options)
+        self.plan: Optional[RotationPlan] = None
+        self.losses = self.cycle_scores = None
+        self.log: List[Dict[str, Any]] = []
+        self._batch: List = []
+
+    # --- events --------------------------------------------------------------
+
+    def before_run(self, runner) -> None:
+        if not self.records_losses:
+            return
+        model = inner_model(runner)
+        takes = 'sample_idx' in inspect.signature(
+            model.forward_train).parameters
+        if not takes or getattr(model, 'augments', None) is not None:
+            raise TypeError(
+                f"method {self.method!r} with refold='loss' folds later "
+                'cycles on the per-sample training losses, which only '
+                "model.type='WeightedImageClassifier' without batch augments "
+                f'(Mixup/CutMix) records; got {type(model).__name__}'
+                f"{' with augments' if takes else ''}: change the model or "
+                "choose refold='grad_norm' or 'fixed'")
+
+    def before_train_epoch(self, runner) -> None:
+        wrapper = find_wrapper(runner.data_loader.dataset)
+        epoch = runner.epoch
+        if self.plan is None:
+            self._start(runner, wrapper, epoch)
+        plan = self.plan
+        refolded = plan.new_cycle(epoch)
+        if refolded.any():
+            refold = self.options['refold']
+            if refold == 'loss':
+                missing = np.flatnonzero(refolded & np.isnan(self.losses))
+                if missing.size:
+                    raise RuntimeError(
+                        f'epoch {epoch} re-folds on the losses of the last '
+                        f'cycle, and {missing.size} samples (e.g. '
+                        f'{missing[:5].tolist()}) have none recorded')
+                self.cycle_scores[refolded] = self.losses[refolded]
+            elif refold == 'grad_norm':
+                norms = self._norms(runner, wrapper)
+                self.cycle_scores[refolded] = norms[refolded]
+        indices = plan.indices(epoch, self.cycle_scores)
+        wrapper.set_indices(indices)
+        wrapper.selection = None
+        wrapper.serve_sample_idx(self.records_losses)
+        entry = dict(
+            epoch=epoch,
+            size=int(indices.size),
+            refolded=int(refolded.sum()),
+            start=time.time())
+        if plan.reads_scores:
+            entry['objective'] = self._objective(indices)
+        self.log.append(entry)
+        runner.logger.info(
+            f'GradNormHook: epoch {epoch}: {self.method} serves '
+            f'{indices.size} of {plan.labels.size} samples' +
+            (f', {int(refolded.sum())} re-folded on '
+             f'{self.options["refold"]}' if refolded.any() else '') +
+            (f', fold objective mean {entry["objective"]:.4g}' if plan.
+             reads_scores else ''))
+
+    def after_train_iter(self, runner) -> None:
+        if not self.records_losses:
+            return
+        model = inner_model(runner)
+        recorded = model.recorded_losses
+        if recorded is None:
+            raise RuntimeError(
+                'no per-sample losses were recorded in this iteration: the '
+                'batches need sample_idx (GEDASubsetDataset.serve_sample_idx) '
+                'and the model must be a WeightedImageClassifier')
+        self._batch.append((recorded[0].numpy(), recorded[1].numpy()))
+        model.recorded_losses = None
+
+    def after_train_epoch(self, runner) -> None:
+        if self.records_losses:
+            mine = (np.concatenate([i for i, _ in self._batch]),
+                    np.concatenate([v for _, v in self._batch]))
+            self._batch = []
+            _, world = get_dist_info()
+            shares = [mine]
+            if world > 1:
+                shares = [None] * world
+                dist.all_gather_object(shares, mine)
+            for indices, values in shares:  # rank order: the same everywhere
+                self.losses[indices] = values
+        self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
+        if get_dist_info()[0] == 0:
+            save_state(runner.work_dir, runner.epoch + 1, self.losses,
+                       self.cycle_scores, self._settings(), self.log)
+
+    # --- helpers -------------------------------------------------------------
+
+    def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
+        if wrapper.selection_file is not None:
+            raise ValueError(
+                f'the wrapper serves the fixed selection '
+                f'{wrapper.selection_file}, and method {self.method!r} '
+                'serves a new subset every epoch: drop one of them')
+        self.fingerprint = wrapper.fingerprint
+        self.plan = RotationPlan(wrapper.full_labels, wrapper.fraction,
+                                 self.method, self.options, self.seed)
+        runner.logger.info(f'GradNormHook: {self.plan.describe()}')
+        n = wrapper.full_labels.size
+        if epoch > 0:
+            self.losses, self.cycle_scores, self.log = load_state(
+                runner.work_dir, epoch, self._settings())
+            runner.logger.info(
+                f'GradNormHook: resumed at epoch {epoch} with the losses '
+                f'of {int(np.sum(~np.isnan(self.losses)))} samples')
+            return
+        self.losses = np.full(n, np.nan)
+        if self.plan.reads_scores:
+            self.cycle_scores = self._norms(runner, wrapper)
+            if self.save_norms and get_dist_info()[0] == 0:
+                record.save_scores(runner.work_dir, self.cycle_scores,
+                                   wrapper.full_labels)
+
+    def _settings(self) -> Dict[str, Any]:
+        """What a resumed run must share with the saved state."""
+        return dict(
+            method=self.method,
+            options=self.options,
+            seed=self.seed,
+            fraction=self.plan.fraction,
+            scope=self.scope,
+            fingerprint=self.fingerprint)
+
+    def _objective(self, indices: np.ndarray) -> float:
+        """Mean over classes of the served fold's objective against its
+        class (on the cycle's scores and the method's bins)."""
+        values = []
+        chosen = np.zeros(self.plan.labels.size, dtype=bool)
+        chosen[indices] = True
+        for members in self.plan.members:
+            positions = np.flatnonzero(chosen[members])
+            values.append(
+                fold_objective(self.cycle_scores[members], positions,
+                               self.method, self.options))
+        return float(np.mean(values))
+
+    def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
+        """Per-sample gradient norms of the whole training set, now."""
+        pipeline = self.scoring['pipeline']
+        if pipeline is None:
+            evaluation = [
+                h.dataloader.dataset.pipeline.transforms for h in runner.hooks
+                if hasattr(
+                    getattr(getattr(h, 'dataloader', None), 'dataset', None),
+                    'pipeline')
+            ]
+            pipeline, source = derive_scoring_pipeline(
+                (wrapper.dataset_cfg
+                 or {}).get('pipeline'), evaluation[0] if evaluation else None)
+            runner.logger.info(f'GradNormHook: scoring with {source}')
+        loader = scoring_loader(wrapper, pipeline, self.scoring['batch_size'],
+                                self.scoring['workers'])
+        scorer = scoring_model(runner.model, self.scoring['checkpoint'],
+                               self.scoring['proxy_cfg'])
+        start = time.perf_counter()
+        norms, labels = grad_norms(
+            scorer, loader, scope=self.scope, logger=runner.logger)
+        if not np.array_equal(labels, wrapper.full_labels):
+            raise RuntimeError(
+                'the scoring loader\'s labels differ from the dataset\'s '
+                'get_gt_labels(): the scoring pipeline must keep labels and '
+                'the order of samples')
+        runner.logger.info(
+            f'GradNormHook: epoch {runner.epoch}: {self.scope} gradient '
+            f'norms took {time.perf_counter() - start:.1f}s')
+        return np.asarray(norms, dtype=np.float64)
