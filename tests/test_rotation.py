@@ -7,17 +7,28 @@ arguments).
 """
 import itertools
 import json
+import os.path as osp
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mmcls.datasets import build_dataset
+from mmcls.models import build_classifier
+from mmcv import Config
+from mmcv.runner import Hook
 
-from mmcls_geda.selection import class_budgets, get_method, select_subset
+from mmcls_geda import GradNormHook, apply_geda
+from mmcls_geda.datasets.subset import find_wrapper
+from mmcls_geda.selection import (class_budgets, get_method, rotation,
+                                  select_subset)
 from mmcls_geda.selection.geda import (capped_bin_counts, nearest_counts,
                                        node_grid)
 from mmcls_geda.selection.rotation import (RotationPlan, block_of_stream,
                                            cycle_folds, fold_objective)
+from .conftest import (PLAIN_NORM, ServedIndices, free_port, make_runner,
+                       small_resnet_cfg, train_loader, write_cifar10)
 
 GEDA_OPTS = dict(nodes=5, rule='trapezoid', refold='loss')
 STRATA_OPTS = dict(quantiles=4, refold='loss')
@@ -80,7 +91,7 @@ def test_capped_bin_counts_without_caps_are_the_exact_solvers():
                           np.minimum(sizes, 8))
 
 
-# --- RS2 -----------------------------------------------------------------------
+# --- RS2 ---------------------------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
@@ -143,7 +154,7 @@ def test_rs2_with_replacement_draws_each_epoch_independently():
             minlength=200) == 1)
 
 
-# --- GEDA rotation and the stratified control ---------------------------------
+# --- GEDA rotation and the stratified control --------------------------------
 
 
 @pytest.mark.parametrize('method, options', FOLDED)
@@ -249,27 +260,7 @@ def test_plans_are_pure_functions_of_their_inputs():
             a.indices(0, scores), other.indices(0, scores))
 
 
-# --- the hook on a real runner -------------------------------------------------
-# (imports here: the numpy tests above need neither torch nor mmcv)
-import os.path as osp  # noqa: E402
-
-import torch  # noqa: E402
-from mmcls.datasets import build_dataset  # noqa: E402
-from mmcls.models import build_classifier  # noqa: E402
-from mmcv import Config  # noqa: E402
-from mmcv.runner import Hook  # noqa: E402
-
-from mmcls_geda import GradNormHook, apply_geda  # noqa: E402
-from mmcls_geda.datasets.subset import find_wrapper  # noqa: E402
-from mmcls_geda.selection import rotation  # noqa: E402
-from .conftest import (
-    PLAIN_NORM,
-    ServedIndices,
-    free_port,  # noqa: E402
-    make_runner,
-    small_resnet_cfg,
-    train_loader,
-    write_cifar10)
+# --- the hook on a real runner -----------------------------------------------
 
 # no random transforms: a resumed run can reproduce the losses exactly
 PIPELINE = [
