@@ -541,3 +541,41 @@ def test_apply_geda_turns_any_config_into_a_rotation(config):
                 for k, v in dict(rs2.custom_hooks[-1], interval=3).items()
                 if k not in ('type', 'priority')
             })
+
+
+@pytest.mark.parametrize('config', [
+    'configs/rs2/resnet18_1xb64-rs2-f0.1_cifar10.py',
+    'configs/rs2/resnet18_1xb64-geda_rotate-f0.1_cifar10.py'
+])
+def test_configs_train_and_resume_mid_cycle(python, cifar10_root, tmp_path,
+                                            config):
+    from .conftest import run_tool, small_cfg_options
+    work = str(tmp_path / 'work')
+    # 60 samples, 30 % a epoch: 2 of the 6 of most classes, cycles of 3
+    opts = small_cfg_options(
+        cifar10_root, work, epochs=4) + ['data.train.fraction=0.3']
+    log = run_tool(python, 'tools/train.py', config, '--work-dir', work,
+                   '--device', 'cpu', '--cfg-options', *opts)
+    assert 'accuracy_top-1' in log
+    assert 'serves 18 of 60 samples' in log
+    entries = json.load(open(osp.join(work, rotation.ROTATION_LOG)))['epochs']
+    assert [e['size'] for e in entries] == [18] * 4
+    if 'geda_rotate' in config:
+        assert entries[3]['refolded'] == 48  # the 8 classes of 3 epochs
+        assert entries[0]['scoring_s'] > 0
+        # killed after epoch 2, resumed: epoch 3 re-folds on the losses the
+        # first run recorded, exactly as before
+        before = _state(work, 3)
+        log = run_tool(python, 'tools/train.py', config, '--work-dir', work,
+                       '--device', 'cpu', '--resume-from',
+                       osp.join(work, 'epoch_2.pth'), '--cfg-options', *opts)
+        assert 'resumed at epoch 2 with the losses of 36 samples' in log
+        assert 're-folded on loss' in log
+        after = _state(work, 3)
+        # epoch 2 served the same fold (the θ0 norms came from the state,
+        # not a new pass), and the losses of epochs 0-1 survived
+        assert np.array_equal(before[1], after[1])
+        # (no sample of epoch 2 was served in epochs 0-1: one cycle)
+        kept = np.isnan(_state(work, 2)[0]) == np.isnan(before[0])
+        assert np.array_equal(before[0][kept], after[0][kept], equal_nan=True)
+        assert 'gradient norms took' not in log

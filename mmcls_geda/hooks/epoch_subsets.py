@@ -97,6 +97,7 @@ class EpochSubsets:
     def before_train_epoch(self, runner) -> None:
         wrapper = find_wrapper(runner.data_loader.dataset)
         epoch = runner.epoch
+        self._scoring_s = 0.0
         if self.plan is None:
             self._start(runner, wrapper, epoch)
         plan = self.plan
@@ -122,6 +123,7 @@ class EpochSubsets:
             epoch=epoch,
             size=int(indices.size),
             refolded=int(refolded.sum()),
+            scoring_s=self._scoring_s,
             start=time.time())
         if plan.reads_scores:
             entry['objective'] = self._objective(indices)
@@ -240,7 +242,8 @@ class EpochSubsets:
                 'the scoring loader\'s labels differ from the dataset\'s '
                 'get_gt_labels(): the scoring pipeline must keep labels and '
                 'the order of samples')
-        runner.logger.info(
-            f'GradNormHook: epoch {runner.epoch}: {self.scope} gradient '
-            f'norms took {time.perf_counter() - start:.1f}s')
+        took = time.perf_counter() - start
+        self._scoring_s += took
+        runner.logger.info(f'GradNormHook: epoch {runner.epoch}: '
+                           f'{self.scope} gradient norms took {took:.1f}s')
         return np.asarray(norms, dtype=np.float64)
