@@ -180,8 +180,7 @@ def test_a_cycle_of_epochs_serves_every_sample(method, options):
     labels = np.repeat(np.arange(3), [40, 31, 25])
     scores = np.random.default_rng(1).gamma(2.0, size=labels.size)
     plan = RotationPlan(labels, 0.3, method, options, 0)
-    m = plan.cycle_epochs
-    assert m.tolist() == [4, 4, 4]  # ceil(1 / 0.3)
+    assert plan.cycle_epochs == 4  # ceil(1 / 0.3)
     for cycle in range(2):
         served = np.concatenate(
             [plan.indices(e, scores) for e in range(4 * cycle, 4 * cycle + 4)])
@@ -189,7 +188,33 @@ def test_a_cycle_of_epochs_serves_every_sample(method, options):
         assert counts.min() == 1 and counts.max() <= 2
     # a new cycle: new folds
     assert not np.array_equal(plan.indices(0, scores), plan.indices(4, scores))
-    assert plan.new_cycle(4).all() and not plan.new_cycle(3).any()
+    assert plan.new_cycle(4) and not plan.new_cycle(3)
+    assert not plan.leftover(0, scores).any()  # 4 k_c >= n_c: top-ups
+
+
+@pytest.mark.parametrize('method, options', FOLDED)
+def test_a_budget_rounded_down_carries_its_rest_to_the_next_cycle(
+        method, options):
+    # 20 %: k = 27 for both; 5 x 27 = 135 leaves one of the 136 unserved
+    # in every cycle, and gives the 133 two top-ups
+    labels = np.repeat(np.arange(2), [136, 133])
+    scores = np.random.default_rng(2).gamma(2.0, size=labels.size)
+    plan = RotationPlan(labels, 0.2, method, options, 0)
+    assert plan.budgets.tolist() == [27, 27] and plan.cycle_epochs == 5
+    carry = np.zeros(labels.size, dtype=bool)
+    for cycle in range(3):
+        epochs = range(5 * cycle, 5 * cycle + 5)
+        served = [plan.indices(e, scores, carry) for e in epochs]
+        counts = np.bincount(np.concatenate(served), minlength=labels.size)
+        assert np.array_equal(served[0][np.isin(served[0],
+                                                np.flatnonzero(carry))],
+                              np.flatnonzero(carry))  # served first
+        left = plan.leftover(epochs[0], scores, carry)
+        assert np.array_equal(
+            np.flatnonzero(left), np.flatnonzero(counts == 0))
+        assert left.sum() == 1 and labels[left] == 0
+        assert counts[labels == 1].min() == 1
+        carry = left
 
 
 def _random_folds(n, k, rng):
@@ -348,7 +373,7 @@ def _train(root, work_dir, method, options, epochs, resume_from=None):
 
 def _state(work_dir, epoch):
     with np.load(osp.join(work_dir, rotation.state_file(epoch))) as s:
-        return s['losses'].astype(np.float64), s['cycle_scores']
+        return (s['losses'].astype(np.float64), s['cycle_scores'], s['carry'])
 
 
 RUNS = {
@@ -376,7 +401,7 @@ def test_served_indices_follow_the_plan(root, tmp_path, no_sleep, name):
             assert np.array_equal(held[epoch], plan.indices(epoch, norms0))
     counts = np.bincount(np.concatenate(held[:4]), minlength=100)
     assert counts.min() == 1 and counts.max() <= 2  # 4 x 3 = 12 of 10
-    losses, scores = _state(tmp_path, 5)
+    losses, scores, carry = _state(tmp_path, 5)
     refold = options.get('refold')
     if refold == 'loss':  # the second cycle: folded on the recorded losses
         assert not np.isnan(_state(tmp_path, 4)[0]).any()
@@ -387,11 +412,11 @@ def test_served_indices_follow_the_plan(root, tmp_path, no_sleep, name):
         assert not np.allclose(scores, norms0)
     else:  # rs2 reads nothing and records nothing
         assert scores.size == 0 and np.isnan(losses).all()
-    assert np.array_equal(held[4], plan.indices(4, scores))
+        scores = carry = None
+    assert np.array_equal(held[4], plan.indices(4, scores, carry))
     log = json.load(open(tmp_path / rotation.ROTATION_LOG))['epochs']
     assert [e['epoch'] for e in log] == list(range(5))
-    assert [e['refolded']
-            for e in log] == [0, 0, 0, 0, 0 if method == 'rs2' else 100]
+    assert [e['refolded'] for e in log] == [False] * 4 + [method != 'rs2']
 
 
 def test_resume_mid_cycle_serves_the_uninterrupted_runs_indices(
@@ -551,26 +576,29 @@ def test_configs_train_and_resume_mid_cycle(python, cifar10_root, tmp_path,
                                             config):
     from .conftest import run_tool, small_cfg_options
     work = str(tmp_path / 'work')
-    # 60 samples, 30 % a epoch: 2 of the 6 of most classes, cycles of 3
+    # 60 samples, 30 % a epoch: 2 of the 6 of 8 classes (the last fold of
+    # a cycle of 4 epochs topped up), 1 of 6 of the other 2 (2 carried to
+    # the next cycle)
     opts = small_cfg_options(
-        cifar10_root, work, epochs=4) + ['data.train.fraction=0.3']
+        cifar10_root, work, epochs=5) + ['data.train.fraction=0.3']
     log = run_tool(python, 'tools/train.py', config, '--work-dir', work,
                    '--device', 'cpu', '--cfg-options', *opts)
     assert 'accuracy_top-1' in log
     assert 'serves 18 of 60 samples' in log
     entries = json.load(open(osp.join(work, rotation.ROTATION_LOG)))['epochs']
-    assert [e['size'] for e in entries] == [18] * 4
+    assert [e['size'] for e in entries] == [18] * 5
     if 'geda_rotate' in config:
-        assert entries[3]['refolded'] == 48  # the 8 classes of 3 epochs
+        assert [e['refolded'] for e in entries] == [False] * 4 + [True]
+        assert entries[4]['carried'] == 4
         assert entries[0]['scoring_s'] > 0
-        # killed after epoch 2, resumed: epoch 3 re-folds on the losses the
-        # first run recorded, exactly as before
+        # killed after epoch 2, resumed: epoch 4 re-folds on the losses,
+        # those the first run recorded in epochs 0-1 among them
         before = _state(work, 3)
         log = run_tool(python, 'tools/train.py', config, '--work-dir', work,
                        '--device', 'cpu', '--resume-from',
                        osp.join(work, 'epoch_2.pth'), '--cfg-options', *opts)
         assert 'resumed at epoch 2 with the losses of 36 samples' in log
-        assert 're-folded on loss' in log
+        assert 'a new cycle folded on loss' in log
         after = _state(work, 3)
         # epoch 2 served the same fold (the θ0 norms came from the state,
         # not a new pass), and the losses of epochs 0-1 survived

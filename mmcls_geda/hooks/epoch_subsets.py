@@ -73,7 +73,7 @@ class EpochSubsets:
         self.scoring.update(scoring or {})
         self.records_losses = needs_losses(method, self.options)
         self.plan: Optional[RotationPlan] = None
-        self.losses = self.cycle_scores = None
+        self.losses = self.cycle_scores = self.carry = None
         self.log: List[Dict[str, Any]] = []
         self._batch: List = []
 
@@ -102,27 +102,24 @@ class EpochSubsets:
             self._start(runner, wrapper, epoch)
         plan = self.plan
         refolded = plan.new_cycle(epoch)
-        if refolded.any():
+        if refolded:
+            # what the last cycle left over is served first in this one
+            self.carry = plan.leftover(epoch - 1, self.cycle_scores,
+                                       self.carry)
             refold = self.options['refold']
             if refold == 'loss':
-                missing = np.flatnonzero(refolded & np.isnan(self.losses))
-                if missing.size:
-                    raise RuntimeError(
-                        f'epoch {epoch} re-folds on the losses of the last '
-                        f'cycle, and {missing.size} samples (e.g. '
-                        f'{missing[:5].tolist()}) have none recorded')
-                self.cycle_scores[refolded] = self.losses[refolded]
+                self.cycle_scores = self._recorded_losses()
             elif refold == 'grad_norm':
-                norms = self._norms(runner, wrapper)
-                self.cycle_scores[refolded] = norms[refolded]
-        indices = plan.indices(epoch, self.cycle_scores)
+                self.cycle_scores = self._norms(runner, wrapper)
+        indices = plan.indices(epoch, self.cycle_scores, self.carry)
         wrapper.set_indices(indices)
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         entry = dict(
             epoch=epoch,
             size=int(indices.size),
-            refolded=int(refolded.sum()),
+            refolded=bool(refolded),
+            carried=int(self.carry.sum()) if self.carry is not None else 0,
             scoring_s=self._scoring_s,
             start=time.time())
         if plan.reads_scores:
@@ -131,8 +128,8 @@ class EpochSubsets:
         runner.logger.info(
             f'GradNormHook: epoch {epoch}: {self.method} serves '
             f'{indices.size} of {plan.labels.size} samples' +
-            (f', {int(refolded.sum())} re-folded on '
-             f'{self.options["refold"]}' if refolded.any() else '') +
+            (f', a new cycle folded on {self.options["refold"]}'
+             if refolded else '') +
             (f', fold objective mean {entry["objective"]:.4g}' if plan.
              reads_scores else ''))
 
@@ -163,8 +160,9 @@ class EpochSubsets:
                 self.losses[indices] = values
         self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
         if get_dist_info()[0] == 0:
-            save_state(runner.work_dir, runner.epoch + 1, self.losses,
-                       self.cycle_scores, self._settings(), self.log)
+            save_state(runner.work_dir, runner.epoch + 1,
+                       self.losses, self.cycle_scores, self.carry,
+                       self._settings(), self.log)
 
     # --- helpers -------------------------------------------------------------
 
@@ -180,7 +178,7 @@ class EpochSubsets:
         runner.logger.info(f'GradNormHook: {self.plan.describe()}')
         n = wrapper.full_labels.size
         if epoch > 0:
-            self.losses, self.cycle_scores, self.log = load_state(
+            self.losses, self.cycle_scores, self.carry, self.log = load_state(
                 runner.work_dir, epoch, self._settings())
             runner.logger.info(
                 f'GradNormHook: resumed at epoch {epoch} with the losses '
@@ -188,6 +186,7 @@ class EpochSubsets:
             return
         self.losses = np.full(n, np.nan)
         if self.plan.reads_scores:
+            self.carry = np.zeros(n, dtype=bool)
             self.cycle_scores = self._norms(runner, wrapper)
             if self.save_norms and get_dist_info()[0] == 0:
                 record.save_scores(runner.work_dir, self.cycle_scores,
@@ -202,6 +201,21 @@ class EpochSubsets:
             fraction=self.plan.fraction,
             scope=self.scope,
             fingerprint=self.fingerprint)
+
+    def _recorded_losses(self) -> np.ndarray:
+        """The last recorded loss of every sample; a sample never trained
+        on yet (left over by a class whose budget was rounded down) gets
+        its class's median loss."""
+        scores = self.losses.copy()
+        for members in self.plan.members:
+            values = scores[members]
+            missing = np.isnan(values)
+            if missing.all():
+                raise RuntimeError(
+                    'a class has no recorded training loss to re-fold on')
+            values[missing] = np.median(values[~missing])
+            scores[members] = values
+        return scores
 
     def _objective(self, indices: np.ndarray) -> float:
         """Mean over classes of the served fold's objective against its

@@ -42,6 +42,7 @@ Everything is a pure function of its inputs: the random streams are
 seeded from ``(seed, method stream, label, pass or cycle or epoch)``, so
 every rank and a resumed run compute the same indices. numpy only.
 """
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -133,17 +134,24 @@ def fold_bins(sorted_scores: np.ndarray, method: str,
     return np.concatenate(([0], cuts, [n])).astype(np.int64), w
 
 
-def cycle_folds(scores: np.ndarray, k: int, method: str, options: Dict[str,
-                                                                       Any],
-                rng: np.random.Generator) -> List[np.ndarray]:
-    """Cut one class into ``m = ceil(n / k)`` folds of ``k`` samples.
+def cycle_folds(scores: np.ndarray,
+                k: int,
+                method: str,
+                options: Dict[str, Any],
+                rng: np.random.Generator,
+                m: Optional[int] = None,
+                carry: Optional[np.ndarray] = None) -> List[np.ndarray]:
+    """Cut one class into ``m`` folds of ``k`` samples (one cycle).
 
-    Folds ``0 .. m - 2`` are chosen one after the other from the samples
-    not yet placed, each matching the whole class's ECDF on the method's
-    bins (exactly: :func:`~mmcls_geda.selection.geda.capped_bin_counts`,
-    then a random choice inside each bin). The last fold holds the
-    samples left and is topped up, when fewer than ``k`` are left, with
-    samples of the earlier folds chosen by the same objective.
+    The folds are chosen one after the other from the samples not yet
+    placed, each matching the whole class's ECDF on the method's bins
+    (exactly: :func:`~mmcls_geda.selection.geda.capped_bin_counts`, then a
+    random choice inside each bin). A fold that finds fewer than ``k``
+    samples unplaced takes them all and is topped up with samples already
+    placed, chosen by the same objective (with ``m = ceil(n / k)``: the
+    last fold). When ``m k < n`` the ``n - m k`` samples left are not served
+    in the cycle; the caller passes them to the next cycle as ``carry``,
+    which puts them first, into fold 0.
 
     Args:
         scores: The class's scores (1-D).
@@ -151,24 +159,39 @@ def cycle_folds(scores: np.ndarray, k: int, method: str, options: Dict[str,
         method: ``'geda_rotate'`` or ``'strata_rotate'``.
         options: The method's resolved options.
         rng: The cycle's random stream.
+        m: Folds (default ``ceil(n / k)``: every sample once).
+        carry: Positions fold 0 must hold (at most ``k`` of them are).
 
     Returns:
-        list[np.ndarray]: ``m`` sorted arrays of ``k`` positions into
-        ``scores``; their union is every position.
+        list[np.ndarray]: ``m`` sorted arrays of ``k`` distinct positions
+        into ``scores``.
     """
     scores = np.asarray(scores, dtype=np.float64)
     n = scores.size
     order = np.argsort(scores, kind='stable')
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
     edges, w = fold_bins(scores[order], method, options)
     bin_of = np.repeat(np.arange(edges.size - 1), np.diff(edges))
     bins = edges.size - 1
-    placed = np.zeros(n, dtype=bool)  # by rank in `order`
-    m = -(-n // k)
+    unplaced = np.ones(n, dtype=bool)  # by rank in `order`
+    first = np.zeros(n, dtype=bool)
+    if carry is not None and len(carry):
+        first[rank[np.asarray(carry, dtype=np.int64)]] = True
+    m = -(-n // k) if m is None else int(m)
     folds = []
     for f in range(m):
-        last = f == m - 1
-        forced = ~placed if last else np.zeros(n, dtype=bool)
-        pool = placed if last else ~placed
+        wrap = False
+        if f == 0 and first.any():
+            if first.sum() <= k:
+                forced, pool = first, unplaced & ~first
+            else:
+                forced, pool = np.zeros(n, dtype=bool), first
+        elif unplaced.sum() < k:
+            # every sample is placed: the rest, topped up with placed ones
+            forced, pool, wrap = unplaced.copy(), ~unplaced, True
+        else:
+            forced, pool = np.zeros(n, dtype=bool), unplaced
         lower = np.bincount(bin_of[forced], minlength=bins)
         upper = lower + np.bincount(bin_of[pool], minlength=bins)
         counts = geda.capped_bin_counts(edges, w, k, lower, upper)
@@ -179,7 +202,9 @@ def cycle_folds(scores: np.ndarray, k: int, method: str, options: Dict[str,
                 rng.choice(
                     candidates, size=counts[b] - lower[b], replace=False))
         ranks = np.concatenate(picked)
-        placed[ranks] = True
+        if wrap:  # a new pass inside the cycle (tiny budgets only)
+            unplaced[:] = True
+        unplaced[ranks] = False
         folds.append(np.sort(order[ranks]).astype(np.int64))
     return folds
 
@@ -187,8 +212,18 @@ def cycle_folds(scores: np.ndarray, k: int, method: str, options: Dict[str,
 # --- the plan of a run -------------------------------------------------------
 
 
+def cycle_length(fraction: float) -> int:
+    """Epochs per cycle, ``m = ceil(1 / fraction)``."""
+    return max(1, math.ceil(1.0 / fraction - 1e-9))
+
+
 class RotationPlan:
     """Which samples every epoch serves, from the labels and the settings.
+
+    A cycle is :func:`cycle_length` epochs for every class. A class whose
+    ``m k_c`` exceeds ``n_c`` tops up the last fold; one whose ``m k_c``
+    falls short (``k_c`` rounded down) leaves ``n_c - m k_c`` samples for
+    the next cycle, whose first fold serves them (``carry``).
 
     Args:
         labels: Labels of the whole training set (1-D ints).
@@ -209,64 +244,89 @@ class RotationPlan:
         self.classes, sizes = np.unique(self.labels, return_counts=True)
         self.budgets = class_budgets(sizes, fraction)
         self.members = [np.flatnonzero(self.labels == c) for c in self.classes]
-        # epochs per cycle, per class
-        self.cycle_epochs = -(-sizes // self.budgets)
+        self.cycle_epochs = cycle_length(fraction)
         self.size = int(self.budgets.sum())
-        self._folds: Dict[Tuple[int, int], List[np.ndarray]] = {}
+        self._folds: Dict[tuple, List[np.ndarray]] = {}
 
     @property
     def reads_scores(self) -> bool:
         """Whether the folds read scores (``rs2`` reads nothing)."""
         return self.method != 'rs2'
 
-    def cycle_of(self, epoch: int) -> np.ndarray:
-        """Per class, the cycle ``epoch`` belongs to."""
-        return epoch // self.cycle_epochs
+    def new_cycle(self, epoch: int) -> bool:
+        """Whether ``epoch`` (> 0) starts a cycle, i.e. is re-folded."""
+        return (self.reads_scores and epoch > 0
+                and epoch % self.cycle_epochs == 0)
 
-    def new_cycle(self, epoch: int) -> np.ndarray:
-        """A mask over all samples: those whose class starts a cycle at
-        ``epoch`` (> 0), i.e. needs new scores under ``refold``."""
-        mask = np.zeros(self.labels.size, dtype=bool)
-        if epoch == 0 or not self.reads_scores:
-            return mask
-        for members, m in zip(self.members, self.cycle_epochs):
-            if epoch % m == 0:
-                mask[members] = True
-        return mask
-
-    def indices(self,
-                epoch: int,
-                scores: Optional[np.ndarray] = None) -> np.ndarray:
-        """The sorted dataset indices ``epoch`` serves.
-
-        Args:
-            epoch: The epoch (>= 0).
-            scores: Per sample, the scores each class's current cycle is
-                folded on (all samples; not read by ``rs2``).
-        """
+    def _check(self, scores, carry):
         if self.reads_scores and (scores is None
                                   or np.shape(scores) != self.labels.shape):
             raise ValueError(
                 f'{self.method} folds on one score per sample: give '
                 f'{self.labels.size} scores, got '
                 f'{None if scores is None else np.shape(scores)}')
+        if carry is None:
+            return np.zeros(self.labels.size, dtype=bool)
+        carry = np.asarray(carry, dtype=bool)
+        if carry.shape != self.labels.shape:
+            raise ValueError(f'carry must be a mask over the '
+                             f'{self.labels.size} samples, got shape '
+                             f'{carry.shape}')
+        return carry
+
+    def indices(self,
+                epoch: int,
+                scores: Optional[np.ndarray] = None,
+                carry: Optional[np.ndarray] = None) -> np.ndarray:
+        """The sorted dataset indices ``epoch`` serves.
+
+        Args:
+            epoch: The epoch (>= 0).
+            scores: Per sample, the scores the current cycle is folded on
+                (all samples; not read by ``rs2``).
+            carry: Mask of the samples the previous cycle left over
+                (:meth:`leftover`), served first; None: none.
+        """
+        carry = self._check(scores, carry)
         out = []
-        for c, members, k, m in zip(self.classes, self.members, self.budgets,
-                                    self.cycle_epochs):
+        for c, members, k in zip(self.classes, self.members, self.budgets):
             n = members.size
             if self.method == 'rs2':
                 pos = rs2_positions(n, int(k), epoch, self.seed, int(c),
                                     self.options['replace'])
             else:
-                cycle = epoch // int(m)
-                pos = self.folds(int(c), cycle, scores[members])[epoch % m]
+                cycle, f = divmod(epoch, self.cycle_epochs)
+                pos = self.folds(
+                    int(c), cycle, scores[members],
+                    np.flatnonzero(carry[members]))[f]
             out.append(members[pos])
         return np.sort(np.concatenate(out))
 
-    def folds(self, label: int, cycle: int,
-              class_scores: np.ndarray) -> List[np.ndarray]:
+    def leftover(self,
+                 epoch: int,
+                 scores: np.ndarray,
+                 carry: Optional[np.ndarray] = None) -> np.ndarray:
+        """Mask of the samples the cycle of ``epoch`` does not serve (the
+        next cycle's ``carry``): ``n_c - m k_c`` of a class whose budget
+        was rounded down, none otherwise."""
+        carry = self._check(scores, carry)
+        out = np.zeros(self.labels.size, dtype=bool)
+        if not self.reads_scores:
+            return out
+        cycle = epoch // self.cycle_epochs
+        for c, members in zip(self.classes, self.members):
+            folds = self.folds(
+                int(c), cycle, scores[members], np.flatnonzero(carry[members]))
+            served = np.zeros(members.size, dtype=bool)
+            served[np.concatenate(folds)] = True
+            out[members[~served]] = True
+        return out
+
+    def folds(self, label: int, cycle: int, class_scores: np.ndarray,
+              class_carry: np.ndarray) -> List[np.ndarray]:
         """The folds of class ``label`` in ``cycle`` (cached by content)."""
-        key = (label, cycle, hash(np.asarray(class_scores).tobytes()))
+        key = (label, cycle, hash(np.asarray(class_scores).tobytes()),
+               hash(np.asarray(class_carry).tobytes()))
         if key not in self._folds:
             c = int(np.searchsorted(self.classes, label))
             # keep one cycle per class
@@ -276,7 +336,8 @@ class RotationPlan:
             }
             self._folds[key] = cycle_folds(
                 class_scores, int(self.budgets[c]), self.method, self.options,
-                _rng(self.seed, _FOLD_STREAM, label, cycle))
+                _rng(self.seed, _FOLD_STREAM, label, cycle), self.cycle_epochs,
+                class_carry)
         return self._folds[key]
 
     def describe(self) -> str:
@@ -284,9 +345,8 @@ class RotationPlan:
         line = (f'{self.method}: {self.size} of {self.labels.size} samples '
                 'a epoch')
         if self.reads_scores:
-            cycles = sorted(set(self.cycle_epochs.tolist()))
-            line += (f', cycles of {cycles} epochs, later cycles folded on '
-                     f'{self.options["refold"]}')
+            line += (f', cycles of {self.cycle_epochs} epochs, later cycles '
+                     f'folded on {self.options["refold"]}')
         elif self.options['replace']:
             line += ', each epoch drawn independently'
         else:
@@ -326,8 +386,8 @@ def state_file(epoch: int) -> str:
 
 
 def save_state(work_dir: str, epoch: int, losses: np.ndarray,
-               cycle_scores: Optional[np.ndarray], settings: Dict[str, Any],
-               log: List[Dict[str, Any]]) -> str:
+               cycle_scores: Optional[np.ndarray], carry: Optional[np.ndarray],
+               settings: Dict[str, Any], log: List[Dict[str, Any]]) -> str:
     """Write the state before ``epoch`` and the per-epoch log, atomically.
 
     Args:
@@ -336,6 +396,8 @@ def save_state(work_dir: str, epoch: int, losses: np.ndarray,
         losses: Per sample, the last recorded training loss (NaN: none).
         cycle_scores: Per sample, the scores its class's current cycle is
             folded on (None for ``rs2``).
+        carry: Mask of the samples the previous cycle left over, which
+            the current cycle serves first (None for ``rs2``).
         settings: What a resumed run must share (method, options, seed,
             fraction, fingerprint).
         log: One entry per trained epoch.
@@ -359,6 +421,8 @@ def save_state(work_dir: str, epoch: int, losses: np.ndarray,
                 cycle_scores=np.asarray(
                     cycle_scores if cycle_scores is not None else [],
                     dtype=np.float64),
+                carry=np.asarray(
+                    carry if carry is not None else [], dtype=bool),
                 epoch=epoch,
                 settings=json.dumps(settings, sort_keys=True))
 
@@ -372,7 +436,8 @@ def save_state(work_dir: str, epoch: int, losses: np.ndarray,
 
 
 def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
-    """``(losses, cycle_scores, log)`` saved before ``epoch``, checked.
+    """``(losses, cycle_scores, carry, log)`` saved before ``epoch``,
+    checked (``cycle_scores`` and ``carry`` None for ``rs2``).
 
     Raises:
         FileNotFoundError: Naming the missing file.
@@ -390,6 +455,7 @@ def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
         with np.load(path) as state:
             losses = state['losses'].astype(np.float64)
             scores = state['cycle_scores']
+            carry = state['carry']
             saved = json.loads(str(state['settings']))
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f'{path} is truncated or not a rotation state '
@@ -409,4 +475,6 @@ def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
     if osp.isfile(log_path):
         with open(log_path, encoding='utf-8') as f:
             log = [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
-    return losses, (scores if scores.size else None), log
+    if not scores.size:
+        scores = carry = None
+    return losses, scores, carry, log
