@@ -14,29 +14,35 @@ schedule stay those of the static subset:
   sample is served exactly once per pass and no sample waits two passes.
   ``replace=True``: each epoch draws its ``k_c`` samples independently
   (RS2's with-replacement variant: samples may be missed for a while).
-- ``geda_rotate``: per class, a *cycle* of ``m_c = ceil(n_c / k_c)``
-  epochs (``ceil(1 / fraction)`` when ``k_c = fraction x n_c``) cuts the
-  class into ``m_c`` folds, fold by fold from the samples not yet placed,
-  every fold matching the *whole* class's ECDF of the scores (GEDA's
-  objective, solved exactly by
+- ``geda_rotate``: a *cycle* of ``m = ceil(1 / fraction)`` epochs cuts
+  every class into ``m`` folds of ``k_c``, fold by fold from the samples
+  not yet placed, every fold matching the *whole* class's ECDF of the
+  scores (GEDA's objective, solved exactly by
   :func:`~mmcls_geda.selection.geda.capped_bin_counts`); epoch ``e``
-  serves fold ``e mod m_c`` of cycle ``e // m_c``. The first cycle is
-  folded on the gradient norms at θ0; later ones on ``refold``: the
-  per-sample training losses recorded in the previous cycle (``'loss'``,
-  no extra pass), a new gradient pass (``'grad_norm'``) or the θ0 norms
-  again (``'fixed'``, new random folds of the same scores).
+  serves fold ``e mod m`` of cycle ``e // m``. The first cycle is folded
+  on the gradient norms at θ0; later ones on ``refold``: the per-sample
+  training losses recorded in the previous cycle (``'loss'``, no extra
+  pass), a new gradient pass (``'grad_norm'``) or the θ0 norms again
+  (``'fixed'``, new random folds of the same scores).
 - ``strata_rotate``: the control with the same coverage: the same folds,
   with the bins at the class's score quantiles (``quantiles`` strata by
   rank) instead of GEDA's nodes: each fold takes every stratum's share at
   random.
 
-When ``k_c`` does not divide ``n_c`` the last fold of a cycle holds the
-``r_c = n_c - (m_c - 1) k_c`` samples left and is topped up with
-``k_c - r_c`` samples already served in that cycle, chosen by the same
-objective (so the fold still matches the class); the next cycle starts
-fresh at the next epoch. Every sample is served once per cycle, the
-top-ups twice: once per cycle +1. Every epoch serves exactly ``k_c`` of
-each class, none twice.
+When ``m k_c`` is not ``n_c`` (``1 / fraction`` not an integer, or
+``k_c`` rounded):
+
+- ``m k_c > n_c``: the fold that finds fewer than ``k_c`` samples
+  unplaced (the last) takes them all and is topped up with
+  ``m k_c - n_c`` samples already served in the cycle, chosen by the same
+  objective, so the fold still matches the class. Those are served twice
+  in the cycle: once per cycle, +1.
+- ``m k_c < n_c`` (a budget rounded down): the ``n_c - m k_c`` samples
+  left unserved are carried into the next cycle, whose first fold serves
+  them first: once per cycle, -1, and no sample waits two cycles.
+
+Every epoch serves exactly ``k_c`` of each class, none twice; every cycle
+starts at the same epoch for all classes.
 
 Everything is a pure function of its inputs: the random streams are
 seeded from ``(seed, method stream, label, pass or cycle or epoch)``, so
