@@ -217,6 +217,38 @@ def test_a_budget_rounded_down_carries_its_rest_to_the_next_cycle(
         carry = left
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 25), min_size=1, max_size=4),
+    fraction=st.floats(0.05, 1.0),
+    seed=st.integers(0, 3),
+    strata=st.booleans())
+def test_every_sample_is_served_once_per_cycle_plus_or_minus_one(
+        sizes, fraction, seed, strata):
+    method, options = FOLDED[int(strata)]
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    scores = np.random.default_rng(seed).random(labels.size)
+    plan = RotationPlan(labels, fraction, method, options, seed)
+    m = plan.cycle_epochs
+    carry = np.zeros(labels.size, dtype=bool)
+    for cycle in range(3):
+        served = [
+            plan.indices(e, scores, carry)
+            for e in range(cycle * m, cycle * m + m)
+        ]
+        counts = np.bincount(np.concatenate(served), minlength=labels.size)
+        budgets = plan.budgets[labels]
+        # what the last cycle carried comes first (as much as a fold holds)
+        for c, k in enumerate(plan.budgets):
+            carried = np.flatnonzero(carry & (labels == c))
+            assert np.isin(carried, served[0]).sum() == min(carried.size, k)
+        left = plan.leftover(cycle * m, scores, carry)
+        assert np.array_equal(left, counts == 0)
+        wide = m * budgets > 2 * np.bincount(labels)[labels]  # k_c >= 1 rule
+        assert np.all((counts <= 2) | wide)
+        carry = left
+
+
 def _random_folds(n, k, rng):
     perm = rng.permutation(n)
     m = -(-n // k)
