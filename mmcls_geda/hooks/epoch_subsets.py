@@ -15,10 +15,8 @@ import numpy as np
 import torch.distributed as dist
 from mmcv.runner import get_dist_info
 
-from ..apis.pipeline import (derive_scoring_pipeline, scoring_loader,
-                             scoring_model)
+from ..apis import derive_scoring_pipeline, score_and_select
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
-from ..scoring import grad_norms
 from ..selection import record
 from ..selection.rotation import (RotationPlan, fold_objective, load_state,
                                   needs_losses, save_state)
@@ -244,20 +242,23 @@ class EpochSubsets:
                 (wrapper.dataset_cfg
                  or {}).get('pipeline'), evaluation[0] if evaluation else None)
             runner.logger.info(f'GradNormHook: scoring with {source}')
-        loader = scoring_loader(wrapper, pipeline, self.scoring['batch_size'],
-                                self.scoring['workers'])
-        scorer = scoring_model(runner.model, self.scoring['checkpoint'],
-                               self.scoring['proxy_cfg'])
-        start = time.perf_counter()
-        norms, labels = grad_norms(
-            scorer, loader, scope=self.scope, logger=runner.logger)
-        if not np.array_equal(labels, wrapper.full_labels):
-            raise RuntimeError(
-                'the scoring loader\'s labels differ from the dataset\'s '
-                'get_gt_labels(): the scoring pipeline must keep labels and '
-                'the order of samples')
-        took = time.perf_counter() - start
+        # the pipeline's pass (rank shares, gathered); its selection, the
+        # method's first fold, is not used
+        run = score_and_select(
+            runner.model,
+            wrapper,
+            self.method,
+            options=self.options,
+            scope=self.scope,
+            seed=self.seed,
+            scoring_pipeline=pipeline,
+            batch_size=self.scoring['batch_size'],
+            workers=self.scoring['workers'],
+            checkpoint=self.scoring['checkpoint'],
+            proxy_cfg=self.scoring['proxy_cfg'],
+            logger=runner.logger)
+        took = run.scoring_s
         self._scoring_s += took
         runner.logger.info(f'GradNormHook: epoch {runner.epoch}: '
                            f'{self.scope} gradient norms took {took:.1f}s')
-        return np.asarray(norms, dtype=np.float64)
+        return np.asarray(run.norms, dtype=np.float64)
