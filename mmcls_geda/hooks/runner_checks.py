@@ -1,4 +1,4 @@
-"""What both hooks check of the runner and the model before training."""
+"""What the hooks check of the runner and the model, and read of the run."""
 import inspect
 
 from mmcv.parallel import is_module_wrapper
@@ -55,3 +55,13 @@ def check_weighted_model(model,
             '(Mixup/CutMix, train_cfg.augments) mix samples, so a weight '
             f'would apply to the wrong sample: drop train_cfg.augments, or '
             f'{otherwise}')
+
+
+def eval_pipeline(runner):
+    """The transforms of the run's evaluation loader, if it has one (the
+    default scoring pipeline is derived from them)."""
+    for hook in runner.hooks:
+        dataset = getattr(getattr(hook, 'dataloader', None), 'dataset', None)
+        if hasattr(dataset, 'pipeline'):
+            return dataset.pipeline.transforms
+    return None
