@@ -18,9 +18,10 @@ from mmcls_geda.experiments import (FIGURES, front, front_points, last_val,
                                     parse_spec, plot, pruning_kwargs,
                                     selection_time, split_time, summarise)
 from mmcls_geda.experiments.plots import COSTS
+from mmcls_geda.selection.pruning_state import PRUNING_LOG
 from .conftest import REPO, run_tool
 
-CIFAR = 'configs/geda/resnet18_1xb64-full_cifar10.py'
+CIFAR = 'configs/resnet/resnet18_1xb64-full_cifar10.py'
 DIGITS = 'configs/demo/resnet18_1xb64-full_digits.py'
 
 
@@ -523,11 +524,10 @@ def test_experiments_sit_above_apis_and_selection_only():
 
 def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
     from mmcls_geda.experiments.collect import pruning_samples
-    from mmcls_geda.selection import record
     assert pruning_samples(str(tmp_path)) is None  # not a pruning run
     epochs = [
         dict(epoch=e, processed=p, n=100)
         for e, p in enumerate((100, 62, 58, 100))
     ]
-    (tmp_path / record.PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
+    (tmp_path / PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
     assert pruning_samples(str(tmp_path)) == (320, 400)

@@ -329,7 +329,7 @@ def test_distributed_ranks_finish_identical(cifar10_root, tmp_path):
 def test_end_to_end_benchmark_breakdown(cifar10_root, tmp_path, python):
     from .conftest import run_tool
     out = run_tool(python, 'benchmarks/end_to_end.py',
-                   'configs/geda/resnet18_1xb64-full_cifar10.py', '--data',
+                   'configs/resnet/resnet18_1xb64-full_cifar10.py', '--data',
                    cifar10_root, '--fractions',
                    '1', '0.5', '--runner', 'pauseless', '--work-dir',
                    str(tmp_path), '--cfg-options', 'data.samples_per_gpu=16',

@@ -5,6 +5,7 @@ import os.path as osp
 from typing import Dict, Optional, Tuple
 
 from ..selection import record
+from ..selection.pruning_state import PRUNING_LOG
 
 # mmcv's EpochBasedRunner sleeps 2 s before every train and val epoch; it is
 # part of the wall time, reported apart so that short runs are read right.
@@ -68,7 +69,7 @@ def selection_time(run_dir: str) -> Tuple[float, Optional[int]]:
 def pruning_samples(run_dir: str) -> Optional[Tuple[int, int]]:
     """Samples a pruning run processed and the full data's count over the
     same epochs (its ``pruning_log.json``), or None for other runs."""
-    path = osp.join(run_dir, record.PRUNING_LOG)
+    path = osp.join(run_dir, PRUNING_LOG)
     if not osp.isfile(path):
         return None
     with open(path, encoding='utf-8') as f:

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..selection import record
 from ..selection.checks import check_int, check_number
-from ..selection.schedule import check_warmup_budget
+from ..selection.schedule import warmup_epoch_count
 from . import collect
 from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan,
                    check_evaluation, check_work_dir, distinct, fraction_key,
@@ -133,7 +133,7 @@ def prepare_grid(config: str,
     for run in runs:
         warmup = run.spec.schedule.get('warmup_epochs')
         if warmup is not None:
-            check_warmup_budget(warmup, base.runner.max_epochs, run.fraction)
+            warmup_epoch_count(warmup, base.runner.max_epochs, run.fraction)
         cfg = make_config(base, run.spec, run.fraction, run.seed, hook,
                           options, anneal)
         cfg = cfg if isinstance(cfg, Config) else Config(cfg)
