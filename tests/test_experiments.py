@@ -542,14 +542,13 @@ def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
 def test_per_epoch_specs_build_configs(text, options, model):
     from mmcv import Config
     spec = parse_spec(text)
-    assert (spec.kind, spec.method, spec.options) == ('subset',
-                                                      text.split('+')[0],
-                                                      options)
+    assert (spec.kind, spec.method,
+            spec.options) == ('subset', text.split('+')[0], options)
     base = Config.fromfile(osp.join(REPO, DIGITS))
     cfg = make_config(base, spec, 0.1, 3, {}, {}, 0.125)
     hook = next(h for h in cfg.custom_hooks if h['type'] == 'GradNormHook')
-    assert (hook['method'], hook['options'],
-            hook['seed']) == (spec.method, options, 3)
+    assert (hook['method'], hook['options'], hook['seed']) == (spec.method,
+                                                               options, 3)
     assert not {'interval', 'warmup_epochs', 'weights', 'then'} & set(hook)
     assert cfg.data.train.type == 'GEDASubsetDataset'
     assert cfg.data.train.fraction == 0.1

@@ -38,8 +38,8 @@ class GradNormHook(Hook):
         self.plan = None
         self.serving = None  # the epoch whose selection the wrapper holds
         # rs2, geda_rotate, strata_rotate: a new subset every epoch
-        self.epoch_subsets = (EpochSubsets(self.args)
-                              if self.args.per_epoch() else None)
+        self.epoch_subsets = (
+            EpochSubsets(self.args) if self.args.per_epoch() else None)
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
@@ -128,4 +128,3 @@ class GradNormHook(Hook):
             save_event(runner.work_dir, self.args,
                        selection_event(run, step.phase, runner.epoch),
                        runner.logger)
-
