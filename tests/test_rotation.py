@@ -28,7 +28,8 @@ from mmcls_geda.selection.geda import (capped_bin_counts, nearest_counts,
 from mmcls_geda.selection.rotation import (RotationPlan, block_of_stream,
                                            cycle_folds, fold_objective)
 from .conftest import (PLAIN_NORM, ServedIndices, free_port, make_runner,
-                       small_resnet_cfg, train_loader, write_cifar10)
+                       small_resnet_cfg, train_loader, train_on_rank,
+                       write_cifar10)
 
 GEDA_OPTS = dict(nodes=5, rule='trapezoid', refold='loss')
 STRATA_OPTS = dict(quantiles=4, refold='loss')
@@ -114,12 +115,17 @@ def test_rs2_serves_each_sample_once_per_pass(n, data, seed, epochs):
         assert np.all(counts == passes)
 
 
+def _classes(largest: int, most: int) -> dict:
+    """Strategies of class sizes (up to ``most`` classes of up to
+    ``largest`` samples), a fraction and a seed."""
+    return dict(
+        sizes=st.lists(st.integers(1, largest), min_size=1, max_size=most),
+        fraction=st.floats(0.05, 1.0),
+        seed=st.integers(0, 3))
+
+
 @settings(max_examples=40, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=6),
-    fraction=st.floats(0.05, 1.0),
-    seed=st.integers(0, 3),
-    replace=st.booleans())
+@given(**_classes(30, 6), replace=st.booleans())
 def test_every_epoch_serves_the_budget(sizes, fraction, seed, replace):
     labels = np.repeat(np.arange(len(sizes)), sizes)
     scores = np.random.default_rng(seed).random(labels.size)
@@ -218,11 +224,7 @@ def test_a_budget_rounded_down_carries_its_rest_to_the_next_cycle(
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 25), min_size=1, max_size=4),
-    fraction=st.floats(0.05, 1.0),
-    seed=st.integers(0, 3),
-    strata=st.booleans())
+@given(**_classes(25, 4), strata=st.booleans())
 def test_every_sample_is_served_once_per_cycle_plus_or_minus_one(
         sizes, fraction, seed, strata):
     method, options = FOLDED[int(strata)]
@@ -474,41 +476,14 @@ def test_resume_mid_cycle_serves_the_uninterrupted_runs_indices(
 
 
 def _rotate_on_rank(rank, world, port, root, work_dir):
-    import logging
-    import os
-
-    import mmcv.runner.epoch_based_runner as ebr
-    import torch.distributed as dist
-    from mmcls.datasets import build_dataloader
-    from mmcv.parallel import MMDistributedDataParallel
-    from mmcv.runner import EpochBasedRunner, build_optimizer
-    ebr.time.sleep = lambda s: None
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=world)
-    try:
-        ds = _wrapper(root)
-        model = _model()
-        loader = build_dataloader(
-            ds, 8, 1, num_gpus=1, dist=True, seed=0, persistent_workers=True)
-        runner = EpochBasedRunner(
-            MMDistributedDataParallel(model),
-            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
-            work_dir=work_dir,
-            logger=logging.getLogger(f'rank{rank}'),
-            max_epochs=5)
-        runner.register_optimizer_hook(dict(grad_clip=None))
-        runner.register_hook(_hook('geda_rotate', {}), priority='HIGHEST')
-        state, served = WrapperState(), ServedIndices()
-        runner.register_hook(state)
-        runner.register_hook(served)
-        runner.run([loader], [('train', 1)])
-        np.savez(
-            osp.join(work_dir, f'rank{rank}.npz'),
-            indices=np.stack(state.indices),
-            served=np.concatenate(served.served))
-    finally:
-        dist.destroy_process_group()
+    state, served = WrapperState(), ServedIndices()
+    train_on_rank(rank, world, port, work_dir, _wrapper(root), _model(),
+                  [(_hook('geda_rotate', {}), 'HIGHEST'), (state, 'NORMAL'),
+                   (served, 'NORMAL')], 5)
+    np.savez(
+        osp.join(work_dir, f'rank{rank}.npz'),
+        indices=np.stack(state.indices),
+        served=np.concatenate(served.served))
 
 
 def test_ranks_serve_identical_indices_every_epoch(root, tmp_path):

@@ -12,7 +12,6 @@ import time
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-import torch.distributed as dist
 from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, score_and_select
@@ -20,7 +19,8 @@ from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import record
 from ..selection.rotation import (RotationPlan, fold_objective, load_state,
                                   save_state)
-from .runner_checks import eval_pipeline, inner_model
+from .runner_checks import (eval_pipeline, gather_recorded_losses, inner_model,
+                            take_recorded_losses)
 
 
 class EpochSubsets:
@@ -106,27 +106,13 @@ class EpochSubsets:
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:
             return
-        model = inner_model(runner)
-        recorded = model.recorded_losses
-        if recorded is None:
-            raise RuntimeError(
-                'no per-sample losses were recorded in this iteration: the '
-                'batches need sample_idx (GEDASubsetDataset.serve_sample_idx) '
-                'and the model must be a WeightedImageClassifier')
-        self._batch.append((recorded[0].numpy(), recorded[1].numpy()))
-        model.recorded_losses = None
+        take_recorded_losses(runner, self._batch,
+                             'GEDASubsetDataset.serve_sample_idx')
 
     def after_train_epoch(self, runner) -> None:
         if self.records_losses:
-            mine = (np.concatenate([i for i, _ in self._batch]),
-                    np.concatenate([v for _, v in self._batch]))
-            self._batch = []
-            _, world = get_dist_info()
-            shares = [mine]
-            if world > 1:
-                shares = [None] * world
-                dist.all_gather_object(shares, mine)
-            for indices, values in shares:  # rank order: the same everywhere
+            # rank order: the same everywhere
+            for indices, values in gather_recorded_losses(self._batch):
                 self.losses[indices] = values
         self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
         if get_dist_info()[0] == 0:

@@ -451,6 +451,8 @@ def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
     """
     import json
     import os.path as osp
+
+    from . import record
     path = osp.join(work_dir, state_file(epoch))
     if not osp.isfile(path):
         raise FileNotFoundError(
@@ -476,11 +478,7 @@ def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
             f'{path} was saved with other settings than this run ({lines}): '
             'resume with the settings it was made with, or start a new '
             'work_dir')
-    log_path = osp.join(work_dir, ROTATION_LOG)
-    log = []
-    if osp.isfile(log_path):
-        with open(log_path, encoding='utf-8') as f:
-            log = [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
+    log = record.epochs_before(osp.join(work_dir, ROTATION_LOG), epoch)
     if not scores.size:
         scores = carry = None
     return losses, scores, carry, log
