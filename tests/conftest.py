@@ -189,6 +189,44 @@ def free_port():
         return s.getsockname()[1]
 
 
+def train_on_rank(rank, world, port, work_dir, dataset, model, hooks,
+                  max_epochs):
+    """Train ``model`` on ``dataset`` as rank ``rank`` of a gloo group of
+    ``world`` (the body of an ``mp.spawn`` target), with the runner's
+    pauses off; ``hooks``: ``(hook, priority)`` pairs."""
+    import logging
+
+    import mmcv.runner.epoch_based_runner as ebr
+    import torch.distributed as dist
+    from mmcls.datasets import build_dataloader
+    from mmcv.parallel import MMDistributedDataParallel
+    ebr.time.sleep = lambda s: None
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        loader = build_dataloader(
+            dataset,
+            8,
+            1,
+            num_gpus=1,
+            dist=True,
+            seed=0,
+            persistent_workers=True)
+        runner = EpochBasedRunner(
+            MMDistributedDataParallel(model),
+            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
+            work_dir=work_dir,
+            logger=logging.getLogger(f'rank{rank}'),
+            max_epochs=max_epochs)
+        runner.register_optimizer_hook(dict(grad_clip=None))
+        for hook, priority in hooks:
+            runner.register_hook(hook, priority=priority)
+        runner.run([loader], [('train', 1)])
+    finally:
+        dist.destroy_process_group()
+
+
 def wrapper_cfg(root, fraction=0.5, **kw):
     return dict(
         type='GEDASubsetDataset',

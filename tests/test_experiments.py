@@ -547,3 +547,48 @@ def test_runner_pauses_follow_the_runner_the_run_used():
     cfg.runner.epoch_pause = 0.5
     cfg.evaluation.interval = 4
     assert pause_seconds(cfg) == 0.5 * (12 + 3)
+
+
+@pytest.mark.parametrize('text, options, model', [
+    ('rs2', {}, 'ImageClassifier'),
+    ('rs2+replace=true', dict(replace=True), 'ImageClassifier'),
+    ('geda_rotate+refold=fixed', dict(refold='fixed'), 'ImageClassifier'),
+    ('geda_rotate', {}, 'WeightedImageClassifier'),
+])
+def test_per_epoch_specs_build_configs(text, options, model):
+    from mmcv import Config
+    spec = parse_spec(text)
+    assert (spec.kind, spec.method,
+            spec.options) == ('subset', text.split('+')[0], options)
+    base = Config.fromfile(osp.join(REPO, DIGITS))
+    cfg = make_config(base, spec, 0.1, 3, {}, {}, 0.125)
+    hook = next(h for h in cfg.custom_hooks if h['type'] == 'GradNormHook')
+    assert (hook['method'], hook['options'], hook['seed']) == (spec.method,
+                                                               options, 3)
+    assert not {'interval', 'warmup_epochs', 'weights', 'then'} & set(hook)
+    assert cfg.data.train.type == 'GEDASubsetDataset'
+    assert cfg.data.train.fraction == 0.1
+    # refold='loss' (geda_rotate's default) records the training losses
+    assert cfg.model.type == model
+
+
+def test_per_epoch_spec_with_a_schedule_is_refused_by_its_config():
+    from mmcv import Config
+    base = Config.fromfile(osp.join(REPO, DIGITS))
+    with pytest.raises(ValueError, match="'rs2'.*warmup_epochs=1.0"):
+        make_config(base, parse_spec('rs2+w1'), 0.1, 0, {}, {}, 0.125)
+
+
+def test_selection_time_of_a_per_epoch_run_counts_its_gradient_passes(
+        tmp_path):
+    # rotation_log.json as EpochSubsets writes it: the θ0 pass at epoch 0,
+    # a refold='grad_norm' pass at epoch 3, none in between
+    epochs = [
+        dict(epoch=e, size=10, refolded=e in (0, 3), scoring_s=s, time_s=1.0)
+        for e, s in enumerate((2.5, 0.0, 0.0, 1.25, 0.0))
+    ]
+    with open(tmp_path / 'rotation_log.json', 'w', encoding='utf-8') as f:
+        json.dump(dict(epochs=epochs), f)
+    assert selection_time(str(tmp_path)) == (3.75, 10)
+    row = split_time(20.0, selection_time(str(tmp_path))[0])
+    assert (row['selection_s'], row['train_s']) == (3.75, 16.25)

@@ -23,7 +23,7 @@ from mmcls_geda.selection.schedule import plan_schedule, warmup_indices
 from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
                        make_runner, run_tool, save_selection,
                        small_cfg_options, small_resnet_cfg, train_loader,
-                       wrapper_cfg)
+                       train_on_rank, wrapper_cfg)
 
 # --- the plan ----------------------------------------------------------------
 
@@ -344,39 +344,16 @@ def test_warmup_refuses_a_fixed_selection_file(cifar10_root, tmp_path):
 
 
 def _schedule_on_rank(rank, world, port, root, work_dir):
-    import logging
-    import os
-
-    import torch.distributed as dist
-    from mmcv.parallel import MMDistributedDataParallel
-    from mmcv.runner import EpochBasedRunner, build_optimizer
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=world)
-    try:
-        ds = build_dataset(wrapper_cfg(root, 0.4))
-        model = _weighted_model()
-        loader = build_dataloader(
-            ds, 8, 1, num_gpus=1, dist=True, seed=0, persistent_workers=True)
-        runner = EpochBasedRunner(
-            MMDistributedDataParallel(model),
-            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
-            work_dir=work_dir,
-            logger=logging.getLogger(f'rank{rank}'),
-            max_epochs=6)
-        runner.register_optimizer_hook(dict(grad_clip=None))
-        runner.register_hook(_hook(SCHEDULES['all']), priority='HIGHEST')
-        state, served = WrapperState(), ServedIndices()
-        runner.register_hook(state)
-        runner.register_hook(served)
-        runner.run([loader], [('train', 1)])
-        np.savez(
-            osp.join(work_dir, f'rank{rank}.npz'),
-            indices=np.stack(state.indices),
-            weights=np.stack(state.weights),
-            served=np.concatenate(served.served))
-    finally:
-        dist.destroy_process_group()
+    state, served = WrapperState(), ServedIndices()
+    train_on_rank(rank, world, port, work_dir,
+                  build_dataset(wrapper_cfg(root, 0.4)), _weighted_model(),
+                  [(_hook(SCHEDULES['all']), 'HIGHEST'), (state, 'NORMAL'),
+                   (served, 'NORMAL')], 6)
+    np.savez(
+        osp.join(work_dir, f'rank{rank}.npz'),
+        indices=np.stack(state.indices),
+        weights=np.stack(state.weights),
+        served=np.concatenate(served.served))
 
 
 def test_distributed_ranks_serve_identical_data_in_every_phase(

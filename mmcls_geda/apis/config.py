@@ -49,7 +49,9 @@ def apply_geda(cfg,
 
     For the weighted methods (``'craig'``, ``'gradmatch'``), for
     ``weights='gradmatch'`` and for a weighted second phase, an
-    ``ImageClassifier`` becomes a ``WeightedImageClassifier``.
+    ``ImageClassifier`` becomes a ``WeightedImageClassifier``; so it does
+    for ``geda_rotate`` / ``strata_rotate`` with ``refold='loss'``, whose
+    later cycles fold on the per-sample training losses it records.
 
     Schedules are hook arguments: ``hook=dict(warmup_epochs=1)`` (score
     after one full pass of warm-up), ``hook=dict(interval=4,
@@ -101,6 +103,11 @@ def apply_geda(cfg,
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
         why, fix = args.weighted_why()
         _weighted_model(cfg, f'{why} trains with per-sample weights', fix)
+    elif args.needs_losses():
+        # the per-sample training losses are recorded by this classifier
+        _weighted_model(
+            cfg, f"method {method!r} with refold='loss' records per-sample "
+            'training losses', "choose refold='grad_norm' or 'fixed'")
     _add_hook(
         cfg,
         dict(

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..scoring import SCOPES
 from ..selection import check_seed, get_method
 from ..selection.checks import check_bool, check_choice, check_int
+from ..selection.rotation import needs_losses
 from ..selection.schedule import check_then, check_warmup, check_weights
 
 # hook config keys that are not selection settings
@@ -89,6 +90,7 @@ class SelectionArgs:
             raise ValueError(f'options must be a dict of the method\'s '
                              f'options, got {options!r}')
         get_method(self.method).resolve(dict(options))
+        self._check_per_epoch()  # the values as given, for the message
         check_choice(self.scope, 'scope', SCOPES)
         for name, low in (('interval', 0), ('scoring_batch_size', 1),
                           ('scoring_workers', 0)):
@@ -117,6 +119,20 @@ class SelectionArgs:
         self._set('warmup_epochs', check_warmup(self.warmup_epochs))
         self._set('weights', weights)
         self._set('then', check_then(self.then))
+
+    def _check_per_epoch(self) -> None:
+        """A per-epoch method (rs2, geda_rotate, strata_rotate) serves a
+        new subset every epoch: no schedule applies to it."""
+        if not self.per_epoch():
+            return
+        for name, default in (('interval', 0), ('warmup_epochs', 0.0),
+                              ('weights', None), ('then', None)):
+            value = getattr(self, name)
+            if value != default:
+                raise ValueError(
+                    f'method {self.method!r} serves a new subset every '
+                    f'epoch, which {name}={value!r} cannot combine with: '
+                    f'leave {name} at {default!r}')
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # canonical form, frozen after
@@ -176,6 +192,17 @@ class SelectionArgs:
         method = self.phase_method(phase)[0]
         return self.weighted and (get_method(method).weighted
                                   or self.phase_weights(phase) is not None)
+
+    def per_epoch(self) -> bool:
+        """Whether the method serves a new subset every epoch (see
+        :mod:`mmcls_geda.selection.rotation`)."""
+        return get_method(self.method).per_epoch
+
+    def needs_losses(self) -> bool:
+        """Whether later cycles are folded on the per-sample training losses
+        (a per-epoch method with ``refold='loss'``), which a
+        ``WeightedImageClassifier`` records."""
+        return needs_losses(self.method, self.resolved_options())
 
     def needs_scoring(self, phase: str = 'subset') -> bool:
         """Whether a phase's selection needs a pass over the data."""

@@ -65,9 +65,9 @@ class GEDASubsetDataset:
         size = int(class_budgets(sizes, self.fraction).sum())
         self._indices = torch.zeros(size, dtype=torch.int64).share_memory_()
         self._weights = torch.ones(size, dtype=torch.float32).share_memory_()
-        # [has a selection, items carry 'sample_weight'], shared with the
-        # workers too
-        self._state = torch.zeros(2, dtype=torch.bool).share_memory_()
+        # [has a selection, items carry 'sample_weight', items carry
+        # 'sample_idx'], shared with the workers too
+        self._state = torch.zeros(3, dtype=torch.bool).share_memory_()
         self.selection: Optional[Selection] = None
         self.selection_file = selection_file
         if selection_file is not None:
@@ -121,6 +121,12 @@ class GEDASubsetDataset:
         self._state[0] = True
         self._state[1] = weighted
 
+    def serve_sample_idx(self, on: bool = True) -> None:
+        """Add each item's dataset index as ``sample_idx``, so that a
+        ``WeightedImageClassifier`` records its training loss (GEDA
+        rotation re-folds on them)."""
+        self._state[2] = bool(on)
+
     @property
     def has_selection(self) -> bool:
         """Whether a selection (hook, file or :meth:`set_indices`) is set."""
@@ -172,6 +178,8 @@ class GEDASubsetDataset:
         results = self.dataset[int(self._indices[idx])]
         if self._state[1]:
             results['sample_weight'] = float(self._weights[idx])
+        if self._state[2]:
+            results['sample_idx'] = int(self._indices[idx])
         return results
 
     def get_gt_labels(self) -> np.ndarray:

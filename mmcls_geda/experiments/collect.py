@@ -6,6 +6,7 @@ from typing import Dict, Optional, Tuple
 
 from ..selection import record
 from ..selection.pruning_state import PRUNING_LOG
+from ..selection.rotation import ROTATION_LOG
 
 # mmcv's EpochBasedRunner sleeps 2 s before every train and val epoch; it is
 # part of the wall time, reported apart so that short runs are read right.
@@ -63,7 +64,19 @@ def split_time(total: float, selection_s: float) -> Dict[str, float]:
 
 def selection_time(run_dir: str) -> Tuple[float, Optional[int]]:
     """Seconds spent selecting (scoring passes + solver, every selection
-    of a schedule) and the subset size, from a run's saved records."""
+    of a schedule) and the subset size, from a run's saved records.
+
+    A per-epoch method (``rs2``, ``geda_rotate``, ...) keeps no selection
+    record: its gradient passes (``scoring_s``, 0 for ``rs2`` and for
+    cycles folded on the recorded losses) and its per-epoch size are read
+    from its ``rotation_log.json``.
+    """
+    rotation_log = osp.join(run_dir, ROTATION_LOG)
+    if osp.isfile(rotation_log):
+        with open(rotation_log, encoding='utf-8') as f:
+            epochs = json.load(f)['epochs']
+        return (sum(float(e['scoring_s']) for e in epochs),
+                int(epochs[0]['size']) if epochs else None)
     sel_path = record.find_record(run_dir)
     if sel_path is None:
         return 0.0, None

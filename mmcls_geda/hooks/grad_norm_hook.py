@@ -6,7 +6,9 @@ from ..apis.serving import (make_plan, save_event, saved_selection_path,
                             selection_event, serve_saved, warmup_event)
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection.schedule import Step, warmup_indices
-from .runner_checks import check_runner, check_weighted_model, inner_model
+from .epoch_subsets import EpochSubsets
+from .runner_checks import (check_runner, check_weighted_model, eval_pipeline,
+                            inner_model)
 
 
 @HOOKS.register_module()
@@ -20,6 +22,8 @@ class GradNormHook(Hook):
     re-selection every ``interval`` epochs, a second method from a later
     epoch); the :class:`GEDASubsetDataset` serves the result, ``work_dir``
     keeps it, and a resumed run serves the saved selection of its epoch.
+    The per-epoch methods (``rs2``, ``geda_rotate``, ``strata_rotate``)
+    are served by :class:`~mmcls_geda.hooks.epoch_subsets.EpochSubsets`.
     Register with ``priority='HIGHEST'``, before the learning-rate hooks.
 
     Args:
@@ -33,14 +37,22 @@ class GradNormHook(Hook):
         self.args = SelectionArgs.from_kwargs(**kwargs)
         self.plan = None
         self.serving = None  # the epoch whose selection the wrapper holds
+        # rs2, geda_rotate, strata_rotate: a new subset every epoch
+        self.epoch_subsets = (
+            EpochSubsets(self.args) if self.args.per_epoch() else None)
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.before_run(runner)
         if self.args.trains_weighted():
             check_weighted_model(
                 inner_model(runner), *self.args.weighted_why())
 
     def before_train_epoch(self, runner) -> None:
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.before_train_epoch(runner)
+            return
         wrapper = find_wrapper(runner.data_loader.dataset)
         epoch = runner.epoch
         if self.plan is None:
@@ -68,6 +80,14 @@ class GradNormHook(Hook):
             f'GradNormHook: epoch {epoch}, phase {step.phase}: training on '
             f'the {wrapper.selection.method} selection of epoch {step.due}')
 
+    def after_train_iter(self, runner) -> None:
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.after_train_iter(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.epoch_subsets is not None:
+            self.epoch_subsets.after_train_epoch(runner)
+
     def _serve_warmup(self, runner, wrapper: GEDASubsetDataset) -> None:
         plan, epoch = self.plan, runner.epoch
         wrapper.set_indices(
@@ -88,7 +108,7 @@ class GradNormHook(Hook):
             self.args,
             phase=step.phase,
             epoch=runner.epoch,
-            eval_pipeline=_eval_pipeline(runner),
+            eval_pipeline=eval_pipeline(runner),
             logger=runner.logger)
         wrapper.set_selection(
             run.selection, weighted=self.args.trains_weighted(step.phase))
@@ -108,12 +128,3 @@ class GradNormHook(Hook):
             save_event(runner.work_dir, self.args,
                        selection_event(run, step.phase, runner.epoch),
                        runner.logger)
-
-
-def _eval_pipeline(runner):
-    """The transforms of the run's evaluation loader, if it has one."""
-    for hook in runner.hooks:
-        dataset = getattr(getattr(hook, 'dataloader', None), 'dataset', None)
-        if hasattr(dataset, 'pipeline'):
-            return dataset.pipeline.transforms
-    return None

@@ -4,7 +4,6 @@ import time
 from typing import List
 
 import numpy as np
-import torch.distributed as dist
 from mmcv.runner import HOOKS, Hook, LrUpdaterHook, get_dist_info
 from mmcv.runner.hooks.momentum_updater import MomentumUpdaterHook
 
@@ -14,7 +13,9 @@ from ..selection.budgets import class_rng
 from ..selection.pruning import check_pruning_args, is_pruned, plan_epoch
 from ..selection.pruning_state import load_pruning_state, save_pruning_state
 from ..selection.record import labels_fingerprint
-from .runner_checks import check_runner, check_weighted_model, inner_model
+from .runner_checks import (check_runner, check_weighted_model,
+                            gather_recorded_losses, inner_model,
+                            take_recorded_losses)
 
 
 class _ScheduleView:
@@ -169,25 +170,11 @@ class DynamicPruningHook(Hook):
                 hook.warmup_iters = hook.warmup_epochs * per_epoch
 
     def after_train_iter(self, runner) -> None:
-        recorded = inner_model(runner).recorded_losses
-        if recorded is None:
-            raise RuntimeError(
-                'no per-sample losses were recorded in this iteration: the '
-                'batches need sample_idx (DynamicPruningDataset) and the '
-                'model must be a WeightedImageClassifier')
-        self._batch.append((recorded[0].numpy(), recorded[1].numpy()))
-        inner_model(runner).recorded_losses = None
+        take_recorded_losses(runner, self._batch, 'DynamicPruningDataset')
 
     def after_train_epoch(self, runner) -> None:
-        mine = (np.concatenate([i for i, _ in self._batch]),
-                np.concatenate([v for _, v in self._batch]))
-        self._batch = []
-        rank, world = get_dist_info()
-        shares = [mine]
-        if world > 1:
-            shares = [None] * world
-            dist.all_gather_object(shares, mine)
-        for indices, values in shares:  # rank order: the same everywhere
+        rank, _ = get_dist_info()
+        for indices, values in gather_recorded_losses(self._batch):
             self.losses[indices] = values
             self.seen[indices] = True
         entry = self.log[-1]

@@ -192,3 +192,78 @@ def solve_milp(scores: np.ndarray,
             f'samples (status {pulp.LpStatus[prob.status]!r})')
     values = np.array([d.varValue or 0.0 for d in delta])
     return np.flatnonzero(values > 0.5), status
+
+
+def capped_bin_counts(edges: np.ndarray, w: np.ndarray, k: int,
+                      lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Optimal per-bin counts of a ``k``-sample subset against a reference
+    ECDF when the candidates do not fill every bin.
+
+    The bins are those of :func:`solve_exact` on the reference (the whole
+    class): ``edges`` (length ``J + 2``, ``edges[0] = 0``,
+    ``edges[-1] = n``) cut its sorted scores, ``w`` (length ``J``) weighs
+    the interior nodes. Bin ``b`` can give between ``lower[b]`` (samples
+    that must be in the subset) and ``upper[b]`` samples (those plus the
+    candidates in it). This minimises ``sum_j w_j |A_j / n - C_j / k|``
+    over such counts (``A_j = edges[j + 1]``, ``C_j`` the subset's count
+    up to bin ``j``), which is (P) with the reference's ECDF and the
+    candidate pool apart: GEDA rotation cuts a class into folds, each
+    matching the *whole* class, from the samples not yet placed.
+
+    When the unconstrained optimum of :func:`solve_exact` (bin counts
+    ``round(k A_j / n)`` differenced) fits the bounds it is returned: it
+    attains the lower bound. Otherwise a dynamic programme over the
+    cumulative count (``O(J k)`` states, each minimum over a window of
+    ``upper[b] - lower[b] + 1`` predecessors) finds an exact optimum; ties
+    go to the smallest predecessor count, so the result is deterministic.
+
+    Args:
+        edges: Bin edges in the reference's sorted order.
+        w: Weights of the interior nodes.
+        k: Subset size.
+        lower: Least count per bin (int).
+        upper: Largest count per bin (int), ``>= lower``.
+
+    Returns:
+        np.ndarray: int64 counts per bin, summing to ``k``.
+
+    Raises:
+        ValueError: If no counts within the bounds sum to ``k``.
+    """
+    edges = np.asarray(edges, dtype=np.int64)
+    lower = np.asarray(lower, dtype=np.int64)
+    upper = np.asarray(upper, dtype=np.int64)
+    n = int(edges[-1])
+    if lower.sum() > k or upper.sum() < k or np.any(lower > upper):
+        raise ValueError(
+            f'no {k} samples fit between {int(lower.sum())} required and '
+            f'{int(upper.sum())} available')
+    free = np.diff(nearest_counts(edges, n, k))
+    if np.all(free >= lower) and np.all(free <= upper):
+        return free
+    inf = np.inf
+    value = np.full(k + 1, inf)
+    value[0] = 0.0
+    values = []
+    counts_up_to = np.arange(k + 1)
+    for b in range(lower.size):
+        lo, hi = int(lower[b]), int(min(upper[b], k))
+        width = hi - lo + 1
+        padded = np.concatenate((np.full(hi, inf), value))
+        # new[C] = min value[C - hi .. C - lo]
+        value = np.lib.stride_tricks.sliding_window_view(padded,
+                                                         width).min(axis=1)
+        value = value[:k + 1]
+        if b < lower.size - 1:
+            value = value + w[b] * np.abs(edges[b + 1] / n - counts_up_to / k)
+        values.append(value)
+    counts = np.zeros(lower.size, dtype=np.int64)
+    total = k
+    for b in range(lower.size - 1, -1, -1):
+        before = values[b - 1] if b else np.where(counts_up_to == 0, 0.0, inf)
+        lo_c = max(total - int(upper[b]), 0)
+        hi_c = total - int(lower[b])
+        prev = lo_c + int(np.argmin(before[lo_c:hi_c + 1]))
+        counts[b] = total - prev
+        total = prev
+    return counts

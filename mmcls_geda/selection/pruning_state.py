@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from .record import atomic_write
+from .record import atomic_write, epochs_before
 
 PRUNING_LOG = 'pruning_log.json'
 
@@ -105,9 +105,5 @@ def load_pruning_state(
             f'{path} was drawn with other pruning settings than this run '
             f'({sides}): resume with the saved settings, or start a new '
             'work_dir')
-    log_path = osp.join(work_dir, PRUNING_LOG)
-    log = []
-    if osp.isfile(log_path):
-        with open(log_path, encoding='utf-8') as f:
-            log = [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
+    log = epochs_before(osp.join(work_dir, PRUNING_LOG), epoch)
     return losses, seen, log

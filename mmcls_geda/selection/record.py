@@ -102,6 +102,15 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
             os.remove(tmp)
 
 
+def epochs_before(path: str, epoch: int) -> List[Dict[str, Any]]:
+    """The entries of a per-epoch log (``{"epochs": [...]}``, e.g.
+    ``pruning_log.json``) before ``epoch``; none without the file."""
+    if not osp.isfile(path):
+        return []
+    with open(path, encoding='utf-8') as f:
+        return [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
+
+
 def make_record(selection: Selection,
                 *,
                 fingerprint: Dict[str, Any],

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from . import baselines, geda, gradient_matching
-from .checks import check_choice, check_int, check_number
+from .checks import check_bool, check_choice, check_int, check_number
 
 # What a method reads from the model, in the order of cost.
 READS = ('nothing', 'norms', 'embeddings')
@@ -60,6 +60,9 @@ class Method:
         report_grid: ``options -> (nodes, rule)`` on which the ECDF
             objective is reported.
         solver_name: ``options -> str`` for the record.
+        per_epoch: Whether it serves a new subset every epoch (see
+            :mod:`mmcls_geda.selection.rotation`); its ``solve`` gives the
+            first epoch's subset.
     """
     name: str
     reads: str
@@ -72,6 +75,7 @@ class Method:
                                 str]] = (lambda opts:
                                          (REPORT_NODES, REPORT_RULE))
     solver_name: Optional[Callable[[Dict[str, Any]], str]] = None
+    per_epoch: bool = False
 
     def resolve(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """The options with defaults filled in, checked."""
@@ -122,8 +126,8 @@ _EXACT_ONLY = ('within_bin', )
 _MILP_ONLY = ('milp_solver', 'time_limit')
 
 
-def _check_geda(opts: Dict[str, Any], given: set) -> None:
-    check_choice(opts['solver'], 'solver', GEDA_SOLVERS)
+def _check_grid(opts: Dict[str, Any]) -> None:
+    """The ECDF grid: ``nodes`` (None: every score) and ``rule``."""
     if opts['nodes'] is not None:
         check_int(opts['nodes'], 'nodes', 2)
     check_choice(opts['rule'], 'rule', geda.QUADRATURE_RULES)
@@ -131,6 +135,11 @@ def _check_geda(opts: Dict[str, Any], given: set) -> None:
             'nodes'] is not None and opts['nodes'] % 2:
         raise ValueError('Simpson\'s rule needs an even number of intervals, '
                          f'got nodes={opts["nodes"]}')
+
+
+def _check_geda(opts: Dict[str, Any], given: set) -> None:
+    check_choice(opts['solver'], 'solver', GEDA_SOLVERS)
+    _check_grid(opts)
     check_choice(opts['within_bin'], 'within_bin', geda.WITHIN_BIN)
     wrong = _MILP_ONLY if opts['solver'] == 'exact' else _EXACT_ONLY
     misplaced = sorted(given & set(wrong))
@@ -244,3 +253,62 @@ register_method(
         defaults=dict(lam=1e-3, steps=64),
         check=_check_gradmatch,
         weighted=True))
+
+# --- per-epoch subsets (RS2, GEDA rotation) ----------------------------------
+from . import rotation  # noqa: E402
+
+
+def _check_refold(opts: Dict[str, Any]) -> None:
+    check_choice(opts['refold'], 'refold', rotation.REFOLDS)
+
+
+def _check_geda_rotate(opts: Dict[str, Any], given: set) -> None:
+    check_int(opts['nodes'], 'nodes', 2)
+    _check_grid(opts)
+    _check_refold(opts)
+
+
+def _check_strata_rotate(opts: Dict[str, Any], given: set) -> None:
+    check_int(opts['quantiles'], 'quantiles', 1)
+    _check_refold(opts)
+
+
+def _check_rs2(opts: Dict[str, Any], given: set) -> None:
+    check_bool(opts['replace'], 'replace')
+
+
+def _first_fold(method: str):
+
+    def solve(scores, k, rng, opts) -> ClassChoice:
+        return ClassChoice(
+            rotation.cycle_folds(scores, k, method, opts, rng)[0])
+
+    return solve
+
+
+register_method(
+    Method(
+        'rs2',
+        'nothing',
+        lambda n, k, rng, opts: ClassChoice(
+            baselines.select_random(n, k, rng)),
+        defaults=dict(replace=False),
+        check=_check_rs2,
+        per_epoch=True))
+register_method(
+    Method(
+        'geda_rotate',
+        'norms',
+        _first_fold('geda_rotate'),
+        defaults=dict(nodes=5, rule='trapezoid', refold='loss'),
+        check=_check_geda_rotate,
+        report_grid=lambda opts: (opts['nodes'], opts['rule']),
+        per_epoch=True))
+register_method(
+    Method(
+        'strata_rotate',
+        'norms',
+        _first_fold('strata_rotate'),
+        defaults=dict(quantiles=4, refold='loss'),
+        check=_check_strata_rotate,
+        per_epoch=True))

@@ -1,0 +1,205 @@
+"""Per-epoch subsets (RS2, GEDA rotation) served through GradNormHook.
+
+:class:`GradNormHook` hands every event to :class:`EpochSubsets` when its
+method serves a new subset every epoch (``get_method(method).per_epoch``).
+The plan is pure numpy (:class:`~mmcls_geda.selection.rotation.
+RotationPlan`); this class only scores, records the training losses,
+serves each epoch's indices through the wrapper and saves what a resumed
+run needs.
+"""
+import inspect
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+from mmcv.runner import get_dist_info
+
+from ..apis import SelectionArgs, score_and_select
+from ..datasets.subset import GEDASubsetDataset, find_wrapper
+from ..selection import record
+from ..selection.rotation import (RotationPlan, fold_objective, load_state,
+                                  save_state)
+from .runner_checks import (eval_pipeline, gather_recorded_losses, inner_model,
+                            take_recorded_losses)
+
+
+class EpochSubsets:
+    """Serve a per-epoch method's subset every epoch.
+
+    Args:
+        args: The hook's settings; ``args.method`` is ``'rs2'``,
+            ``'geda_rotate'`` or ``'strata_rotate'`` (its schedule
+            arguments were refused at their non-defaults by
+            :class:`~mmcls_geda.apis.SelectionArgs`).
+    """
+
+    def __init__(self, args: SelectionArgs):
+        if not args.per_epoch():
+            raise ValueError(f'method {args.method!r} selects once (or on a '
+                             'schedule), not every epoch: GradNormHook '
+                             'serves it itself')
+        self.args = args
+        self.method, self.seed = args.method, args.seed
+        self.options = args.resolved_options()
+        self.records_losses = args.needs_losses()
+        self.plan: Optional[RotationPlan] = None
+        self.losses = self.cycle_scores = self.carry = None
+        self.log: List[Dict[str, Any]] = []
+        self._batch: List = []
+
+    # --- events --------------------------------------------------------------
+
+    def before_run(self, runner) -> None:
+        if not self.records_losses:
+            return
+        model = inner_model(runner)
+        takes = 'sample_idx' in inspect.signature(
+            model.forward_train).parameters
+        if not takes or getattr(model, 'augments', None) is not None:
+            raise TypeError(
+                f"method {self.method!r} with refold='loss' folds later "
+                'cycles on the per-sample training losses, which only '
+                "model.type='WeightedImageClassifier' without batch augments "
+                f'(Mixup/CutMix) records; got {type(model).__name__}'
+                f"{' with augments' if takes else ''}: change the model or "
+                "choose refold='grad_norm' or 'fixed'")
+
+    def before_train_epoch(self, runner) -> None:
+        wrapper = find_wrapper(runner.data_loader.dataset)
+        epoch = runner.epoch
+        self._scoring_s = 0.0
+        if self.plan is None:
+            self._start(runner, wrapper, epoch)
+        plan = self.plan
+        refolded = plan.new_cycle(epoch)
+        if refolded:
+            # what the last cycle left over is served first in this one
+            self.carry = plan.leftover(epoch - 1, self.cycle_scores,
+                                       self.carry)
+            refold = self.options['refold']
+            if refold == 'loss':
+                self.cycle_scores = self._recorded_losses()
+            elif refold == 'grad_norm':
+                self.cycle_scores = self._norms(runner, wrapper)
+        indices = plan.indices(epoch, self.cycle_scores, self.carry)
+        wrapper.set_indices(indices)
+        wrapper.selection = None
+        wrapper.serve_sample_idx(self.records_losses)
+        entry = dict(
+            epoch=epoch,
+            size=int(indices.size),
+            refolded=bool(refolded),
+            carried=int(self.carry.sum()) if self.carry is not None else 0,
+            scoring_s=self._scoring_s,
+            start=time.time())
+        if plan.reads_scores:
+            entry['objective'] = self._objective(indices)
+        self.log.append(entry)
+        runner.logger.info(
+            f'GradNormHook: epoch {epoch}: {self.method} serves '
+            f'{indices.size} of {plan.labels.size} samples' +
+            (f', a new cycle folded on {self.options["refold"]}'
+             if refolded else '') +
+            (f', fold objective mean {entry["objective"]:.4g}' if plan.
+             reads_scores else ''))
+
+    def after_train_iter(self, runner) -> None:
+        if not self.records_losses:
+            return
+        take_recorded_losses(runner, self._batch,
+                             'GEDASubsetDataset.serve_sample_idx')
+
+    def after_train_epoch(self, runner) -> None:
+        if self.records_losses:
+            # rank order: the same everywhere
+            for indices, values in gather_recorded_losses(self._batch):
+                self.losses[indices] = values
+        self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
+        if get_dist_info()[0] == 0:
+            save_state(runner.work_dir, runner.epoch + 1,
+                       self.losses, self.cycle_scores, self.carry,
+                       self._settings(), self.log)
+
+    # --- helpers -------------------------------------------------------------
+
+    def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
+        if wrapper.selection_file is not None:
+            raise ValueError(
+                f'the wrapper serves the fixed selection '
+                f'{wrapper.selection_file}, and method {self.method!r} '
+                'serves a new subset every epoch: drop one of them')
+        self.fingerprint = wrapper.fingerprint
+        self.plan = RotationPlan(wrapper.full_labels, wrapper.fraction,
+                                 self.method, self.options, self.seed)
+        runner.logger.info(f'GradNormHook: {self.plan.describe()}')
+        n = wrapper.full_labels.size
+        if epoch > 0:
+            self.losses, self.cycle_scores, self.carry, self.log = load_state(
+                runner.work_dir, epoch, self._settings())
+            runner.logger.info(
+                f'GradNormHook: resumed at epoch {epoch} with the losses '
+                f'of {int(np.sum(~np.isnan(self.losses)))} samples')
+            return
+        self.losses = np.full(n, np.nan)
+        if self.plan.reads_scores:
+            self.carry = np.zeros(n, dtype=bool)
+            self.cycle_scores = self._norms(runner, wrapper)
+            if self.args.save_norms and get_dist_info()[0] == 0:
+                record.save_scores(runner.work_dir, self.cycle_scores,
+                                   wrapper.full_labels)
+
+    def _settings(self) -> Dict[str, Any]:
+        """What a resumed run must share with the saved state."""
+        return dict(
+            method=self.method,
+            options=self.options,
+            seed=self.seed,
+            fraction=self.plan.fraction,
+            scope=self.args.scope,
+            fingerprint=self.fingerprint)
+
+    def _recorded_losses(self) -> np.ndarray:
+        """The last recorded loss of every sample; a sample never trained
+        on yet (left over by a class whose budget was rounded down) gets
+        its class's median loss."""
+        scores = self.losses.copy()
+        for members in self.plan.members:
+            values = scores[members]
+            missing = np.isnan(values)
+            if missing.all():
+                raise RuntimeError(
+                    'a class has no recorded training loss to re-fold on')
+            values[missing] = np.median(values[~missing])
+            scores[members] = values
+        return scores
+
+    def _objective(self, indices: np.ndarray) -> float:
+        """Mean over classes of the served fold's objective against its
+        class (on the cycle's scores and the method's bins)."""
+        values = []
+        chosen = np.zeros(self.plan.labels.size, dtype=bool)
+        chosen[indices] = True
+        for members in self.plan.members:
+            positions = np.flatnonzero(chosen[members])
+            values.append(
+                fold_objective(self.cycle_scores[members], positions,
+                               self.method, self.options))
+        return float(np.mean(values))
+
+    def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
+        """Per-sample gradient norms of the whole training set, now."""
+        # the pipeline's pass (rank shares, gathered); its selection, the
+        # method's first fold, is not used
+        run = score_and_select(
+            runner.model,
+            wrapper,
+            self.args,
+            epoch=runner.epoch,
+            eval_pipeline=eval_pipeline(runner),
+            logger=runner.logger)
+        took = run.scoring_s
+        self._scoring_s += took
+        runner.logger.info(f'GradNormHook: epoch {runner.epoch}: '
+                           f'{self.args.scope} gradient norms took '
+                           f'{took:.1f}s')
+        return np.asarray(run.norms, dtype=np.float64)
