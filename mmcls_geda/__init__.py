@@ -20,12 +20,13 @@ def _installed(name: str) -> bool:
 
 
 if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
-    from .apis import apply_geda, apply_pruning, score_and_select
+    from .apis import (apply_geda, apply_pruning, score_and_select,
+                       use_pauseless_runner)
     from .datasets import (GEDASubsetDataset, LocalCIFAR10, LocalCIFAR100,
                            SklearnDigits)
     from .hooks import DynamicPruningHook, GradNormHook
     from .models import WeightedImageClassifier
-    from .runners import PauselessEpochBasedRunner, use_pauseless_runner
+    from .runners import PauselessEpochBasedRunner
     __all__ += [
         'apply_geda', 'apply_pruning', 'score_and_select',
         'DynamicPruningHook', 'GEDASubsetDataset', 'GradNormHook',

@@ -620,8 +620,8 @@ def _package_imports(path: str) -> set:
 
 
 def test_imports_point_downwards():
-    """hooks -> apis -> scoring/datasets -> selection; never upwards, by
-    relative or absolute imports."""
+    """hooks -> apis -> runners/scoring/datasets -> selection; never
+    upwards, by relative or absolute imports."""
     package = osp.join(REPO, 'mmcls_geda')
 
     def imported(layer):
@@ -637,6 +637,7 @@ def test_imports_point_downwards():
         assert 'hooks' not in imported(lower), lower
     assert 'apis' not in imported('datasets') | imported('scoring')
     assert imported('selection') <= set()  # nothing of the package above
+    assert imported('runners') <= set()  # a runner knows no hook or data
 
 
 def test_the_import_check_sees_absolute_imports(tmp_path):

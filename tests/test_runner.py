@@ -24,7 +24,7 @@ from mmcv.runner import (RUNNERS, EpochBasedRunner, Hook, build_optimizer,
 from mmcls_geda import (GradNormHook, PauselessEpochBasedRunner,
                         use_pauseless_runner)
 from mmcls_geda.datasets.subset import find_wrapper
-from .conftest import (TRAIN_PIPELINE, ServedIndices, free_port,
+from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
                        small_resnet_cfg, wrapper_cfg)
 
 # a val workflow computes the loss: the test images with their labels
@@ -351,3 +351,16 @@ def test_end_to_end_benchmark_breakdown(cifar10_root, tmp_path, python):
     timings = json.load(
         open(tmp_path / 'f0.5-pauseless' / 'end_to_end_timings.json'))
     assert len(timings['epochs']) == 2 and len(timings['evals']) == 1
+
+
+def test_apply_geda_and_apply_pruning_take_the_pauseless_runner():
+    from mmcls_geda import apply_geda, apply_pruning
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'demo', 'resnet18_1xb64-full_digits.py'))
+    for made in (apply_geda(cfg, 0.4, epoch_pause=0),
+                 apply_pruning(cfg, ratio=0.5, epoch_pause=0.25)):
+        assert made.runner.type == 'PauselessEpochBasedRunner'
+        assert made.runner.max_epochs == cfg.runner.max_epochs
+    assert apply_geda(cfg, 0.4).runner == cfg.runner  # None: kept
+    with pytest.raises(ValueError, match='epoch_pause'):
+        apply_geda(cfg, 0.4, epoch_pause=-1)

@@ -2,6 +2,7 @@
 import copy
 from typing import Any, Dict, Optional
 
+from ..runners import set_runner
 from ..selection import check_fraction
 from ..selection.pruning import check_pruning_args
 from ..selection.schedule import warmup_epoch_count
@@ -44,6 +45,7 @@ def apply_geda(cfg,
                method: str = 'geda',
                *,
                hook: Optional[Dict[str, Any]] = None,
+               epoch_pause: Optional[float] = None,
                **options: Any):
     """Wrap ``data.train`` in GEDASubsetDataset and add the GradNormHook.
 
@@ -71,6 +73,9 @@ def apply_geda(cfg,
         hook: Further GradNormHook arguments (``scope``, ``seed``,
             ``interval``, ``warmup_epochs``, ``weights``, ``then``,
             ``scoring_pipeline``, ``checkpoint``, ...).
+        epoch_pause: None: keep the config's runner; a number of seconds
+            (0 for none): train with ``PauselessEpochBasedRunner``, which
+            sleeps that long at each epoch start instead of mmcv's 2 s.
         **options: The method's options (e.g. ``nodes=5``).
 
     Returns:
@@ -89,6 +94,8 @@ def apply_geda(cfg,
     args = SelectionArgs(method=method, options=dict(options), **hook)
     check_not_combined(cfg, 'GEDASubsetDataset')
     cfg, as_config = _plain(cfg)
+    if epoch_pause is not None:
+        set_runner(cfg, epoch_pause)
     max_epochs = (cfg.get('runner') or {}).get('max_epochs')
     if max_epochs is not None and args.warmup_epochs:
         # the hook's bound, with the fraction for the share of a pass an
@@ -123,7 +130,8 @@ def apply_pruning(cfg,
                   ratio: float = 0.5,
                   rule: str = 'infobatch',
                   anneal: float = 0.125,
-                  seed: int = 0):
+                  seed: int = 0,
+                  epoch_pause: Optional[float] = None):
     """Turn any mmcls classification config into dynamic pruning.
 
     Wraps ``data.train`` in ``DynamicPruningDataset``, sets
@@ -141,6 +149,8 @@ def apply_pruning(cfg,
             many candidates, drawn uniformly: the control).
         anneal: Share of the epochs, at the end, on all data.
         seed: Seed of the per-epoch draws.
+        epoch_pause: As :func:`apply_geda`'s: None keeps the runner, a
+            number of seconds trains with ``PauselessEpochBasedRunner``.
 
     Returns:
         The same type as ``cfg``.
@@ -148,6 +158,8 @@ def apply_pruning(cfg,
     settings = check_pruning_args(ratio, rule, anneal, seed)
     check_not_combined(cfg, 'DynamicPruningDataset')
     cfg, as_config = _plain(cfg)
+    if epoch_pause is not None:
+        set_runner(cfg, epoch_pause)
     train = cfg['data']['train']
     if train.get('type') == 'DynamicPruningDataset':
         train = train['dataset']
@@ -158,6 +170,28 @@ def apply_pruning(cfg,
     cfg['model']['normalize_weights'] = False
     _add_hook(cfg,
               dict(type='DynamicPruningHook', **settings, priority='HIGHEST'))
+    return _returned(cfg, as_config)
+
+
+def use_pauseless_runner(cfg, epoch_pause: Optional[float] = 0.0):
+    """A copy of ``cfg`` trained by ``PauselessEpochBasedRunner``.
+
+    Keeps the runner's other settings (``max_epochs``) and adds
+    ``mmcls_geda`` to ``custom_imports`` (the runner is registered when the
+    package is imported). ``epoch_pause=None`` returns the config with
+    mmcv's ``EpochBasedRunner`` (the pause of 2 s), for comparisons.
+
+    Args:
+        cfg (mmcv.Config | dict): An mmcls config with an epoch-based
+            runner (``EpochBasedRunner`` or the pauseless one).
+        epoch_pause: Seconds slept at each epoch start (>= 0), or None for
+            mmcv's own runner.
+
+    Returns:
+        The same type as ``cfg``.
+    """
+    cfg, as_config = _plain(cfg)
+    set_runner(cfg, epoch_pause)
     return _returned(cfg, as_config)
 
 

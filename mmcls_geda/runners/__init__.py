@@ -1,4 +1,4 @@
 """Runners the plugin registers in ``mmcv.runner.RUNNERS`` (opt-in)."""
-from .pauseless import PauselessEpochBasedRunner, use_pauseless_runner
+from .pauseless import PauselessEpochBasedRunner, set_runner
 
-__all__ = ['PauselessEpochBasedRunner', 'use_pauseless_runner']
+__all__ = ['PauselessEpochBasedRunner', 'set_runner']

@@ -14,7 +14,6 @@ This runner is the same loop with the pause made an argument
 (``epoch_pause``, default 0). ``docs/benchmarks.md`` ("Fixed costs and the
 pauseless runner") has the measurements and the cases tested.
 """
-import copy
 import math
 import time
 from typing import Any, Optional
@@ -47,7 +46,8 @@ class PauselessEpochBasedRunner(EpochBasedRunner):
 
     Config: ``runner = dict(type='PauselessEpochBasedRunner',
     max_epochs=12, epoch_pause=0)`` with ``mmcls_geda`` in
-    ``custom_imports``, or :func:`use_pauseless_runner`.
+    ``custom_imports``, or :func:`mmcls_geda.apis.use_pauseless_runner`
+    (``epoch_pause=`` of ``apply_geda``/``apply_pruning``).
 
     Args:
         epoch_pause: Seconds to sleep after ``before_train_epoch`` and
@@ -99,33 +99,21 @@ class PauselessEpochBasedRunner(EpochBasedRunner):
         self.call_hook('after_val_epoch')
 
 
-def use_pauseless_runner(cfg, epoch_pause: Optional[float] = 0.0):
-    """A copy of ``cfg`` trained by :class:`PauselessEpochBasedRunner`.
+def set_runner(cfg: dict, epoch_pause: Optional[float]) -> None:
+    """Make the plain config dict ``cfg`` train with this runner (or, with
+    ``epoch_pause=None``, with mmcv's ``EpochBasedRunner``), in place;
+    the runner's other settings (``max_epochs``) are kept.
 
-    Keeps the runner's other settings (``max_epochs``) and adds
-    ``mmcls_geda`` to ``custom_imports`` (the runner is registered when
-    the package is imported). ``epoch_pause=None`` returns the config with
-    mmcv's ``EpochBasedRunner`` (the pause of 2 s), for comparisons.
-
-    Args:
-        cfg (mmcv.Config | dict): An mmcls config with an epoch-based
-            runner (``EpochBasedRunner``, or this one).
-        epoch_pause: Seconds slept at each epoch start (>= 0), or None for
-            mmcv's own runner.
-
-    Returns:
-        The same type as ``cfg``.
+    Raises:
+        ValueError: For a bad pause, or a runner that is not epoch-based.
     """
-    from mmcv import Config
     if epoch_pause is not None:
         epoch_pause = _check_pause(epoch_pause)
-    as_config = isinstance(cfg, Config)
-    cfg = cfg._cfg_dict.to_dict() if as_config else copy.deepcopy(cfg)
     runner = dict(cfg.get('runner') or {})
     kind = runner.get('type', 'EpochBasedRunner')
     if kind not in ('EpochBasedRunner', 'PauselessEpochBasedRunner'):
         raise ValueError(
-            'use_pauseless_runner replaces an epoch-based runner '
+            'the pauseless runner replaces an epoch-based runner '
             "(runner.type 'EpochBasedRunner' or 'PauselessEpochBasedRunner'"
             f'); got runner.type {kind!r}')
     runner.pop('epoch_pause', None)
@@ -135,10 +123,3 @@ def use_pauseless_runner(cfg, epoch_pause: Optional[float] = 0.0):
         runner.update(
             type='PauselessEpochBasedRunner', epoch_pause=epoch_pause)
     cfg['runner'] = runner
-    imports = dict(cfg.get('custom_imports') or {})
-    names = list(imports.get('imports', []))
-    if 'mmcls_geda' not in names:
-        names.append('mmcls_geda')
-    cfg['custom_imports'] = dict(
-        imports, imports=names, allow_failed_imports=False)
-    return Config(cfg) if as_config else cfg
