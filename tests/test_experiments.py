@@ -525,9 +525,11 @@ def test_experiments_sit_above_apis_and_selection_only():
 def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
     from mmcls_geda.experiments.collect import pruning_samples
     assert pruning_samples(str(tmp_path)) is None  # not a pruning run
+    # the keys DynamicPruningHook writes (tests/test_pruning.py reads the
+    # hook's own log)
     epochs = [
-        dict(epoch=e, processed=p, n=100)
-        for e, p in enumerate((100, 62, 58, 100))
+        dict(epoch=e, processed=p, above=a, below=100 - a)
+        for e, (p, a) in enumerate(((100, 100), (62, 40), (58, 30), (100, 55)))
     ]
     (tmp_path / PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
     assert pruning_samples(str(tmp_path)) == (320, 400)

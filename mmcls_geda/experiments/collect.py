@@ -101,8 +101,9 @@ def pruning_samples(run_dir: str) -> Optional[Tuple[int, int]]:
         return None
     with open(path, encoding='utf-8') as f:
         epochs = json.load(f)['epochs']
-    return (sum(int(e['processed'])
-                for e in epochs), sum(int(e['n']) for e in epochs))
+    # every epoch sorts all n samples into above / below the mean loss
+    return (sum(int(e['processed']) for e in epochs),
+            sum(int(e['above']) + int(e['below']) for e in epochs))
 
 
 def served_samples(cfg) -> int:
