@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from .record import atomic_write, epochs_before
+from .record import atomic_write, epochs_before, settings_differ
 
 PRUNING_LOG = 'pruning_log.json'
 
@@ -95,12 +95,8 @@ def load_pruning_state(
         raise ValueError(
             f'{path} was written by the fixed-budget pruning (keep=), which '
             'no longer exists and saved no settings: start a new work_dir')
-    differ = [(key, made_with.get(key), value)
-              for key, value in settings.items()
-              if json.loads(json.dumps(value)) != made_with.get(key)]
-    if differ:
-        sides = '; '.join(f'{key}: saved {old!r}, configured {new!r}'
-                          for key, old, new in differ)
+    sides = settings_differ(made_with, settings)
+    if sides:
         raise ValueError(
             f'{path} was drawn with other pruning settings than this run '
             f'({sides}): resume with the saved settings, or start a new '

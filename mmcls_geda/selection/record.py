@@ -213,11 +213,8 @@ def check_schedule(work_dir: str, settings: Dict[str, Any]) -> None:
     saved = _load_schedule(path).get('settings')
     if saved is None:
         return  # written before the settings were kept
-    differ = [(key, saved.get(key), value) for key, value in settings.items()
-              if _canonical(saved.get(key)) != _canonical(value)]
-    if differ:
-        lines = '; '.join(f'{key}: saved {old!r}, configured {new!r}'
-                          for key, old, new in differ)
+    lines = settings_differ(saved, settings)
+    if lines:
         raise ValueError(
             f'{path} records a run with another schedule than this one '
             f'({lines}): resume with the schedule it was made with, or start '
@@ -288,11 +285,8 @@ def check_settings(record: Dict[str, Any], path: str,
                    expected: Dict[str, Any]) -> None:
     """A ValueError naming both sides unless ``record`` was made with the
     settings in ``expected`` (keys from :data:`SETTINGS`)."""
-    differ = [(key, record.get(key), value) for key, value in expected.items()
-              if _canonical(record.get(key)) != _canonical(value)]
-    if differ:
-        lines = '; '.join(f'{key}: saved {saved!r}, configured {value!r}'
-                          for key, saved, value in differ)
+    lines = settings_differ(record, expected)
+    if lines:
         made = f'method {record.get("method")!r}'
         if record.get('weights'):
             made += f', weights={record["weights"]!r}'
@@ -311,6 +305,16 @@ def check_settings(record: Dict[str, Any], path: str,
 def _canonical(value: Any) -> Any:
     # JSON turns tuples into lists and keeps floats: compare as JSON does
     return json.loads(json.dumps(value))
+
+
+def settings_differ(saved: Dict[str, Any], configured: Dict[str, Any]) -> str:
+    """The settings of ``configured`` that ``saved`` (a file's) holds
+    otherwise, as ``'key: saved X, configured Y; ...'`` (compared as JSON
+    stores them); empty when they agree."""
+    return '; '.join(
+        f'{key}: saved {saved.get(key)!r}, configured {value!r}'
+        for key, value in sorted(configured.items())
+        if _canonical(saved.get(key)) != _canonical(value))
 
 
 def check_scores_fit(record: Dict[str, Any], work_dir: str, norms: np.ndarray,

@@ -468,12 +468,8 @@ def load_state(work_dir: str, epoch: int, settings: Dict[str, Any]):
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f'{path} is truncated or not a rotation state '
                          f'({err}): start again from epoch 0') from None
-    wanted = json.loads(json.dumps(settings, sort_keys=True))
-    differ = [(key, saved.get(key), wanted[key]) for key in sorted(wanted)
-              if saved.get(key) != wanted[key]]
-    if differ:
-        lines = '; '.join(f'{key}: saved {s!r}, configured {w!r}'
-                          for key, s, w in differ)
+    lines = record.settings_differ(saved, settings)
+    if lines:
         raise ValueError(
             f'{path} was saved with other settings than this run ({lines}): '
             'resume with the settings it was made with, or start a new '
