@@ -311,10 +311,9 @@ def settings_differ(saved: Dict[str, Any], configured: Dict[str, Any]) -> str:
     """The settings of ``configured`` that ``saved`` (a file's) holds
     otherwise, as ``'key: saved X, configured Y; ...'`` (compared as JSON
     stores them); empty when they agree."""
-    return '; '.join(
-        f'{key}: saved {saved.get(key)!r}, configured {value!r}'
-        for key, value in sorted(configured.items())
-        if _canonical(saved.get(key)) != _canonical(value))
+    return '; '.join(f'{key}: saved {saved.get(key)!r}, configured {value!r}'
+                     for key, value in sorted(configured.items())
+                     if _canonical(saved.get(key)) != _canonical(value))
 
 
 def check_scores_fit(record: Dict[str, Any], work_dir: str, norms: np.ndarray,
