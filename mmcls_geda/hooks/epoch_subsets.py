@@ -17,8 +17,9 @@ from mmcv.runner import get_dist_info
 from ..apis import SelectionArgs, score_and_select
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import record
-from ..selection.rotation import (RotationPlan, fold_objective, load_state,
-                                  save_state)
+from ..selection.folds import fold_objective
+from ..selection.rotation import RotationPlan
+from ..selection.rotation_state import load_state, save_state
 from .runner_checks import (eval_pipeline, gather_recorded_losses, inner_model,
                             take_recorded_losses)
 

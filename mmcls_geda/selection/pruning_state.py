@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from .record import atomic_write, epochs_before, settings_differ
+from .files import atomic_write, epochs_before, settings_differ
 
 PRUNING_LOG = 'pruning_log.json'
 

@@ -30,11 +30,12 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .core import Selection
+from .files import atomic_write, settings_differ
 
 SCHEMA_VERSION = 3
 SELECTION_FILE = 'geda_selection.json'
@@ -89,26 +90,6 @@ def labels_fingerprint(labels: np.ndarray) -> Dict[str, Any]:
     return dict(
         length=int(labels.size),
         labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest()[:16])
-
-
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """``write(tmp_path)``, then rename: no half-written file is left."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def epochs_before(path: str, epoch: int) -> List[Dict[str, Any]]:
-    """The entries of a per-epoch log (``{"epochs": [...]}``, e.g.
-    ``pruning_log.json``) before ``epoch``; none without the file."""
-    if not osp.isfile(path):
-        return []
-    with open(path, encoding='utf-8') as f:
-        return [e for e in json.load(f)['epochs'] if e['epoch'] < epoch]
 
 
 def make_record(selection: Selection,
@@ -300,20 +281,6 @@ def check_settings(record: Dict[str, Any], path: str,
             'settings it was made with (method, options, weights, weighted), '
             'or select again for this run (a new work_dir, or '
             'tools/geda_select.py with this config)')
-
-
-def _canonical(value: Any) -> Any:
-    # JSON turns tuples into lists and keeps floats: compare as JSON does
-    return json.loads(json.dumps(value))
-
-
-def settings_differ(saved: Dict[str, Any], configured: Dict[str, Any]) -> str:
-    """The settings of ``configured`` that ``saved`` (a file's) holds
-    otherwise, as ``'key: saved X, configured Y; ...'`` (compared as JSON
-    stores them); empty when they agree."""
-    return '; '.join(f'{key}: saved {saved.get(key)!r}, configured {value!r}'
-                     for key, value in sorted(configured.items())
-                     if _canonical(saved.get(key)) != _canonical(value))
 
 
 def check_scores_fit(record: Dict[str, Any], work_dir: str, norms: np.ndarray,

@@ -255,7 +255,7 @@ register_method(
         weighted=True))
 
 # --- per-epoch subsets (RS2, GEDA rotation) ----------------------------------
-from . import rotation  # noqa: E402
+from . import folds, rotation  # noqa: E402
 
 
 def _check_refold(opts: Dict[str, Any]) -> None:
@@ -280,8 +280,7 @@ def _check_rs2(opts: Dict[str, Any], given: set) -> None:
 def _first_fold(method: str):
 
     def solve(scores, k, rng, opts) -> ClassChoice:
-        return ClassChoice(
-            rotation.cycle_folds(scores, k, method, opts, rng)[0])
+        return ClassChoice(folds.cycle_folds(scores, k, method, opts, rng)[0])
 
     return solve
 

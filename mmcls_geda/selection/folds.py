@@ -1,0 +1,184 @@
+"""Per-class building blocks of the per-epoch subsets (RS2 blocks, GEDA and
+stratified folds against the whole class), for
+:mod:`mmcls_geda.selection.rotation`. numpy only.
+"""
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import geda
+
+# seed streams, apart from each other and from the selection seeds
+_RS2_STREAM, _REPLACE_STREAM, _FOLD_STREAM = 2_000_003, 2_000_029, 2_000_039
+
+
+def _rng(*parts: int) -> np.random.Generator:
+    return np.random.default_rng([int(p) for p in parts])
+
+
+# --- RS2 ---------------------------------------------------------------------
+
+
+def block_of_stream(n: int, k: int, epoch: int, seed: int,
+                    label: int) -> np.ndarray:
+    """Positions (into a class of ``n``) of block ``epoch`` of ``k``.
+
+    The stream is a sequence of passes, each a seeded permutation of
+    ``range(n)``; epoch ``e`` takes the stream's entries
+    ``[e k, (e + 1) k)``. The samples that end pass ``p`` inside the block
+    that spans passes ``p`` and ``p + 1`` are moved to the end of pass
+    ``p + 1``, so no block holds a sample twice and every sample is in
+    exactly one block per pass.
+
+    Args:
+        n: Class size.
+        k: Block size, ``1 <= k <= n``.
+        epoch: Block number (>= 0).
+        seed: Run seed.
+        label: The class (its own stream).
+
+    Returns:
+        np.ndarray: ``k`` distinct positions in ``[0, n)``.
+    """
+    start, stop = epoch * k, (epoch + 1) * k
+    last_pass = (stop - 1) // n
+    out: List[np.ndarray] = []
+    perm = None
+    for p in range(last_pass + 1):
+        new = _rng(seed, _RS2_STREAM, label, p).permutation(n)
+        if perm is not None:
+            boundary = p * n
+            # the part of pass p - 1 in the block that straddles the pass
+            tail = perm[boundary // k * k - (p - 1) * n:]
+            if tail.size:
+                last = np.isin(new, tail)
+                new = np.concatenate([new[~last], new[last]])
+        perm = new
+        lo, hi = max(start, p * n), min(stop, (p + 1) * n)
+        if lo < hi:
+            out.append(perm[lo - p * n:hi - p * n])
+    return np.concatenate(out).astype(np.int64)
+
+
+def rs2_positions(n: int, k: int, epoch: int, seed: int, label: int,
+                  replace: bool) -> np.ndarray:
+    """The positions class ``label`` serves in ``epoch`` under ``rs2``."""
+    if replace:
+        rng = _rng(seed, _REPLACE_STREAM, label, epoch)
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+    return np.sort(block_of_stream(n, k, epoch, seed, label))
+
+
+# --- folds matching the class ------------------------------------------------
+
+
+def fold_bins(sorted_scores: np.ndarray, method: str,
+              options: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+    """``(edges, w)``: the bins (in sorted order) and interior weights the
+    folds of a class are matched on."""
+    n = sorted_scores.size
+    if method == 'geda_rotate':
+        t, w = geda.node_grid(sorted_scores, options['nodes'], options['rule'])
+        cuts = np.searchsorted(sorted_scores, t, side='right')
+    elif method == 'strata_rotate':
+        q = np.arange(1, options['quantiles'])
+        cuts = q * n // options['quantiles']  # strata by rank
+        w = np.ones(q.size)
+    else:
+        raise ValueError(f'method {method!r} has no folds; choose one of '
+                         "['geda_rotate', 'strata_rotate']")
+    return np.concatenate(([0], cuts, [n])).astype(np.int64), w
+
+
+def cycle_folds(scores: np.ndarray,
+                k: int,
+                method: str,
+                options: Dict[str, Any],
+                rng: np.random.Generator,
+                m: Optional[int] = None,
+                carry: Optional[np.ndarray] = None) -> List[np.ndarray]:
+    """Cut one class into ``m`` folds of ``k`` samples (one cycle).
+
+    The folds are chosen one after the other from the samples not yet
+    placed, each matching the whole class's ECDF on the method's bins
+    (exactly: :func:`~mmcls_geda.selection.geda.capped_bin_counts`, then a
+    random choice inside each bin). A fold that finds fewer than ``k``
+    samples unplaced takes them all and is topped up with samples already
+    placed, chosen by the same objective (with ``m = ceil(n / k)``: the
+    last fold). When ``m k < n`` the ``n - m k`` samples left are not served
+    in the cycle; the caller passes them to the next cycle as ``carry``,
+    which puts them first, into fold 0.
+
+    Args:
+        scores: The class's scores (1-D).
+        k: Fold size, ``1 <= k <= n``.
+        method: ``'geda_rotate'`` or ``'strata_rotate'``.
+        options: The method's resolved options.
+        rng: The cycle's random stream.
+        m: Folds (default ``ceil(n / k)``: every sample once).
+        carry: Positions fold 0 must hold (at most ``k`` of them are).
+
+    Returns:
+        list[np.ndarray]: ``m`` sorted arrays of ``k`` distinct positions
+        into ``scores``.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = scores.size
+    order = np.argsort(scores, kind='stable')
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    edges, w = fold_bins(scores[order], method, options)
+    bin_of = np.repeat(np.arange(edges.size - 1), np.diff(edges))
+    bins = edges.size - 1
+    unplaced = np.ones(n, dtype=bool)  # by rank in `order`
+    first = np.zeros(n, dtype=bool)
+    if carry is not None and len(carry):
+        first[rank[np.asarray(carry, dtype=np.int64)]] = True
+    m = -(-n // k) if m is None else int(m)
+    folds = []
+    for f in range(m):
+        wrap = False
+        if f == 0 and first.any():
+            if first.sum() <= k:
+                forced, pool = first, unplaced & ~first
+            else:
+                forced, pool = np.zeros(n, dtype=bool), first
+        elif unplaced.sum() < k:
+            # every sample is placed: the rest, topped up with placed ones
+            forced, pool, wrap = unplaced.copy(), ~unplaced, True
+        else:
+            forced, pool = np.zeros(n, dtype=bool), unplaced
+        lower = np.bincount(bin_of[forced], minlength=bins)
+        upper = lower + np.bincount(bin_of[pool], minlength=bins)
+        counts = geda.capped_bin_counts(edges, w, k, lower, upper)
+        picked = [np.flatnonzero(forced)]
+        for b in np.flatnonzero(counts > lower):
+            candidates = np.flatnonzero(pool & (bin_of == b))
+            picked.append(
+                rng.choice(
+                    candidates, size=counts[b] - lower[b], replace=False))
+        ranks = np.concatenate(picked)
+        if wrap:  # a new pass inside the cycle (tiny budgets only)
+            unplaced[:] = True
+        unplaced[ranks] = False
+        folds.append(np.sort(order[ranks]).astype(np.int64))
+    return folds
+
+
+def fold_objective(scores: np.ndarray, positions: np.ndarray, method: str,
+                   options: Dict[str, Any]) -> float:
+    """The objective (P) of one fold against its whole class, on the
+    method's bins: ``sum_j w_j |F_class(t_j) - F_fold(t_j)|`` with the
+    interior cuts as nodes."""
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(scores, kind='stable')
+    edges, w = fold_bins(scores[order], method, options)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    chosen = np.sort(rank[positions])
+    below = np.searchsorted(chosen, edges[1:-1], side='left')
+    return float(
+        np.dot(w, np.abs(edges[1:-1] / scores.size - below / chosen.size)))
+
+
+# --- what a run keeps in work_dir --------------------------------------------
