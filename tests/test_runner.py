@@ -109,6 +109,17 @@ def _val_dataset(root):
             test_mode=True))
 
 
+def _reselecting_hook() -> GradNormHook:
+    """Re-selects the largest last-layer norms of the current model every
+    epoch: a subset that changes between epochs."""
+    return GradNormHook(
+        method='topk',
+        scope='last_layer',
+        interval=1,
+        scoring_workers=0,
+        report=False)
+
+
 # --- construction and configs ------------------------------------------------
 
 
@@ -220,14 +231,7 @@ def test_persistent_workers_serve_each_epochs_new_subset(
     val = _val_dataset(cifar10_root)
     runner = _runner(PauselessEpochBasedRunner, tmp_path, _model(), 4)
     if how == 'hook_interval':
-        runner.register_hook(
-            GradNormHook(
-                method='topk',
-                scope='last_layer',
-                interval=1,
-                scoring_workers=0,
-                report=False),
-            priority='HIGHEST')
+        runner.register_hook(_reselecting_hook(), priority='HIGHEST')
     else:
         runner.register_hook(Reselect(), priority='HIGHEST')
     served, recorder, evaluated = ServedIndices(), Recorder(), Evaluated()
@@ -282,14 +286,7 @@ def _train_on_rank(rank, world, port, root, work_dir):
             logger=logging.getLogger(f'rank{rank}'),
             max_epochs=3)
         runner.register_optimizer_hook(dict(grad_clip=None))
-        runner.register_hook(
-            GradNormHook(
-                method='topk',
-                scope='last_layer',
-                interval=1,
-                scoring_workers=0,
-                report=False),
-            priority='HIGHEST')
+        runner.register_hook(_reselecting_hook(), priority='HIGHEST')
         served, recorder, evaluated = (ServedIndices(), Recorder(),
                                        Evaluated())
         for hook in (served, recorder, evaluated):
