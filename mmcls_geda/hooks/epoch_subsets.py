@@ -7,7 +7,6 @@ RotationPlan`); this class only scores, records the training losses,
 serves each epoch's indices through the wrapper and saves what a resumed
 run needs.
 """
-import inspect
 import time
 from typing import Any, Dict, List, Optional
 
@@ -20,7 +19,8 @@ from ..selection import record
 from ..selection.folds import fold_objective
 from ..selection.rotation import RotationPlan
 from ..selection.rotation_state import load_state, save_state
-from .runner_checks import (eval_pipeline, gather_recorded_losses, inner_model,
+from .runner_checks import (check_weighted_model, eval_pipeline,
+                            gather_recorded_losses, inner_model,
                             take_recorded_losses)
 
 
@@ -53,17 +53,11 @@ class EpochSubsets:
     def before_run(self, runner) -> None:
         if not self.records_losses:
             return
-        model = inner_model(runner)
-        takes = 'sample_idx' in inspect.signature(
-            model.forward_train).parameters
-        if not takes or getattr(model, 'augments', None) is not None:
-            raise TypeError(
-                f"method {self.method!r} with refold='loss' folds later "
-                'cycles on the per-sample training losses, which only '
-                "model.type='WeightedImageClassifier' without batch augments "
-                f'(Mixup/CutMix) records; got {type(model).__name__}'
-                f"{' with augments' if takes else ''}: change the model or "
-                "choose refold='grad_norm' or 'fixed'")
+        check_weighted_model(
+            inner_model(runner),
+            f"method {self.method!r} with refold='loss'",
+            "choose refold='grad_norm' or 'fixed'",
+            needs='sample_idx')
 
     def before_train_epoch(self, runner) -> None:
         wrapper = find_wrapper(runner.data_loader.dataset)

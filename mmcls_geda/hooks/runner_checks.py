@@ -31,7 +31,8 @@ def check_runner(runner, hook) -> None:
 def check_weighted_model(model,
                          who: str,
                          otherwise: str,
-                         unnormalised: bool = False) -> None:
+                         unnormalised: bool = False,
+                         needs: str = 'sample_weight') -> None:
     """A TypeError unless ``model`` takes per-sample weights (normalised or
     not, as asked) and has no batch augments that would mix samples.
 
@@ -40,21 +41,25 @@ def check_weighted_model(model,
         who: What needs the weights, for the message.
         otherwise: The other way out, for the message.
         unnormalised: Whether ``normalize_weights=False`` is required.
+        needs: The per-sample input the model must take:
+            ``'sample_weight'`` (weights) or ``'sample_idx'`` (it records
+            per-sample training losses).
     """
-    takes = 'sample_weight' in inspect.signature(
-        model.forward_train).parameters
+    does = ('trains with per-sample weights' if needs == 'sample_weight' else
+            'records per-sample training losses')
+    takes = needs in inspect.signature(model.forward_train).parameters
     if not takes or (unnormalised and model.normalize_weights):
         wanted = ('WeightedImageClassifier with normalize_weights=False (the '
                   'weighted loss must be averaged over the batch to stay '
                   'unbiased)' if unnormalised else 'WeightedImageClassifier')
-        raise TypeError(f'{who} trains with per-sample weights: set '
+        raise TypeError(f'{who} {does}: set '
                         f"model.type='{wanted}', or {otherwise}; got "
                         f'{type(model).__name__}' +
                         (f', normalize_weights={model.normalize_weights}'
                          if takes else ''))
     if getattr(model, 'augments', None) is not None:
         raise TypeError(
-            f'{who} trains with per-sample weights, and batch augments '
+            f'{who} {does}, and batch augments '
             '(Mixup/CutMix, train_cfg.augments) mix samples, so a weight '
             f'would apply to the wrong sample: drop train_cfg.augments, or '
             f'{otherwise}')
