@@ -524,6 +524,7 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
     ('resnet18w16_1xb64-dynamic_random-r0.5_cifar10-5k.py', 0.5, 'random'),
     ('resnet18w16_1xb64-finetune-infobatch-r0.5_cifar10-c5-9.py', 0.5,
      'infobatch'),
+    ('resnet18w16_1xb64-infobatch-r0.5-30e_cifar10-5k.py', 0.5, 'infobatch'),
 ])
 def test_pruning_configs_are_what_apply_pruning_makes(name, ratio, rule):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'pruning', name))
@@ -543,3 +544,17 @@ def test_pruning_configs_are_what_apply_pruning_makes(name, ratio, rule):
     assert made['sampler'] == cfg.sampler.to_dict()
     assert cfg.data.train.dataset.type.startswith('LocalCIFAR')
     assert cfg.data.val.type == cfg.data.train.dataset.type
+
+
+def test_long_schedule_pruning_config_is_its_full_data_config_pruned():
+    """The 30-epoch pruning config differs from the 30-epoch full-data one
+    only by what apply_pruning adds: same runner, schedule and evaluation."""
+    full = Config.fromfile(
+        osp.join(REPO, 'configs', 'resnet',
+                 'resnet18w16_1xb64-full-30e_cifar10-5k.py'))
+    pruned = Config.fromfile(
+        osp.join(REPO, 'configs', 'pruning',
+                 'resnet18w16_1xb64-infobatch-r0.5-30e_cifar10-5k.py'))
+    assert (full.runner.max_epochs, full.evaluation.interval) == (30, 30)
+    made = apply_pruning(full._cfg_dict.to_dict(), ratio=0.5)
+    assert made == pruned._cfg_dict.to_dict()
