@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import os.path as osp
+import re
 import warnings
 from unittest import mock
 
@@ -233,6 +234,80 @@ def test_truncated_or_empty_selection_file_names_the_file(
                 match=f'{path} is empty, truncated or not JSON'
                 '.*select again'):
             GradNormHook().before_train_epoch(runner)
+
+
+def _as_older_version(path, schema: int) -> None:
+    """Rewrite the record at ``path`` as an older version wrote it: schema
+    2, or schema 1 (no ``schema`` field), without what schema 3 added."""
+    saved = json.loads(path.read_text())
+    for key in ('weights', 'phase', 'schedule'):
+        saved.pop(key, None)
+    for key in ('weighting', 'reference_objective'):
+        saved['selection'].pop(key, None)
+    if schema == 1:
+        del saved['schema']
+    else:
+        saved['schema'] = schema
+    path.write_text(json.dumps(saved))
+
+
+@pytest.mark.parametrize('schema', [1, 2])
+def test_selection_files_of_older_formats_are_refused_naming_the_format(
+        cifar10_root, tmp_path, schema):
+    """Issue 29, point 4: a record of an older version is refused (it was
+    read, with defaults for what it lacks), as a config's selection_file
+    and on a resume, with its format and what to do."""
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    _saved_geda(ds, str(tmp_path))
+    path = tmp_path / record.SELECTION_FILE
+    _as_older_version(path, schema)
+    named = (
+        re.escape(f'{path} is in the schema-{schema} format of an '
+                  'older mmcls-geda') + '.*no longer reads: delete it '
+        'and select again')
+    with pytest.raises(ValueError, match=named):
+        build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=str(path)))
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.data_loader = build_dataloader(
+        ds, 8, 0, dist=False, persistent_workers=False)
+    runner._epoch = 1  # as after resume_from=epoch_1.pth
+    with pytest.raises(ValueError, match=named):
+        GradNormHook().before_train_epoch(runner)
+    # a newer format than this version's is refused too
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(saved, schema=4)))
+    with pytest.raises(
+            ValueError,
+            match='has schema 4; this version reads '
+            'schema 3 only: delete it'):
+        build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=str(path)))
+
+
+def test_resume_refuses_a_schedule_log_it_cannot_check(cifar10_root, tmp_path):
+    """Issue 29, point 4: a ``geda_schedule.json`` without the schedule
+    settings (an older version's) or unreadable let a resumed run go on
+    unchecked; it is refused, naming the file and the ways out, and
+    removing it (one of them) resumes."""
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    _saved_geda(ds, str(tmp_path))
+    log = tmp_path / record.SCHEDULE_FILE
+    runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
+    runner.data_loader = build_dataloader(
+        ds, 8, 0, dist=False, persistent_workers=False)
+    runner._epoch = 1
+    older = dict(events=[dict(epoch=0, phase='subset', method='geda')])
+    for text, why in ((json.dumps(older), 'keeps no schedule settings (the '
+                       'format of an older mmcls-geda'),
+                      ('{"events": [', 'is truncated or not JSON')):
+        log.write_text(text)
+        with pytest.raises(ValueError) as err:
+            GradNormHook().before_train_epoch(runner)
+        message = str(err.value)
+        assert message.startswith(f'{log} {why}')
+        assert 'start a new work_dir, or delete the file' in message
+    log.unlink()
+    GradNormHook().before_train_epoch(runner)
+    assert ds.selection.method == 'geda'
 
 
 def test_truncated_cifar_pickle_names_the_file(tmp_path):

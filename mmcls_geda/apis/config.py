@@ -8,8 +8,7 @@ from ..selection.pruning import check_pruning_args
 from ..selection.schedule import warmup_epoch_count
 from .settings import SelectionArgs
 
-# Every GradNormHook argument with its default (from SelectionArgs).
-HOOK_DEFAULTS: Dict[str, Any] = SelectionArgs().to_dict()
+# Every GradNormHook argument (from SelectionArgs).
 HOOK_ARGS = SelectionArgs.names()
 # The data wrappers of the two ways to choose training data: one per run.
 _CHOOSERS = {

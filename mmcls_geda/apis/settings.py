@@ -161,10 +161,6 @@ class SelectionArgs:
             for k, v in hook_cfg.items() if k not in _HOOK_KEYS
         })
 
-    def to_dict(self) -> Dict[str, Any]:
-        """Every setting, as given to :meth:`from_kwargs`."""
-        return {name: getattr(self, name) for name in self.names()}
-
     # --- what the settings imply -----------------------------------------
 
     def phase_method(self, phase: str = 'subset') -> Tuple[str, dict]:

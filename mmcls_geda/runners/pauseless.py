@@ -21,8 +21,6 @@ from typing import Any, Optional
 import torch
 from mmcv.runner import RUNNERS, EpochBasedRunner
 
-DEFAULT_PAUSE = 2.0  # what mmcv's EpochBasedRunner sleeps
-
 
 def _check_pause(epoch_pause: Any) -> float:
     ok = (not isinstance(epoch_pause, bool)

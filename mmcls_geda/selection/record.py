@@ -17,14 +17,17 @@ A record is a JSON object (schema 3)::
 the selection event's own seed (see
 :func:`mmcls_geda.selection.schedule.selection_seed`), ``weights`` the
 matching weights asked for (None: none), ``schedule`` the run's schedule
-settings (warm-up, interval, second phase, seed). Records written before
-the schema number existed read as schema 1 (the fields up to ``epoch``);
-schema 3 added the selection's ``weighting`` and ``reference_objective``,
-``weights``, ``phase`` and ``schedule``.
+settings (warm-up, interval, second phase, seed). Only schema 3 is read:
+records of older versions (schema 1, without a ``schema`` field, and
+schema 2, before the selection's ``weighting`` and
+``reference_objective``, ``weights``, ``phase`` and ``schedule``) are
+refused with a message that says to select again.
 
 A run also keeps ``geda_schedule.json``: ``{"settings": schedule,
 "events": [...]}``, one event per phase change and selection (epoch,
-phase, method, subset size, objective or matching error, time).
+phase, method, subset size, objective or matching error, time). A resumed
+run refuses one without its ``settings`` (an older version's, or
+unreadable): the run it records cannot be checked against this one.
 """
 import hashlib
 import json
@@ -187,14 +190,27 @@ def save_schedule_event(work_dir: str,
 def check_schedule(work_dir: str, settings: Dict[str, Any]) -> None:
     """A ValueError naming both sides unless the run that wrote
     ``work_dir`` used the same schedule ``settings`` (a resumed run must:
-    its epochs would otherwise mix two schedules)."""
+    its epochs would otherwise mix two schedules); also when the file
+    keeps no settings to check (an older version's, or unreadable)."""
     path = osp.join(work_dir, SCHEDULE_FILE)
     if not osp.isfile(path):
         return
-    saved = _load_schedule(path).get('settings')
-    if saved is None:
-        return  # written before the settings were kept
-    lines = settings_differ(saved, settings)
+    try:
+        with open(path, encoding='utf-8') as f:
+            saved = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        saved, why = None, f'is truncated or not JSON ({err})'
+    else:
+        why = ('keeps no schedule settings (the format of an older '
+               'mmcls-geda, which this version no longer reads; resume '
+               'with that version)')
+    if not isinstance(saved, dict) or not isinstance(
+            saved.get('settings'), dict):
+        raise ValueError(
+            f'{path} {why}, so the run it records cannot be checked against '
+            'this one: start a new work_dir, or delete the file to resume '
+            'unchecked')
+    lines = settings_differ(saved['settings'], settings)
     if lines:
         raise ValueError(
             f'{path} records a run with another schedule than this one '
@@ -215,8 +231,8 @@ def load_record(path: str) -> Dict[str, Any]:
 
     Raises:
         FileNotFoundError: No file at ``path``.
-        ValueError: The file is empty, truncated, not JSON, of an unknown
-            schema or lacks a field.
+        ValueError: The file is empty, truncated, not JSON, of an older
+            or unknown schema or lacks a field.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'selection file {path} not found')
@@ -233,9 +249,17 @@ def load_record(path: str) -> Dict[str, Any]:
                          f'{type(record).__name__}, not a selection record: '
                          f'{redo}')
     schema = record.get('schema', 1)
-    if schema not in range(1, SCHEMA_VERSION + 1):
+    if schema in range(1, SCHEMA_VERSION):
+        raise ValueError(
+            f'selection file {path} is in the schema-{schema} format of an '
+            'older mmcls-geda (it lacks what schema '
+            f'{SCHEMA_VERSION} records: the selection\'s weighting, the '
+            'weights asked for, its phase and the schedule), which this '
+            f'version no longer reads: {redo}')
+    if schema != SCHEMA_VERSION:
         raise ValueError(f'selection file {path} has schema {schema!r}; this '
-                         f'version reads schemas 1 to {SCHEMA_VERSION}')
+                         f'version reads schema {SCHEMA_VERSION} only: '
+                         f'{redo}')
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
         raise ValueError(f'selection file {path} lacks {missing}: {redo}')
