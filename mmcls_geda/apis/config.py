@@ -4,6 +4,7 @@ from typing import Any, Dict, Optional
 
 from ..runners import set_runner
 from ..selection import check_fraction
+from ..selection.epoch_budgets import epoch_shares
 from ..selection.pruning import check_pruning_args
 from ..selection.schedule import warmup_epoch_count
 from .settings import SelectionArgs
@@ -96,6 +97,10 @@ def apply_geda(cfg,
     if epoch_pause is not None:
         set_runner(cfg, epoch_pause)
     max_epochs = (cfg.get('runner') or {}).get('max_epochs')
+    budget = args.resolved_options().get('budget', 'constant')
+    if max_epochs is not None and budget != 'constant':
+        # what the fraction alone decides (the hook checks every class)
+        epoch_shares(budget, fraction, max_epochs)
     if max_epochs is not None and args.warmup_epochs:
         # the hook's bound, with the fraction for the share of a pass an
         # epoch serves (the hook uses the exact class budgets)
@@ -105,6 +110,11 @@ def apply_geda(cfg,
         train = train['dataset']
     cfg['data']['train'] = dict(
         type='GEDASubsetDataset', fraction=fraction, dataset=train)
+    # a budget schedule's epochs vary in length: the sampler follows them
+    if budget != 'constant':
+        cfg['sampler'] = dict(type='DynamicPruningSampler')
+    elif (cfg.get('sampler') or {}).get('type') == 'DynamicPruningSampler':
+        cfg.pop('sampler')
     if args.trains_weighted():
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
         why, fix = args.weighted_why()

@@ -76,10 +76,14 @@ class DynamicPruningDataset:
 class DynamicPruningSampler(Sampler):
     """Serve the current epoch's plan: this rank's strided share of it.
 
-    Until ``DynamicPruningHook`` sets a plan, the length is the whole
-    dataset's (the runner reads it before training) and iterating is an
-    error that names the missing hook. Shares are padded by wrapping
-    around, so that every rank runs the same number of iterations.
+    Until ``DynamicPruningHook`` (or ``GradNormHook`` with a budget
+    schedule) sets a plan, the length is the whole dataset's (the runner
+    reads it before training) and iterating is an error that names the
+    missing hook. Shares are padded by wrapping around, so that every rank
+    runs the same number of iterations, and by one sample more where a
+    share would end in a batch of one (batch normalisation cannot train on
+    it): the plan wraps around by one more sample per rank (its first
+    ones, served twice that epoch), so that batch has two.
 
     Args:
         dataset: The training set (built by mmcls's ``build_dataloader``).
@@ -102,14 +106,20 @@ class DynamicPruningSampler(Sampler):
         self.dataset = dataset
         self.num_replicas, self.rank = num_replicas, rank
         self.plan: Optional[np.ndarray] = None
+        self.batch_size = 1
 
-    def set_plan(self, indices: np.ndarray) -> None:
-        """The epoch's dataset indices, in order, the same on every rank."""
+    def set_plan(self, indices: np.ndarray, batch_size: int = 1) -> None:
+        """The epoch's dataset indices, in order, the same on every rank,
+        and the loader's batch size (no share ends in a batch of one)."""
         self.plan = np.asarray(indices, dtype=np.int64)
+        self.batch_size = int(batch_size)
 
     def share(self, total: int) -> int:
         """Samples each rank serves of a plan of ``total`` (padded)."""
-        return -(-int(total) // self.num_replicas)
+        per_rank = -(-int(total) // self.num_replicas)
+        if self.batch_size > 1 and per_rank % self.batch_size == 1:
+            per_rank += 1
+        return per_rank
 
     def __len__(self) -> int:
         return self.share(

@@ -18,7 +18,9 @@ class GEDASubsetDataset:
     ``k_c`` of ``fraction`` (see
     :func:`mmcls_geda.selection.class_budgets`), so the sampler, the
     runner's ``max_iters`` and the learning-rate schedule see the right
-    length from the start. It serves nothing until
+    length from the start. A budget schedule changes it every epoch
+    (:meth:`set_indices` with ``resize=True``), served through the
+    training loader's ``DynamicPruningSampler``. It serves nothing until
     :class:`~mmcls_geda.GradNormHook` (or :meth:`set_indices`, or a
     ``selection_file``) gives it a selection: training on an unselected
     wrapper is an error that names the missing hook. The indices (and
@@ -63,8 +65,13 @@ class GEDASubsetDataset:
         self.fingerprint = record.labels_fingerprint(self.full_labels)
         _, sizes = np.unique(self.full_labels, return_counts=True)
         size = int(class_budgets(sizes, self.fraction).sum())
-        self._indices = torch.zeros(size, dtype=torch.int64).share_memory_()
-        self._weights = torch.ones(size, dtype=torch.float32).share_memory_()
+        # room for every sample (a budget schedule's full epochs); the
+        # current length is shared with the workers too
+        self._indices = torch.zeros(
+            labels.size, dtype=torch.int64).share_memory_()
+        self._weights = torch.ones(
+            labels.size, dtype=torch.float32).share_memory_()
+        self._size = torch.tensor([size], dtype=torch.int64).share_memory_()
         # [has a selection, items carry 'sample_weight', items carry
         # 'sample_idx'], shared with the workers too
         self._state = torch.zeros(3, dtype=torch.bool).share_memory_()
@@ -78,25 +85,34 @@ class GEDASubsetDataset:
     @property
     def indices(self) -> np.ndarray:
         """Indices into the wrapped dataset, in serving order."""
-        return self._indices.numpy()
+        return self._indices[:len(self)].numpy()
 
     @property
     def weights(self) -> np.ndarray:
         """Per-sample weights (1 unless a weighted method set them)."""
-        return self._weights.numpy()
+        return self._weights[:len(self)].numpy()
 
     def set_indices(self,
                     indices: Sequence[int],
-                    weights: Optional[Sequence[float]] = None) -> None:
+                    weights: Optional[Sequence[float]] = None,
+                    resize: bool = False) -> None:
         """Serve ``indices`` (and ``weights``) from now on, in place.
 
+        Args:
+            indices: Indices into the wrapped dataset.
+            weights: Their loss weights; None: unweighted.
+            resize: Take a length other than ``len(self)`` (a budget
+                schedule's epoch; the loader's sampler must follow it).
+
         Raises:
-            ValueError: If the length differs from ``len(self)``, an index
-                repeats or lies outside the wrapped dataset.
+            ValueError: If the length differs from ``len(self)`` (without
+                ``resize``), an index repeats or lies outside the wrapped
+                dataset.
         """
         indices = np.asarray(indices)
         n = len(self.dataset)
-        if indices.ndim != 1 or indices.size != len(self):
+        if indices.ndim != 1 or indices.size == 0 or (
+                indices.size != len(self) and not resize):
             raise ValueError(
                 f'set_indices needs {len(self)} indices (the subset size '
                 f'fixed at construction), got shape {indices.shape}')
@@ -116,8 +132,10 @@ class GEDASubsetDataset:
         if weights.shape != indices.shape or not np.all(
                 np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError('weights must be finite, >= 0 and one per index')
-        self._indices.copy_(torch.from_numpy(indices.astype(np.int64)))
-        self._weights.copy_(torch.from_numpy(weights))
+        size = indices.size
+        self._indices[:size].copy_(torch.from_numpy(indices.astype(np.int64)))
+        self._weights[:size].copy_(torch.from_numpy(weights))
+        self._size[0] = size
         self._state[0] = True
         self._state[1] = weighted
 
@@ -166,7 +184,7 @@ class GEDASubsetDataset:
     # --- the mmcls dataset interface -----------------------------------------
 
     def __len__(self) -> int:
-        return int(self._indices.numel())
+        return int(self._size[0])
 
     def __getitem__(self, idx: int) -> dict:
         if not self._state[0]:

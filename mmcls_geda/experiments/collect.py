@@ -106,6 +106,17 @@ def pruning_samples(run_dir: str) -> Optional[Tuple[int, int]]:
             sum(int(e['above']) + int(e['below']) for e in epochs))
 
 
+def rotation_samples(run_dir: str) -> Optional[int]:
+    """Samples a per-epoch-subset run served, from its
+    ``rotation_log.json`` (every epoch's size: a budget schedule varies
+    them), or None for other runs."""
+    path = osp.join(run_dir, ROTATION_LOG)
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return sum(int(e['size']) for e in json.load(f)['epochs'])
+
+
 def served_samples(cfg) -> int:
     """Samples a (subset or full-data) run serves: the training dataset's
     length (a subset wrapper's length is its per-epoch budget, for static

@@ -247,11 +247,13 @@ def collect_row(cfg, run_dir: str, total: float) -> dict:
     val = collect.last_val(collect.run_log(run_dir))
     selection_s, n_train = collect.selection_time(run_dir)
     pruned = collect.pruning_samples(run_dir)
+    rotated = collect.rotation_samples(run_dir)
     row = dict(
         top1=val['accuracy_top-1'],
         top5=val.get('accuracy_top-5'),
         n_train=n_train,
-        samples=pruned[0] if pruned else collect.served_samples(cfg),
+        samples=(pruned[0] if pruned else
+                 rotated if rotated else collect.served_samples(cfg)),
         pause_s=collect.pause_seconds(cfg),
         **collect.split_time(total, selection_s))
     if pruned:  # its fraction: the measured share of samples processed

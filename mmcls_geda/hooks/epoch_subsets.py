@@ -6,6 +6,13 @@ The plan is pure numpy (:class:`~mmcls_geda.selection.rotation.
 RotationPlan`); this class only scores, records the training losses,
 serves each epoch's indices through the wrapper and saves what a resumed
 run needs.
+
+A budget schedule (option ``budget`` other than ``'constant'``) changes the
+epoch's length: the wrapper is resized every epoch, the loader's
+``DynamicPruningSampler`` serves the epoch in a seeded order (the same on
+every rank and after a resume), and the iteration-based schedules follow
+the epoch progress (:class:`~.epoch_progress.EpochProgress`), as under
+dynamic pruning.
 """
 import time
 from typing import Any, Dict, List, Optional
@@ -14,14 +21,20 @@ import numpy as np
 from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, score_and_select
+from ..datasets.pruning import DynamicPruningSampler, epoch_iterations
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import record
 from ..selection.folds import fold_objective
 from ..selection.rotation import RotationPlan
 from ..selection.rotation_state import load_state, save_state
+from .epoch_progress import EpochProgress
 from .runner_checks import (check_weighted_model, eval_pipeline,
                             gather_recorded_losses, inner_model,
                             take_recorded_losses)
+
+
+# the seed stream of a budget schedule's serving order
+_ORDER_STREAM = 2_000_081
 
 
 class EpochSubsets:
@@ -43,6 +56,8 @@ class EpochSubsets:
         self.method, self.seed = args.method, args.seed
         self.options = args.resolved_options()
         self.records_losses = args.needs_losses()
+        self.progress = (None if self.options.get('budget', 'constant')
+                         == 'constant' else EpochProgress())
         self.plan: Optional[RotationPlan] = None
         self.losses = self.cycle_scores = self.carry = None
         self.log: List[Dict[str, Any]] = []
@@ -51,6 +66,8 @@ class EpochSubsets:
     # --- events --------------------------------------------------------------
 
     def before_run(self, runner) -> None:
+        if self.progress is not None:
+            self.progress.install(runner)
         if not self.records_losses:
             return
         check_weighted_model(
@@ -64,6 +81,7 @@ class EpochSubsets:
         epoch = runner.epoch
         self._scoring_s = 0.0
         if self.plan is None:
+            self._check_sampler(runner.data_loader.sampler)
             self._start(runner, wrapper, epoch)
         plan = self.plan
         refolded = plan.new_cycle(epoch)
@@ -77,7 +95,10 @@ class EpochSubsets:
             elif refold == 'grad_norm':
                 self.cycle_scores = self._norms(runner, wrapper)
         indices = plan.indices(epoch, self.cycle_scores, self.carry)
-        wrapper.set_indices(indices)
+        if self.progress is None:
+            wrapper.set_indices(indices)
+        else:
+            self._serve_resized(runner, wrapper, indices)
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         entry = dict(
@@ -117,6 +138,33 @@ class EpochSubsets:
 
     # --- helpers -------------------------------------------------------------
 
+    def _check_sampler(self, sampler) -> None:
+        if self.progress is not None and not isinstance(
+                sampler, DynamicPruningSampler):
+            raise TypeError(
+                f"budget={self.options['budget']!r} changes the epoch's "
+                "length, which the training loader's "
+                f'{type(sampler).__name__} cannot follow: set '
+                "sampler=dict(type='DynamicPruningSampler') in the config "
+                '(apply_geda does)')
+
+    def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
+                       indices: np.ndarray) -> None:
+        """Serve a budget schedule's epoch: its length, a seeded order,
+        the schedules' epoch progress and the run's total iterations."""
+        loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
+        wrapper.set_indices(indices, resize=True)
+        order = np.random.default_rng([self.seed, _ORDER_STREAM, epoch])
+        loader.sampler.set_plan(
+            order.permutation(indices.size), loader.batch_sampler.batch_size)
+        if self.progress.reference_iters is None:
+            # the constant budget's epoch, which the schedules were built on
+            self.progress.start(runner, epoch_iterations(loader, plan.size))
+        self.progress.set_epoch(
+            runner, len(loader),
+            (epoch_iterations(loader, plan.epoch_size(e))
+             for e in range(epoch + 1, runner.max_epochs)))
+
     def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
         if wrapper.selection_file is not None:
             raise ValueError(
@@ -125,7 +173,8 @@ class EpochSubsets:
                 'serves a new subset every epoch: drop one of them')
         self.fingerprint = wrapper.fingerprint
         self.plan = RotationPlan(wrapper.full_labels, wrapper.fraction,
-                                 self.method, self.options, self.seed)
+                                 self.method, self.options, self.seed,
+                                 runner.max_epochs)
         runner.logger.info(f'GradNormHook: {self.plan.describe()}')
         n = wrapper.full_labels.size
         if epoch > 0:
@@ -145,13 +194,16 @@ class EpochSubsets:
 
     def _settings(self) -> Dict[str, Any]:
         """What a resumed run must share with the saved state."""
-        return dict(
+        settings = dict(
             method=self.method,
             options=self.options,
             seed=self.seed,
             fraction=self.plan.fraction,
             scope=self.args.scope,
             fingerprint=self.fingerprint)
+        if self.plan.varies:  # the schedule is cut for the run's length
+            settings['max_epochs'] = int(self.plan.table.shape[0])
+        return settings
 
     def _recorded_losses(self) -> np.ndarray:
         """The last recorded loss of every sample; a sample never trained

@@ -4,8 +4,7 @@ import time
 from typing import List
 
 import numpy as np
-from mmcv.runner import HOOKS, Hook, LrUpdaterHook, get_dist_info
-from mmcv.runner.hooks.momentum_updater import MomentumUpdaterHook
+from mmcv.runner import HOOKS, Hook, get_dist_info
 
 from ..datasets.pruning import (DynamicPruningDataset, DynamicPruningSampler,
                                 epoch_iterations)
@@ -13,22 +12,10 @@ from ..selection.budgets import class_rng
 from ..selection.pruning import check_pruning_args, is_pruned, plan_epoch
 from ..selection.pruning_state import load_pruning_state, save_pruning_state
 from ..selection.record import labels_fingerprint
+from .epoch_progress import EpochProgress
 from .runner_checks import (check_runner, check_weighted_model,
                             gather_recorded_losses, inner_model,
                             take_recorded_losses)
-
-
-class _ScheduleView:
-    """The runner as an iteration-based schedule sees it: ``iter`` and
-    ``max_iters`` are the full-data run's at the same epoch progress; every
-    other attribute is the runner's."""
-
-    def __init__(self, runner, virtual_iter: float, full_iters: int):
-        self._runner = runner
-        self.iter, self.max_iters = virtual_iter, full_iters
-
-    def __getattr__(self, name):
-        return getattr(self._runner, name)
 
 
 @HOOKS.register_module()
@@ -50,7 +37,9 @@ class DynamicPruningHook(Hook):
     iterations, the full-data run's iteration at the same epoch progress
     ``(epoch + (i + 1) / L) / max_epochs``, counted at the iteration's end,
     so the schedule's shape in epochs is the full-data run's and its last
-    iteration gets the final value. ``runner.max_iters`` is the expected
+    iteration gets the final value
+    (:class:`~mmcls_geda.hooks.epoch_progress.EpochProgress`).
+    ``runner.max_iters`` is the expected
     total of this run (past epochs as run, this epoch as drawn, later ones
     by the current expectation), for the ETA and ``is_last_iter``; exact in
     the last epoch.
@@ -79,7 +68,7 @@ class DynamicPruningHook(Hook):
         self.losses = self.seen = None
         self.log: List[dict] = []
         self._batch: List = []
-        self._full_epoch_iters = self._epoch_iters = None
+        self.progress = EpochProgress()
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
@@ -88,24 +77,7 @@ class DynamicPruningHook(Hook):
             'dynamic pruning',
             'train without DynamicPruningHook',
             unnormalised=True)
-        for hook in runner.hooks:
-            if isinstance(hook, (LrUpdaterHook, MomentumUpdaterHook)) and \
-                    not hook.by_epoch and \
-                    not hasattr(hook, '_pruning_view'):
-                hook._pruning_view = True
-                hook.before_train_iter = self._through_view(
-                    hook.before_train_iter)
-
-    def _through_view(self, method):
-
-        def call(runner):
-            per_epoch = self._full_epoch_iters
-            virtual = runner.epoch * per_epoch + (
-                (runner.inner_iter + 1) * per_epoch / self._epoch_iters - 1)
-            method(
-                _ScheduleView(runner, virtual, per_epoch * runner.max_epochs))
-
-        return call
+        self.progress.install(runner)
 
     def _parts(self, runner):
         loader = runner.data_loader
@@ -130,27 +102,24 @@ class DynamicPruningHook(Hook):
                 self.losses, self.seen, self.log = load_pruning_state(
                     runner.work_dir, epoch,
                     labels_fingerprint(dataset.get_gt_labels()), settings)
-            self._full_epoch_iters = epoch_iterations(loader, n)
-            self._set_warmup(runner, self._full_epoch_iters)
+            self.progress.start(runner, epoch_iterations(loader, n))
         plan = plan_epoch(self.losses, self.seen, self.ratio, self.rule,
                           class_rng(self.seed, epoch),
                           is_pruned(epoch, epochs, self.anneal))
         dataset.set_weights(plan.indices, plan.weights)
-        sampler.set_plan(plan.indices)
-        self._epoch_iters = len(loader)
-        # mmcv 1.x has no public setter; train() itself rewrites it from
-        # len(loader) every epoch, which no longer is every epoch's length
-        runner._max_iters = runner.iter + self._epoch_iters + sum(
-            epoch_iterations(
+        sampler.set_plan(plan.indices, loader.batch_sampler.batch_size)
+        self.progress.set_epoch(
+            runner, len(loader),
+            (epoch_iterations(
                 loader,
                 plan.expected if is_pruned(e, epochs, self.anneal) else n)
-            for e in range(epoch + 1, epochs))
+             for e in range(epoch + 1, epochs)))
         self.log.append(
             dict(
                 epoch=epoch,
                 rule=self.rule,
                 **plan.stats(),
-                iterations=self._epoch_iters,
+                iterations=self.progress.epoch_iters,
                 start=time.time()))
         what = (f'expects {plan.expected:.1f} of {n} samples ({plan.above} '
                 f'at or above the mean loss {plan.mean_loss:.4g}, each of '
@@ -159,15 +128,6 @@ class DynamicPruningHook(Hook):
                 if plan.pruned else f'full epoch, {n} samples')
         runner.logger.info(f'DynamicPruningHook (epoch {epoch}): {what}; '
                            f'about {runner.max_iters} iterations in all')
-
-    def _set_warmup(self, runner, per_epoch: int) -> None:
-        """Warm-up given in epochs: in full-data iterations, as the
-        schedules count (not in this process's first epoch's length)."""
-        for hook in runner.hooks:
-            if getattr(hook, '_pruning_view', False) and \
-                    getattr(hook, 'warmup_epochs', None) and \
-                    hook.warmup_iters is None:
-                hook.warmup_iters = hook.warmup_epochs * per_epoch
 
     def after_train_iter(self, runner) -> None:
         take_recorded_losses(runner, self._batch, 'DynamicPruningDataset')

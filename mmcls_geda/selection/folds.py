@@ -19,28 +19,38 @@ def _rng(*parts: int) -> np.random.Generator:
 # --- RS2 ---------------------------------------------------------------------
 
 
-def block_of_stream(n: int, k: int, epoch: int, seed: int,
-                    label: int) -> np.ndarray:
+def block_of_stream(n: int,
+                    k: int,
+                    epoch: int,
+                    seed: int,
+                    label: int,
+                    offsets: Optional[np.ndarray] = None) -> np.ndarray:
     """Positions (into a class of ``n``) of block ``epoch`` of ``k``.
 
     The stream is a sequence of passes, each a seeded permutation of
     ``range(n)``; epoch ``e`` takes the stream's entries
-    ``[e k, (e + 1) k)``. The samples that end pass ``p`` inside the block
-    that spans passes ``p`` and ``p + 1`` are moved to the end of pass
-    ``p + 1``, so no block holds a sample twice and every sample is in
-    exactly one block per pass.
+    ``[e k, (e + 1) k)`` (or ``[offsets[e], offsets[e + 1])`` for blocks
+    of varying sizes, each at most ``n``). The samples that end pass ``p``
+    inside the block that spans passes ``p`` and ``p + 1`` are moved to the
+    end of pass ``p + 1``, so no block holds a sample twice and every
+    sample is in exactly one block per pass.
 
     Args:
         n: Class size.
-        k: Block size, ``1 <= k <= n``.
+        k: Block size, ``1 <= k <= n`` (unused with ``offsets``).
         epoch: Block number (>= 0).
         seed: Run seed.
         label: The class (its own stream).
+        offsets: Where each block starts in the stream (cumulative block
+            sizes from 0, at least ``epoch + 2`` entries); None: ``e k``.
 
     Returns:
-        np.ndarray: ``k`` distinct positions in ``[0, n)``.
+        np.ndarray: The block's distinct positions in ``[0, n)``.
     """
-    start, stop = epoch * k, (epoch + 1) * k
+    if offsets is None:
+        offsets = k * np.arange(epoch + 2, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    start, stop = int(offsets[epoch]), int(offsets[epoch + 1])
     last_pass = (stop - 1) // n
     out: List[np.ndarray] = []
     perm = None
@@ -49,7 +59,9 @@ def block_of_stream(n: int, k: int, epoch: int, seed: int,
         if perm is not None:
             boundary = p * n
             # the part of pass p - 1 in the block that straddles the pass
-            tail = perm[boundary // k * k - (p - 1) * n:]
+            straddling = offsets[np.searchsorted(
+                offsets, boundary, side='right') - 1]
+            tail = perm[straddling - (p - 1) * n:]
             if tail.size:
                 last = np.isin(new, tail)
                 new = np.concatenate([new[~last], new[last]])
@@ -57,16 +69,27 @@ def block_of_stream(n: int, k: int, epoch: int, seed: int,
         lo, hi = max(start, p * n), min(stop, (p + 1) * n)
         if lo < hi:
             out.append(perm[lo - p * n:hi - p * n])
+    if not out:
+        return np.zeros(0, dtype=np.int64)
     return np.concatenate(out).astype(np.int64)
 
 
-def rs2_positions(n: int, k: int, epoch: int, seed: int, label: int,
-                  replace: bool) -> np.ndarray:
-    """The positions class ``label`` serves in ``epoch`` under ``rs2``."""
+def rs2_positions(n: int,
+                  k: int,
+                  epoch: int,
+                  seed: int,
+                  label: int,
+                  replace: bool,
+                  offsets: Optional[np.ndarray] = None) -> np.ndarray:
+    """The positions class ``label`` serves in ``epoch`` under ``rs2``:
+    ``k`` of them, or ``offsets[epoch + 1] - offsets[epoch]`` when the
+    epochs' sizes vary (see :func:`block_of_stream`)."""
+    if offsets is not None:
+        k = int(offsets[epoch + 1] - offsets[epoch])
     if replace:
         rng = _rng(seed, _REPLACE_STREAM, label, epoch)
         return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
-    return np.sort(block_of_stream(n, k, epoch, seed, label))
+    return np.sort(block_of_stream(n, k, epoch, seed, label, offsets))
 
 
 # --- folds matching the class ------------------------------------------------
@@ -96,8 +119,10 @@ def cycle_folds(scores: np.ndarray,
                 options: Dict[str, Any],
                 rng: np.random.Generator,
                 m: Optional[int] = None,
-                carry: Optional[np.ndarray] = None) -> List[np.ndarray]:
-    """Cut one class into ``m`` folds of ``k`` samples (one cycle).
+                carry: Optional[np.ndarray] = None,
+                sizes: Optional[List[int]] = None) -> List[np.ndarray]:
+    """Cut one class into ``m`` folds of ``k`` samples (one cycle), or
+    into folds of ``sizes``.
 
     The folds are chosen one after the other from the samples not yet
     placed, each matching the whole class's ECDF on the method's bins
@@ -105,7 +130,8 @@ def cycle_folds(scores: np.ndarray,
     random choice inside each bin). A fold that finds fewer than ``k``
     samples unplaced takes them all and is topped up with samples already
     placed, chosen by the same objective (with ``m = ceil(n / k)``: the
-    last fold). When ``m k < n`` the ``n - m k`` samples left are not served
+    last fold). When ``m k < n`` (the sizes sum to less than ``n``) the
+    ``n - m k`` samples left are not served
     in the cycle; the caller passes them to the next cycle as ``carry``,
     which puts them first, into fold 0.
 
@@ -117,10 +143,12 @@ def cycle_folds(scores: np.ndarray,
         rng: The cycle's random stream.
         m: Folds (default ``ceil(n / k)``: every sample once).
         carry: Positions fold 0 must hold (at most ``k`` of them are).
+        sizes: Each fold's size, each in ``[1, n]`` (a budget schedule's
+            epochs); None: ``m`` folds of ``k``.
 
     Returns:
-        list[np.ndarray]: ``m`` sorted arrays of ``k`` distinct positions
-        into ``scores``.
+        list[np.ndarray]: Sorted arrays of distinct positions into
+        ``scores``, one a fold.
     """
     scores = np.asarray(scores, dtype=np.float64)
     n = scores.size
@@ -134,9 +162,10 @@ def cycle_folds(scores: np.ndarray,
     first = np.zeros(n, dtype=bool)
     if carry is not None and len(carry):
         first[rank[np.asarray(carry, dtype=np.int64)]] = True
-    m = -(-n // k) if m is None else int(m)
+    if sizes is None:
+        sizes = [k] * (-(-n // k) if m is None else int(m))
     folds = []
-    for f in range(m):
+    for f, k in enumerate(sizes):
         wrap = False
         if f == 0 and first.any():
             if first.sum() <= k:

@@ -41,6 +41,9 @@ import numpy as np
 
 from .checks import check_choice, check_int, check_number, check_seed
 
+# InfoBatch's default share of the epochs, at the end, trained on all data
+ANNEAL_SHARE = 0.125
+
 RULES = ('infobatch', 'random')
 MAX_RATIO = 0.9  # InfoBatch keeps at least 10 % of the low-loss samples
 

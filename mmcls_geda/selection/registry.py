@@ -256,10 +256,12 @@ register_method(
 
 # --- per-epoch subsets (RS2, GEDA rotation) ----------------------------------
 from . import folds, rotation  # noqa: E402
+from .epoch_budgets import check_budget  # noqa: E402
 
 
 def _check_refold(opts: Dict[str, Any]) -> None:
     check_choice(opts['refold'], 'refold', rotation.REFOLDS)
+    check_budget(opts['budget'])
 
 
 def _check_geda_rotate(opts: Dict[str, Any], given: set) -> None:
@@ -275,6 +277,7 @@ def _check_strata_rotate(opts: Dict[str, Any], given: set) -> None:
 
 def _check_rs2(opts: Dict[str, Any], given: set) -> None:
     check_bool(opts['replace'], 'replace')
+    check_budget(opts['budget'])
 
 
 def _first_fold(method: str):
@@ -291,7 +294,7 @@ register_method(
         'nothing',
         lambda n, k, rng, opts: ClassChoice(
             baselines.select_random(n, k, rng)),
-        defaults=dict(replace=False),
+        defaults=dict(replace=False, budget='constant'),
         check=_check_rs2,
         per_epoch=True))
 register_method(
@@ -299,7 +302,8 @@ register_method(
         'geda_rotate',
         'norms',
         _first_fold('geda_rotate'),
-        defaults=dict(nodes=5, rule='trapezoid', refold='loss'),
+        defaults=dict(
+            nodes=5, rule='trapezoid', refold='loss', budget='constant'),
         check=_check_geda_rotate,
         report_grid=lambda opts: (opts['nodes'], opts['rule']),
         per_epoch=True))
@@ -308,6 +312,6 @@ register_method(
         'strata_rotate',
         'norms',
         _first_fold('strata_rotate'),
-        defaults=dict(quantiles=4, refold='loss'),
+        defaults=dict(quantiles=4, refold='loss', budget='constant'),
         check=_check_strata_rotate,
         per_epoch=True))

@@ -44,6 +44,14 @@ When ``m k_c`` is not ``n_c`` (``1 / fraction`` not an integer, or
 Every epoch serves exactly ``k_c`` of each class, none twice; every cycle
 starts at the same epoch for all classes.
 
+``budget`` (every method; :mod:`~mmcls_geda.selection.epoch_budgets`)
+spreads the run's samples unevenly over the epochs: epoch ``e`` serves
+``k_c(e)`` of class ``c``, with the same total ``max_epochs x k_c``.
+``rs2`` then cuts its stream into blocks of those sizes (still every
+sample once per pass); a cycle of ``geda_rotate`` / ``strata_rotate`` is
+the shortest run of epochs whose shares make a whole pass, its folds the
+sizes of its epochs.
+
 Everything is a pure function of its inputs: the random streams are
 seeded from ``(seed, method stream, label, pass or cycle or epoch)``, so
 every rank and a resumed run compute the same indices. numpy only.
@@ -54,6 +62,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from .budgets import class_budgets
+from .epoch_budgets import cycle_starts, epoch_class_budgets, epoch_shares
 from .folds import _FOLD_STREAM, _rng, cycle_folds, rs2_positions
 
 PER_EPOCH_METHODS = ('rs2', 'geda_rotate', 'strata_rotate')
@@ -78,12 +87,20 @@ class RotationPlan:
         labels: Labels of the whole training set (1-D ints).
         fraction: Fraction kept per epoch, in (0, 1].
         method: One of :data:`PER_EPOCH_METHODS`.
-        options: The method's resolved options.
+        options: The method's resolved options (``budget``: the budget
+            schedule, ``'constant'`` if absent).
         seed: Run seed (>= 0).
+        max_epochs: The run's epochs; needed by a budget schedule other
+            than ``'constant'``.
     """
 
-    def __init__(self, labels: np.ndarray, fraction: float, method: str,
-                 options: Dict[str, Any], seed: int):
+    def __init__(self,
+                 labels: np.ndarray,
+                 fraction: float,
+                 method: str,
+                 options: Dict[str, Any],
+                 seed: int,
+                 max_epochs: Optional[int] = None):
         if method not in PER_EPOCH_METHODS:
             raise ValueError(f'unknown per-epoch method {method!r}; choose '
                              f'one of {list(PER_EPOCH_METHODS)}')
@@ -95,7 +112,45 @@ class RotationPlan:
         self.members = [np.flatnonzero(self.labels == c) for c in self.classes]
         self.cycle_epochs = cycle_length(fraction)
         self.size = int(self.budgets.sum())
+        self.budget = self.options.get('budget', 'constant')
+        # per epoch and class (schedules only): k_c(e), the stream offsets
+        self.table = self.offsets = self.starts = None
+        if self.budget != 'constant':
+            if max_epochs is None:
+                raise ValueError(f'budget={self.budget!r} needs the run\'s '
+                                 'max_epochs')
+            self.table = epoch_class_budgets(sizes, fraction, max_epochs,
+                                             self.budget)
+            self.offsets = np.vstack([
+                np.zeros((1, self.classes.size), dtype=np.int64),
+                np.cumsum(self.table, axis=0)
+            ])
+            self.starts = cycle_starts(
+                epoch_shares(self.budget, fraction, max_epochs))
         self._folds: Dict[tuple, List[np.ndarray]] = {}
+
+    @property
+    def varies(self) -> bool:
+        """Whether the epochs' sizes vary (a budget schedule)."""
+        return self.table is not None
+
+    def epoch_size(self, epoch: int) -> int:
+        """Samples ``epoch`` serves."""
+        if self.table is None:
+            return self.size
+        return int(self.table[epoch].sum())
+
+    def _cycle(self, epoch: int):
+        """``(cycle, position in it, the cycle's first and end epochs)``."""
+        if self.starts is None:
+            cycle, f = divmod(epoch, self.cycle_epochs)
+            first = cycle * self.cycle_epochs
+            return cycle, f, first, first + self.cycle_epochs
+        cycle = int(np.searchsorted(self.starts, epoch, side='right')) - 1
+        first = self.starts[cycle]
+        end = (self.starts[cycle + 1]
+               if cycle + 1 < len(self.starts) else self.table.shape[0])
+        return cycle, epoch - first, first, end
 
     @property
     def reads_scores(self) -> bool:
@@ -105,7 +160,7 @@ class RotationPlan:
     def new_cycle(self, epoch: int) -> bool:
         """Whether ``epoch`` (> 0) starts a cycle, i.e. is re-folded."""
         return (self.reads_scores and epoch > 0
-                and epoch % self.cycle_epochs == 0)
+                and self._cycle(epoch)[1] == 0)
 
     def _check(self, scores, carry):
         if self.reads_scores and (scores is None
@@ -138,16 +193,19 @@ class RotationPlan:
         """
         carry = self._check(scores, carry)
         out = []
-        for c, members, k in zip(self.classes, self.members, self.budgets):
+        for ci, (c, members, k) in enumerate(
+                zip(self.classes, self.members, self.budgets)):
             n = members.size
             if self.method == 'rs2':
-                pos = rs2_positions(n, int(k), epoch, self.seed, int(c),
-                                    self.options['replace'])
+                pos = rs2_positions(
+                    n, int(k), epoch, self.seed, int(c),
+                    self.options['replace'], None if self.offsets is None
+                    else self.offsets[:epoch + 2, ci])
             else:
-                cycle, f = divmod(epoch, self.cycle_epochs)
+                cycle, f = self._cycle(epoch)[:2]
                 pos = self.folds(
                     int(c), cycle, scores[members],
-                    np.flatnonzero(carry[members]))[f]
+                    np.flatnonzero(carry[members]), epoch)[f]
             out.append(members[pos])
         return np.sort(np.concatenate(out))
 
@@ -162,18 +220,24 @@ class RotationPlan:
         out = np.zeros(self.labels.size, dtype=bool)
         if not self.reads_scores:
             return out
-        cycle = epoch // self.cycle_epochs
+        cycle = self._cycle(epoch)[0]
         for c, members in zip(self.classes, self.members):
             folds = self.folds(
-                int(c), cycle, scores[members], np.flatnonzero(carry[members]))
+                int(c), cycle, scores[members], np.flatnonzero(carry[members]),
+                epoch)
             served = np.zeros(members.size, dtype=bool)
             served[np.concatenate(folds)] = True
             out[members[~served]] = True
         return out
 
-    def folds(self, label: int, cycle: int, class_scores: np.ndarray,
-              class_carry: np.ndarray) -> List[np.ndarray]:
-        """The folds of class ``label`` in ``cycle`` (cached by content)."""
+    def folds(self,
+              label: int,
+              cycle: int,
+              class_scores: np.ndarray,
+              class_carry: np.ndarray,
+              epoch: Optional[int] = None) -> List[np.ndarray]:
+        """The folds of class ``label`` in ``cycle`` (cached by content);
+        ``epoch``, one of the cycle's, places it under a budget schedule."""
         key = (label, cycle, hash(np.asarray(class_scores).tobytes()),
                hash(np.asarray(class_carry).tobytes()))
         if key not in self._folds:
@@ -183,19 +247,33 @@ class RotationPlan:
                 kk: v
                 for kk, v in self._folds.items() if kk[0] != label
             }
+            sizes = None
+            if self.table is not None:
+                _, _, first, end = self._cycle(epoch)
+                sizes = [int(v) for v in self.table[first:end, c]]
             self._folds[key] = cycle_folds(
                 class_scores, int(self.budgets[c]), self.method, self.options,
                 _rng(self.seed, _FOLD_STREAM, label, cycle), self.cycle_epochs,
-                class_carry)
+                class_carry, sizes)
         return self._folds[key]
 
     def describe(self) -> str:
         """One line for logs."""
-        line = (f'{self.method}: {self.size} of {self.labels.size} samples '
-                'a epoch')
+        if self.table is None:
+            line = (f'{self.method}: {self.size} of {self.labels.size} '
+                    'samples a epoch')
+        else:
+            sizes = self.table.sum(axis=1)
+            line = (f'{self.method}, budget {self.budget!r}: '
+                    f'{int(sizes.sum())} samples over {sizes.size} epochs '
+                    f'({", ".join(str(int(v)) for v in sizes)} of '
+                    f'{self.labels.size})')
         if self.reads_scores:
-            line += (f', cycles of {self.cycle_epochs} epochs, later cycles '
-                     f'folded on {self.options["refold"]}')
+            cycles = (f'cycles of {self.cycle_epochs} epochs'
+                      if self.starts is None else
+                      f'cycles starting at epochs {list(self.starts)}')
+            line += (f', {cycles}, later cycles folded on '
+                     f'{self.options["refold"]}')
         elif self.options['replace']:
             line += ', each epoch drawn independently'
         else:
