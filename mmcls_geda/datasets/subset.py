@@ -111,8 +111,8 @@ class GEDASubsetDataset:
         """
         indices = np.asarray(indices)
         n = len(self.dataset)
-        if indices.ndim != 1 or indices.size == 0 or (
-                indices.size != len(self) and not resize):
+        if indices.ndim != 1 or indices.size == 0 or (indices.size != len(self)
+                                                      and not resize):
             raise ValueError(
                 f'set_indices needs {len(self)} indices (the subset size '
                 f'fixed at construction), got shape {indices.shape}')

@@ -108,13 +108,16 @@ def pruning_samples(run_dir: str) -> Optional[Tuple[int, int]]:
 
 def rotation_samples(run_dir: str) -> Optional[int]:
     """Samples a per-epoch-subset run served, from its
-    ``rotation_log.json`` (every epoch's size: a budget schedule varies
-    them), or None for other runs."""
+    ``rotation_log.json`` (every epoch's size, which a budget schedule
+    varies, and the samples padded so that no batch holds one), or None
+    for other runs."""
     path = osp.join(run_dir, ROTATION_LOG)
     if not osp.isfile(path):
         return None
     with open(path, encoding='utf-8') as f:
-        return sum(int(e['size']) for e in json.load(f)['epochs'])
+        return sum(
+            int(e['size']) + int(e.get('padded', 0))
+            for e in json.load(f)['epochs'])
 
 
 def served_samples(cfg) -> int:

@@ -32,7 +32,6 @@ from .runner_checks import (check_weighted_model, eval_pipeline,
                             gather_recorded_losses, inner_model,
                             take_recorded_losses)
 
-
 # the seed stream of a budget schedule's serving order
 _ORDER_STREAM = 2_000_081
 
@@ -95,10 +94,11 @@ class EpochSubsets:
             elif refold == 'grad_norm':
                 self.cycle_scores = self._norms(runner, wrapper)
         indices = plan.indices(epoch, self.cycle_scores, self.carry)
+        padded = 0
         if self.progress is None:
             wrapper.set_indices(indices)
         else:
-            self._serve_resized(runner, wrapper, indices)
+            padded = self._serve_resized(runner, wrapper, indices)
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         entry = dict(
@@ -108,6 +108,8 @@ class EpochSubsets:
             carried=int(self.carry.sum()) if self.carry is not None else 0,
             scoring_s=self._scoring_s,
             start=time.time())
+        if padded:  # served twice, so that no batch holds one sample
+            entry['padded'] = padded
         if plan.reads_scores:
             entry['objective'] = self._objective(indices)
         self.log.append(entry)
@@ -149,9 +151,13 @@ class EpochSubsets:
                 '(apply_geda does)')
 
     def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
-                       indices: np.ndarray) -> None:
+                       indices: np.ndarray) -> int:
         """Serve a budget schedule's epoch: its length, a seeded order,
-        the schedules' epoch progress and the run's total iterations."""
+        the schedules' epoch progress and the run's total iterations.
+
+        Returns:
+            int: Samples the sampler pads the epoch with (all ranks).
+        """
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
         wrapper.set_indices(indices, resize=True)
         order = np.random.default_rng([self.seed, _ORDER_STREAM, epoch])
@@ -160,10 +166,12 @@ class EpochSubsets:
         if self.progress.reference_iters is None:
             # the constant budget's epoch, which the schedules were built on
             self.progress.start(runner, epoch_iterations(loader, plan.size))
-        self.progress.set_epoch(
-            runner, len(loader),
-            (epoch_iterations(loader, plan.epoch_size(e))
-             for e in range(epoch + 1, runner.max_epochs)))
+        self.progress.set_epoch(runner, len(loader),
+                                (epoch_iterations(loader, plan.epoch_size(e))
+                                 for e in range(epoch + 1, runner.max_epochs)))
+        sampler = loader.sampler
+        return sampler.share(indices.size) * sampler.num_replicas - int(
+            indices.size)
 
     def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
         if wrapper.selection_file is not None:

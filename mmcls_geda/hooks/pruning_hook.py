@@ -109,11 +109,10 @@ class DynamicPruningHook(Hook):
         dataset.set_weights(plan.indices, plan.weights)
         sampler.set_plan(plan.indices, loader.batch_sampler.batch_size)
         self.progress.set_epoch(
-            runner, len(loader),
-            (epoch_iterations(
+            runner, len(loader), (epoch_iterations(
                 loader,
                 plan.expected if is_pruned(e, epochs, self.anneal) else n)
-             for e in range(epoch + 1, epochs)))
+                                  for e in range(epoch + 1, epochs)))
         self.log.append(
             dict(
                 epoch=epoch,

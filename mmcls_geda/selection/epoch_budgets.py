@@ -25,6 +25,7 @@ epoch, or that the total cannot pay for (``anneal`` below about
 ``(F + 1) / max_epochs`` with ``F`` full epochs), is refused with the
 smallest fraction that allows it. numpy only.
 """
+import math
 from typing import Callable, Tuple
 
 import numpy as np
@@ -67,12 +68,12 @@ def epoch_shares(budget: str, fraction: float, max_epochs: int) -> np.ndarray:
     rest = fraction * epochs - full.sum()
     if full.all():
         if fraction < 1:
-            raise _unpaid(budget, fraction, epochs, 1.0,
-                          f'every one of the {epochs} epochs is full')
+            raise UnpaidBudget(budget, fraction, epochs, 1.0,
+                               f'every one of the {epochs} epochs is full')
         return np.ones(epochs)
     shares = np.where(full, 1.0, rest / (~full).sum())
     if rest <= 0:
-        raise _unpaid(
+        raise UnpaidBudget(
             budget, fraction, epochs,
             smallest_fraction(lambda f: f * epochs > full.sum(), fraction),
             f'its {int(full.sum())} full epochs (the first and the last '
@@ -81,27 +82,39 @@ def epoch_shares(budget: str, fraction: float, max_epochs: int) -> np.ndarray:
     return shares
 
 
-def _unpaid(budget: str, fraction: float, epochs: int, smallest: float,
-            why: str) -> ValueError:
-    return ValueError(
-        f"budget={budget!r} at fraction {fraction} over {epochs} epochs: "
-        f'{why}; the smallest fraction that allows it is {smallest:.4g} '
-        "(or use budget='constant')")
+class UnpaidBudget(ValueError):
+    """A schedule the fraction cannot pay for; ``why`` says what fails."""
+
+    def __init__(self, budget: str, fraction: float, epochs: int,
+                 smallest: float, why: str):
+        super().__init__(
+            f"budget={budget!r} at fraction {fraction} over {epochs} "
+            f'epochs: {why}; the smallest fraction that allows it is '
+            f"{smallest:.4g} (or use budget='constant')")
+        self.why = why
 
 
 def smallest_fraction(allowed: Callable[[float], bool],
                       fraction: float) -> float:
-    """The smallest fraction in ``[fraction, 1]`` for which ``allowed``
-    holds (bisection on a monotone test), rounded up to 4 decimals."""
-    low, high = fraction, 1.0
-    for _ in range(40):
-        mid = (low + high) / 2
+    """The smallest fraction above ``fraction``, on a grid of 1e-4, for
+    which ``allowed`` holds (a ValueError counts as no): a scan by 1e-3,
+    then by 1e-4 below the first hit (the rounding of the budgets makes
+    ``allowed`` not quite monotone). 1 if none is."""
+
+    def ok(f: float) -> bool:
         try:
-            ok = allowed(mid)
+            return bool(allowed(f))
         except ValueError:
-            ok = False
-        low, high = (low, mid) if ok else (mid, high)
-    return float(np.ceil(high * 1e4) / 1e4)
+            return False
+
+    coarse = [k / 1000 for k in range(math.floor(fraction * 1000) + 1, 1001)]
+    hit = next((f for f in coarse if ok(f)), 1.0)
+    fine = [
+        k / 10000 for k in range(
+            max(math.floor(fraction * 10000) + 1,
+                round(hit * 10000) - 9), round(hit * 10000))
+    ]
+    return next((f for f in fine if ok(f)), hit)
 
 
 def spread(total: int, shares: np.ndarray, cap: int) -> np.ndarray:
@@ -151,18 +164,20 @@ def epoch_class_budgets(class_sizes: np.ndarray, fraction: float,
             that allows it.
     """
     sizes = np.asarray(class_sizes, dtype=np.int64)
-    table = _table(sizes, fraction, max_epochs, budget)
-    empty = np.argwhere(table == 0)
-    if empty.size:
+    try:
+        table = _table(sizes, fraction, max_epochs, budget)
+    except UnpaidBudget as error:
+        why = error.why
+    else:
+        empty = np.argwhere(table == 0)
+        if not empty.size:
+            return table
         e, c = empty[0]
-        smallest = smallest_fraction(
-            lambda f: (_table(sizes, f, max_epochs, budget) > 0).all(),
-            fraction)
-        raise _unpaid(
-            budget, fraction, max_epochs, smallest,
-            f'epoch {e} would serve no sample of class {c} '
-            f'({sizes[c]} samples)')
-    return table
+        why = (f'epoch {e} would serve no sample of class {c} '
+               f'({sizes[c]} samples)')
+    smallest = smallest_fraction(
+        lambda f: (_table(sizes, f, max_epochs, budget) > 0).all(), fraction)
+    raise UnpaidBudget(budget, fraction, max_epochs, smallest, why)
 
 
 def _table(sizes: np.ndarray, fraction: float, max_epochs: int,
@@ -171,10 +186,9 @@ def _table(sizes: np.ndarray, fraction: float, max_epochs: int,
     budgets = class_budgets(sizes, fraction)
     if budget == 'constant':
         return np.tile(budgets, (max_epochs, 1))
-    return np.stack([
-        spread(max_epochs * k, shares, n) for n, k in zip(sizes, budgets)
-    ],
-                    axis=1)
+    return np.stack(
+        [spread(max_epochs * k, shares, n) for n, k in zip(sizes, budgets)],
+        axis=1)
 
 
 def cycle_starts(shares: np.ndarray) -> Tuple[int, ...]:

@@ -59,8 +59,8 @@ def block_of_stream(n: int,
         if perm is not None:
             boundary = p * n
             # the part of pass p - 1 in the block that straddles the pass
-            straddling = offsets[np.searchsorted(
-                offsets, boundary, side='right') - 1]
+            straddling = offsets[
+                np.searchsorted(offsets, boundary, side='right') - 1]
             tail = perm[straddling - (p - 1) * n:]
             if tail.size:
                 last = np.isin(new, tail)

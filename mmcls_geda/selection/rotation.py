@@ -148,8 +148,9 @@ class RotationPlan:
             return cycle, f, first, first + self.cycle_epochs
         cycle = int(np.searchsorted(self.starts, epoch, side='right')) - 1
         first = self.starts[cycle]
-        end = (self.starts[cycle + 1]
-               if cycle + 1 < len(self.starts) else self.table.shape[0])
+        end = (
+            self.starts[cycle + 1] if cycle +
+            1 < len(self.starts) else self.table.shape[0])
         return cycle, epoch - first, first, end
 
     @property
@@ -159,8 +160,7 @@ class RotationPlan:
 
     def new_cycle(self, epoch: int) -> bool:
         """Whether ``epoch`` (> 0) starts a cycle, i.e. is re-folded."""
-        return (self.reads_scores and epoch > 0
-                and self._cycle(epoch)[1] == 0)
+        return (self.reads_scores and epoch > 0 and self._cycle(epoch)[1] == 0)
 
     def _check(self, scores, carry):
         if self.reads_scores and (scores is None
@@ -199,8 +199,9 @@ class RotationPlan:
             if self.method == 'rs2':
                 pos = rs2_positions(
                     n, int(k), epoch, self.seed, int(c),
-                    self.options['replace'], None if self.offsets is None
-                    else self.offsets[:epoch + 2, ci])
+                    self.options['replace'],
+                    None if self.offsets is None else self.offsets[:epoch + 2,
+                                                                   ci])
             else:
                 cycle, f = self._cycle(epoch)[:2]
                 pos = self.folds(
