@@ -19,48 +19,39 @@ def _rng(*parts: int) -> np.random.Generator:
 # --- RS2 ---------------------------------------------------------------------
 
 
-def block_of_stream(n: int,
-                    k: int,
-                    epoch: int,
-                    seed: int,
-                    label: int,
-                    offsets: Optional[np.ndarray] = None) -> np.ndarray:
-    """Positions (into a class of ``n``) of block ``epoch`` of ``k``.
+def stream_block(n: int, offsets: np.ndarray, block: int,
+                 key: Tuple[int, ...]) -> np.ndarray:
+    """Block ``block`` of a stream of passes over ``range(n)``: the one
+    slicing routine of RS2's blocks and the warm-up's slices.
 
-    The stream is a sequence of passes, each a seeded permutation of
-    ``range(n)``; epoch ``e`` takes the stream's entries
-    ``[e k, (e + 1) k)`` (or ``[offsets[e], offsets[e + 1])`` for blocks
-    of varying sizes, each at most ``n``). The samples that end pass ``p``
-    inside the block that spans passes ``p`` and ``p + 1`` are moved to the
-    end of pass ``p + 1``, so no block holds a sample twice and every
-    sample is in exactly one block per pass.
+    The stream is a sequence of passes, pass ``p`` a permutation of
+    ``range(n)`` seeded by ``(*key, p)``; block ``b`` takes the stream's
+    entries ``[offsets[b], offsets[b + 1])`` (each block at most ``n``).
+    The samples that end pass ``p`` inside the block that spans passes
+    ``p`` and ``p + 1`` are moved to the end of pass ``p + 1``, so no block
+    holds a sample twice and every sample is in exactly one block per pass.
 
     Args:
-        n: Class size.
-        k: Block size, ``1 <= k <= n`` (unused with ``offsets``).
-        epoch: Block number (>= 0).
-        seed: Run seed.
-        label: The class (its own stream).
+        n: Samples in a pass.
         offsets: Where each block starts in the stream (cumulative block
-            sizes from 0, at least ``epoch + 2`` entries); None: ``e k``.
+            sizes from 0, at least ``block + 2`` entries).
+        block: The block (>= 0).
+        key: The stream's seed parts.
 
     Returns:
-        np.ndarray: The block's distinct positions in ``[0, n)``.
+        np.ndarray: The block's distinct positions in ``[0, n)``, in
+        stream order.
     """
-    if offsets is None:
-        offsets = k * np.arange(epoch + 2, dtype=np.int64)
     offsets = np.asarray(offsets, dtype=np.int64)
-    start, stop = int(offsets[epoch]), int(offsets[epoch + 1])
-    last_pass = (stop - 1) // n
+    start, stop = int(offsets[block]), int(offsets[block + 1])
     out: List[np.ndarray] = []
     perm = None
-    for p in range(last_pass + 1):
-        new = _rng(seed, _RS2_STREAM, label, p).permutation(n)
+    for p in range((stop - 1) // n + 1):
+        new = _rng(*key, p).permutation(n)
         if perm is not None:
-            boundary = p * n
             # the part of pass p - 1 in the block that straddles the pass
-            straddling = offsets[
-                np.searchsorted(offsets, boundary, side='right') - 1]
+            straddling = offsets[np.searchsorted(offsets, p * n, side='right')
+                                 - 1]
             tail = perm[straddling - (p - 1) * n:]
             if tail.size:
                 last = np.isin(new, tail)
@@ -72,6 +63,29 @@ def block_of_stream(n: int,
     if not out:
         return np.zeros(0, dtype=np.int64)
     return np.concatenate(out).astype(np.int64)
+
+
+def block_of_stream(n: int,
+                    k: int,
+                    epoch: int,
+                    seed: int,
+                    label: int,
+                    offsets: Optional[np.ndarray] = None) -> np.ndarray:
+    """Positions (into a class of ``n``) of RS2's block ``epoch``: entries
+    ``[e k, (e + 1) k)`` of the class's stream (:func:`stream_block`), or
+    ``[offsets[e], offsets[e + 1])`` for blocks of varying sizes.
+
+    Args:
+        n: Class size.
+        k: Block size, ``1 <= k <= n`` (unused with ``offsets``).
+        epoch: Block number (>= 0).
+        seed: Run seed.
+        label: The class (its own stream).
+        offsets: Cumulative block sizes from 0; None: ``e k``.
+    """
+    if offsets is None:
+        offsets = k * np.arange(epoch + 2, dtype=np.int64)
+    return stream_block(n, offsets, epoch, (seed, _RS2_STREAM, label))
 
 
 def rs2_positions(n: int,

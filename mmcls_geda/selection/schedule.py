@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from .checks import check_int, check_number
+from .folds import stream_block
 from .registry import get_method
 
 WEIGHTINGS = ('gradmatch', )
@@ -283,25 +284,15 @@ def plan_schedule(n: int,
 def warmup_indices(n: int, size: int, epoch: int, seed: int) -> np.ndarray:
     """The ``size`` samples warm-up epoch ``epoch`` serves.
 
-    The warm-up is one stream of passes cut into consecutive slices of
-    ``size``. Each pass is a fresh seeded permutation of all ``n`` samples;
-    the samples that end pass ``p`` inside a slice are moved to the end of
-    pass ``p + 1``'s permutation, so a slice that spans two passes never
-    holds a sample twice. The same arguments give the same slice on every
-    rank and after a restart.
+    The warm-up is one stream of passes over all ``n`` samples cut into
+    consecutive slices of ``size``
+    (:func:`~mmcls_geda.selection.folds.stream_block`: each pass a fresh
+    seeded permutation; a slice that spans two passes never holds a sample
+    twice). The same arguments give the same slice on every rank and after
+    a restart.
 
     Returns:
         np.ndarray: ``size`` unique indices in ``[0, n)``.
     """
-    start, stop = epoch * size, (epoch + 1) * size
-    stream: List[np.ndarray] = []
-    for p in range(-(-stop // n)):
-        perm = np.random.default_rng([seed, _WARMUP_STREAM, p]).permutation(n)
-        if p > 0:
-            boundary = p * n
-            tail = np.concatenate(stream)[boundary // size * size:boundary]
-            if tail.size:
-                last = np.isin(perm, tail)
-                perm = np.concatenate([perm[~last], perm[last]])
-        stream.append(perm)
-    return np.concatenate(stream)[start:stop].astype(np.int64)
+    return stream_block(n, size * np.arange(epoch + 2), epoch,
+                        (seed, _WARMUP_STREAM))
