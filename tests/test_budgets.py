@@ -16,10 +16,11 @@ from mmcv.runner import Hook
 from mmcls_geda import GradNormHook, apply_geda
 from mmcls_geda.experiments import collect
 from mmcls_geda.experiments.spec import parse_spec
-from mmcls_geda.selection import class_budgets, get_method, rotation_state
+from mmcls_geda.selection import class_budgets, get_method
 from mmcls_geda.selection.epoch_budgets import (BUDGETS, cycle_starts,
                                                 epoch_class_budgets,
                                                 epoch_shares, full_epochs)
+from mmcls_geda.selection.epoch_state import ROTATION_LOG
 from mmcls_geda.selection.folds import block_of_stream
 from mmcls_geda.selection.rotation import RotationPlan
 from .conftest import REPO, ServedIndices, make_runner, write_cifar10
@@ -223,7 +224,7 @@ def test_runner_serves_the_schedule_by_epoch_progress(root, tmp_path,
         # the plan's samples, each once (a lone last sample would be
         # padded by one: none here, as no size ends in a batch of 1)
         assert np.array_equal(np.sort(served[epoch]), plan.indices(epoch))
-    log = json.load(open(tmp_path / 'ramp' / rotation_state.ROTATION_LOG))
+    log = json.load(open(tmp_path / 'ramp' / ROTATION_LOG))
     assert [e['size'] for e in log['epochs']] == sizes.tolist()
     assert collect.rotation_samples(str(tmp_path / 'ramp')) == 150
     # the LR the optimizer used is the constant run's at the same epoch

@@ -18,7 +18,7 @@ from mmcls_geda.experiments import (FIGURES, front, front_points, last_val,
                                     parse_spec, plot, pruning_kwargs,
                                     selection_time, split_time, summarise)
 from mmcls_geda.experiments.plots import COSTS
-from mmcls_geda.selection.pruning_state import PRUNING_LOG
+from mmcls_geda.selection.epoch_state import PRUNING_LOG
 from .conftest import REPO, run_tool
 
 CIFAR = 'configs/resnet/resnet18_1xb64-full_cifar10.py'

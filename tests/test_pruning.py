@@ -14,9 +14,9 @@ from mmcv import Config
 from mmcv.runner import EpochBasedRunner, Hook, build_optimizer
 
 from mmcls_geda import DynamicPruningHook, apply_pruning
+from mmcls_geda.selection.epoch_state import PRUNING, PRUNING_LOG
 from mmcls_geda.selection.pruning import (check_pruning_args, is_pruned,
                                           plan_epoch)
-from mmcls_geda.selection.pruning_state import PRUNING_LOG, pruning_state_file
 from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
                        make_runner, run_tool, small_cfg_options,
                        small_resnet_cfg)
@@ -303,7 +303,9 @@ def test_runner_serves_the_planned_epochs_and_logs_them(
         cifar10_root, tmp_path, 4, pruning=dict(ratio=0.5, anneal=0.25))
     runner.run([loader], [('train', 1)])
     log = json.load(open(tmp_path / PRUNING_LOG))
-    assert log['settings'] == dict(
+    settings = dict(log['settings'])
+    assert settings.pop('fingerprint')['length'] == 60
+    assert settings == dict(
         ratio=0.5, rule='infobatch', anneal=0.25, seed=5, max_epochs=4)
     epochs = log['epochs']
     per_epoch = _per_epoch(served, used)
@@ -323,7 +325,7 @@ def test_runner_serves_the_planned_epochs_and_logs_them(
                                                   for e in epochs)
     assert min(used.iters_left) == used.iters_left[-1] == 0  # ETA >= 0
     # epoch 1 kept every sample at or above the mean of epoch 0's losses
-    with np.load(tmp_path / pruning_state_file(1)) as state:
+    with np.load(tmp_path / PRUNING.file(1)) as state:
         losses, seen = state['losses'], state['seen']
     assert seen.all()
     high = np.flatnonzero(losses >= losses.mean())
@@ -408,7 +410,7 @@ def test_resume_with_other_settings_is_refused_naming_both(
     again.resume(str(tmp_path / 'epoch_1.pth'))
     with pytest.raises(ValueError, match=message):
         again.run([loader2], [('train', 1)])
-    os.remove(tmp_path / pruning_state_file(1))
+    os.remove(tmp_path / PRUNING.file(1))
     third, loader3, *_ = _runner(cifar10_root, tmp_path, 2, pruning=pruning)
     third.resume(str(tmp_path / 'epoch_1.pth'))
     with pytest.raises(FileNotFoundError, match='resuming at epoch 1'):

@@ -21,8 +21,8 @@ from mmcv.runner import Hook
 
 from mmcls_geda import GradNormHook, apply_geda
 from mmcls_geda.datasets.subset import find_wrapper
-from mmcls_geda.selection import (class_budgets, get_method, rotation_state,
-                                  select_subset)
+from mmcls_geda.selection import class_budgets, get_method, select_subset
+from mmcls_geda.selection.epoch_state import ROTATION, ROTATION_LOG
 from mmcls_geda.selection.folds import (block_of_stream, cycle_folds,
                                         fold_objective)
 from mmcls_geda.selection.geda import (capped_bin_counts, nearest_counts,
@@ -407,7 +407,7 @@ def _train(root, work_dir, method, options, epochs, resume_from=None):
 
 
 def _state(work_dir, epoch):
-    with np.load(osp.join(work_dir, rotation_state.state_file(epoch))) as s:
+    with np.load(osp.join(work_dir, ROTATION.file(epoch))) as s:
         return (s['losses'].astype(np.float64), s['cycle_scores'], s['carry'])
 
 
@@ -449,7 +449,7 @@ def test_served_indices_follow_the_plan(root, tmp_path, no_sleep, name):
         assert scores.size == 0 and np.isnan(losses).all()
         scores = carry = None
     assert np.array_equal(held[4], plan.indices(4, scores, carry))
-    log = json.load(open(tmp_path / rotation_state.ROTATION_LOG))['epochs']
+    log = json.load(open(tmp_path / ROTATION_LOG))['epochs']
     assert [e['epoch'] for e in log] == list(range(5))
     assert [e['refolded'] for e in log] == [False] * 4 + [method != 'rs2']
 
@@ -598,8 +598,7 @@ def test_configs_train_and_resume_mid_cycle(python, cifar10_root, tmp_path,
                    '--device', 'cpu', '--cfg-options', *opts)
     assert 'accuracy_top-1' in log
     assert 'serves 18 of 60 samples' in log
-    entries = json.load(open(osp.join(work,
-                                      rotation_state.ROTATION_LOG)))['epochs']
+    entries = json.load(open(osp.join(work, ROTATION_LOG)))['epochs']
     assert [e['size'] for e in entries] == [18] * 5
     if 'geda_rotate' in config:
         assert [e['refolded'] for e in entries] == [False] * 4 + [True]

@@ -5,8 +5,7 @@ import os.path as osp
 from typing import Dict, Optional, Tuple
 
 from ..selection import record
-from ..selection.pruning_state import PRUNING_LOG
-from ..selection.rotation_state import ROTATION_LOG
+from ..selection.epoch_state import PRUNING_LOG, ROTATION_LOG
 
 # mmcv's EpochBasedRunner sleeps 2 s before every train and val epoch; it is
 # part of the wall time, reported apart so that short runs are read right.

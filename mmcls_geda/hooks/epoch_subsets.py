@@ -24,9 +24,9 @@ from ..apis import SelectionArgs, score_and_select
 from ..datasets.pruning import DynamicPruningSampler, epoch_iterations
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import record
+from ..selection.epoch_state import ROTATION
 from ..selection.folds import fold_objective
 from ..selection.rotation import RotationPlan
-from ..selection.rotation_state import load_state, save_state
 from .epoch_progress import EpochProgress
 from .runner_checks import (check_weighted_model, eval_pipeline,
                             gather_recorded_losses, inner_model,
@@ -134,9 +134,16 @@ class EpochSubsets:
                 self.losses[indices] = values
         self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
         if get_dist_info()[0] == 0:
-            save_state(runner.work_dir, runner.epoch + 1,
-                       self.losses, self.cycle_scores, self.carry,
-                       self._settings(), self.log)
+            ROTATION.save(
+                runner.work_dir, runner.epoch + 1,
+                dict(
+                    losses=self.losses.astype(np.float32),
+                    cycle_scores=np.asarray(
+                        [] if self.cycle_scores is None else self.cycle_scores,
+                        dtype=np.float64),
+                    carry=np.asarray(
+                        [] if self.carry is None else self.carry, dtype=bool)),
+                self._settings(), self.log)
 
     # --- helpers -------------------------------------------------------------
 
@@ -186,8 +193,14 @@ class EpochSubsets:
         runner.logger.info(f'GradNormHook: {self.plan.describe()}')
         n = wrapper.full_labels.size
         if epoch > 0:
-            self.losses, self.cycle_scores, self.carry, self.log = load_state(
-                runner.work_dir, epoch, self._settings())
+            arrays, self.log = ROTATION.load(
+                runner.work_dir, epoch, self._settings(),
+                ('losses', 'cycle_scores', 'carry'))
+            self.losses = arrays['losses'].astype(np.float64)
+            self.cycle_scores = self.carry = None
+            if arrays['cycle_scores'].size:  # rs2 reads no scores
+                self.cycle_scores = arrays['cycle_scores']
+                self.carry = arrays['carry']
             runner.logger.info(
                 f'GradNormHook: resumed at epoch {epoch} with the losses '
                 f'of {int(np.sum(~np.isnan(self.losses)))} samples')

@@ -9,8 +9,8 @@ from mmcv.runner import HOOKS, Hook, get_dist_info
 from ..datasets.pruning import (DynamicPruningDataset, DynamicPruningSampler,
                                 epoch_iterations)
 from ..selection.budgets import class_rng
+from ..selection.epoch_state import PRUNING
 from ..selection.pruning import check_pruning_args, is_pruned, plan_epoch
-from ..selection.pruning_state import load_pruning_state, save_pruning_state
 from ..selection.record import labels_fingerprint
 from .epoch_progress import EpochProgress
 from .runner_checks import (check_runner, check_weighted_model,
@@ -94,14 +94,14 @@ class DynamicPruningHook(Hook):
         loader = runner.data_loader
         dataset, sampler = self._parts(runner)
         n, epoch, epochs = len(dataset), runner.epoch, runner.max_epochs
-        settings = dict(self.settings, max_epochs=epochs)
         if self.losses is None:  # first epoch of this process
             if epoch == 0:
                 self.losses, self.seen = np.zeros(n), np.zeros(n, bool)
             else:
-                self.losses, self.seen, self.log = load_pruning_state(
-                    runner.work_dir, epoch,
-                    labels_fingerprint(dataset.get_gt_labels()), settings)
+                arrays, self.log = PRUNING.load(runner.work_dir, epoch,
+                                                self._saved_settings(runner),
+                                                ('losses', 'seen'))
+                self.losses, self.seen = arrays['losses'], arrays['seen']
             self.progress.start(runner, epoch_iterations(loader, n))
         plan = plan_epoch(self.losses, self.seen, self.ratio, self.rule,
                           class_rng(self.seed, epoch),
@@ -128,6 +128,15 @@ class DynamicPruningHook(Hook):
         runner.logger.info(f'DynamicPruningHook (epoch {epoch}): {what}; '
                            f'about {runner.max_iters} iterations in all')
 
+    def _saved_settings(self, runner) -> dict:
+        """What drew the plans, which a resumed run must share: the
+        settings, the run's length and the training set."""
+        dataset = runner.data_loader.dataset
+        return dict(
+            self.settings,
+            max_epochs=runner.max_epochs,
+            fingerprint=labels_fingerprint(dataset.get_gt_labels()))
+
     def after_train_iter(self, runner) -> None:
         take_recorded_losses(runner, self._batch, 'DynamicPruningDataset')
 
@@ -143,8 +152,6 @@ class DynamicPruningHook(Hook):
             f'{entry["processed"]} samples (expected {entry["expected"]:.1f})'
             f' in {entry["iterations"]} iterations')
         if rank == 0:
-            dataset = runner.data_loader.dataset
-            save_pruning_state(
-                runner.work_dir, runner.epoch + 1, self.losses, self.seen,
-                labels_fingerprint(dataset.get_gt_labels()),
-                dict(self.settings, max_epochs=runner.max_epochs), self.log)
+            PRUNING.save(runner.work_dir, runner.epoch + 1,
+                         dict(losses=self.losses, seen=self.seen),
+                         self._saved_settings(runner), self.log)
