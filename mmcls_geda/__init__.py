@@ -8,7 +8,8 @@ either):
   and the rest in ``mmcls.datasets.DATASETS``, ``GradNormHook`` and the
   pruning hook in ``mmcv.runner.HOOKS``, as documented in the README;
 * mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
-  ``LocalCIFAR10`` / ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``.
+  ``GEDASubsetDataset`` (static, unweighted selection), ``LocalCIFAR10``
+  and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``.
 
 ``mmcls_geda.selection`` and ``mmcls_geda.local_data`` need numpy/scipy only
 and can be used where torch and both stacks are absent.
@@ -34,5 +35,6 @@ if STACK == 'mmcls':
         'use_pauseless_runner'
     ]
 elif STACK == 'mmpretrain':
-    from .engines.mmpretrain import LocalCIFAR10, LocalCIFAR100
-    __all__ += ['LocalCIFAR10', 'LocalCIFAR100']
+    from .engines.mmpretrain import (GEDASubsetDataset, LocalCIFAR10,
+                                     LocalCIFAR100)
+    __all__ += ['GEDASubsetDataset', 'LocalCIFAR10', 'LocalCIFAR100']

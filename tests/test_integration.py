@@ -645,8 +645,9 @@ def test_imports_point_downwards():
     # the engine-free file readers; one stack's glue (engines/) is imported
     # by nothing below the package's __init__
     assert imported('local_data') <= {'selection'}
+    assert imported('subsets') <= {'selection'}
     for lower in ('scoring', 'datasets', 'selection', 'apis', 'local_data',
-                  'hooks', 'models', 'runners'):
+                  'subsets', 'hooks', 'models', 'runners'):
         assert 'engines' not in imported(lower), lower
 
 

@@ -127,3 +127,16 @@ def test_wrong_batches_are_refused(dataset):
     unlabelled = [dict(inputs=dataset[i]['inputs']) for i in range(4)]
     with pytest.raises(ValueError, match='no gt_label'):
         grad_norms(model, DataLoader(unlabelled, collate_fn=pseudo_collate))
+
+
+def test_a_wrapped_model_is_scored_through_its_module(dataset):
+    """mmengine's model wrappers (here torch's DataParallel, which it
+    registers; on the CPU it calls the module) are unwrapped."""
+    model = make_classifier(seed=3)
+    data = loader(dataset, batch_size=16)
+    wrapped, _ = grad_norms(torch.nn.DataParallel(model), data)
+    np.testing.assert_array_equal(wrapped, grad_norms(model, data)[0])
+    np.testing.assert_allclose(
+        wrapped,
+        grad_norms_loop(torch.nn.DataParallel(model), data),
+        rtol=1e-4)

@@ -14,7 +14,7 @@ def test_package_imports_without_mmcls_and_registers_the_datasets():
         'assert "mmcls" not in sys.modules',
         'assert "mmcv.runner" not in sys.modules',
         'assert "mmcls_geda.hooks" not in sys.modules',
-        'for name in ("LocalCIFAR10", "LocalCIFAR100"):',
+        'for name in ("GEDASubsetDataset", "LocalCIFAR10", "LocalCIFAR100"):',
         '    assert name in mmcls_geda.__all__',
         '    assert DATASETS.get(name) is getattr(mmcls_geda, name)',
         'print("ok")',
