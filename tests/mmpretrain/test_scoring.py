@@ -1,10 +1,13 @@
 """Exact per-sample gradient norms of an mmpretrain ``ImageClassifier`` (data
 preprocessor, backbone, neck, head), against batch-size-1 autograd."""
+import os
+import socket
 import warnings
 
 import numpy as np
 import pytest
 import torch
+import torch.multiprocessing as mp
 from mmengine.dataset import default_collate, pseudo_collate
 from mmpretrain.registry import DATASETS
 from torch.utils.data import DataLoader, TensorDataset
@@ -140,3 +143,50 @@ def test_a_wrapped_model_is_scored_through_its_module(dataset):
         wrapped,
         grad_norms_loop(torch.nn.DataParallel(model), data),
         rtol=1e-4)
+
+
+def _odd_dataset(root):
+    """9 samples: the shards of two processes differ in size."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return DATASETS.build(
+            local_cifar_cfg(root, keep_classes=[0, 1, 2], per_class=3))
+
+
+def _score_on_rank(rank, world, port, root, out_dir):
+    import torch.distributed as dist
+    from mmengine.model import MMDistributedDataParallel
+    from mmpretrain.utils import register_all_modules
+
+    import mmcls_geda  # noqa: F401 (a fresh process: register again)
+    register_all_modules(init_default_scope=True)
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        model = MMDistributedDataParallel(module=make_classifier(seed=4))
+        norms, labels = grad_norms(model,
+                                   loader(_odd_dataset(root), batch_size=4))
+        np.save(os.path.join(out_dir, f'norms{rank}.npy'), norms)
+        np.save(os.path.join(out_dir, f'labels{rank}.npy'), labels)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_two_processes_match_single(cifar10_root, tmp_path):
+    """A gloo group of two, the model in mmengine's
+    MMDistributedDataParallel: every rank gets all the norms, in dataset
+    order, as one process computes them."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(
+        _score_on_rank, args=(2, port, cifar10_root, str(tmp_path)), nprocs=2)
+    single, labels = grad_norms(
+        make_classifier(seed=4),
+        loader(_odd_dataset(cifar10_root), batch_size=4))
+    assert labels.tolist() == [0, 1, 2] * 3
+    for rank in range(2):
+        norms = np.load(tmp_path / f'norms{rank}.npy')
+        np.testing.assert_allclose(norms, single, rtol=1e-5)
+        assert np.array_equal(np.load(tmp_path / f'labels{rank}.npy'), labels)
