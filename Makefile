@@ -8,8 +8,14 @@ REQS := requirements/build.txt requirements/torch.txt requirements/mminstall.txt
         setup.py
 # The stamp is keyed on the requirement files: it is rebuilt only when one changes.
 STAMP := $(VENV)/.stamp-$(shell cat $(REQS) | cksum | cut -d' ' -f1)
+# The mmpretrain 1.x / mmengine stack (work in progress, docs/mmpretrain.md).
+VENV_MMP := .venv-mmpretrain
+PY_MMP := $(VENV_MMP)/bin/python
+REQS_MMP := requirements/torch.txt requirements/mmpretrain.txt \
+            requirements/tests.txt setup.py
+STAMP_MMP := $(VENV_MMP)/.stamp-$(shell cat $(REQS_MMP) | cksum | cut -d' ' -f1)
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test lint demo bench clean venv-mmpretrain test-mmpretrain
 LINTED := mmcls_geda tools benchmarks tests configs setup.py
 
 venv: $(STAMP)
@@ -37,6 +43,23 @@ $(STAMP): $(REQS)
 test: venv
 	$(PY) -m pytest -q tests
 
+venv-mmpretrain: $(STAMP_MMP)
+
+$(STAMP_MMP): $(REQS_MMP)
+	test -x $(PY_MMP) || $(PYTHON) -m venv $(VENV_MMP)
+	$(PY_MMP) -m pip install -q --upgrade pip
+	$(PY_MMP) -m pip install -q -r requirements/torch.txt
+	# not requirements/runtime.txt: it pins mmcls 0.x
+	$(PY_MMP) -m pip install -q -r requirements/mmpretrain.txt \
+	    -r requirements/tests.txt
+	$(PY_MMP) -m pip install -q --no-build-isolation --no-deps -e .
+	rm -f $(VENV_MMP)/.stamp-*
+	touch $@
+
+# The mmpretrain suite only: tests/conftest.py (mmcls fixtures) stays unloaded.
+test-mmpretrain: venv-mmpretrain
+	$(PY_MMP) -m pytest -q --confcutdir=tests/mmpretrain tests/mmpretrain
+
 # The checks of .pre-commit-config.yaml, run from the venv (offline).
 lint: venv
 	$(VENV)/bin/flake8 $(LINTED)
@@ -47,4 +70,4 @@ demo: venv
 	$(PY) tools/demo.py --work-dir work_dirs/demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV_MMP) build *.egg-info

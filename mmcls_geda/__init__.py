@@ -1,25 +1,25 @@
-"""mmcls-geda: train mmcls classifiers on a GEDA-selected subset of the data.
+"""mmcls-geda: train OpenMMLab classifiers on less data per epoch.
 
-Importing the package registers ``GEDASubsetDataset`` (and the local CIFAR
-datasets) in ``mmcls.datasets.DATASETS`` and ``GradNormHook`` in
-``mmcv.runner.HOOKS``. ``mmcls_geda.selection`` needs numpy/scipy only and
-can be used where torch, mmcv and mmcls are absent.
+Importing the package registers its names in the installed stack's
+registries (:mod:`mmcls_geda.stack` decides which, without importing
+either):
+
+* mmcls 0.x / mmcv 1.x: ``GEDASubsetDataset``, the local CIFAR datasets
+  and the rest in ``mmcls.datasets.DATASETS``, ``GradNormHook`` and the
+  pruning hook in ``mmcv.runner.HOOKS``, as documented in the README;
+* mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
+  ``GEDASubsetDataset`` (static, unweighted selection), ``LocalCIFAR10``
+  and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``.
+
+``mmcls_geda.selection`` and ``mmcls_geda.local_data`` need numpy/scipy only
+and can be used where torch and both stacks are absent.
 """
-from importlib.util import find_spec
-
+from .stack import STACK
 from .version import __version__
 
-__all__ = ['__version__']
+__all__ = ['__version__', 'STACK']
 
-
-def _installed(name: str) -> bool:
-    try:
-        return find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
+if STACK == 'mmcls':
     from .apis import (apply_geda, apply_pruning, score_and_select,
                        use_pauseless_runner)
     from .datasets import (GEDASubsetDataset, LocalCIFAR10, LocalCIFAR100,
@@ -34,3 +34,7 @@ if all(_installed(name) for name in ('torch', 'mmcv', 'mmcls')):
         'WeightedImageClassifier', 'PauselessEpochBasedRunner',
         'use_pauseless_runner'
     ]
+elif STACK == 'mmpretrain':
+    from .engines.mmpretrain import (GEDASubsetDataset, LocalCIFAR10,
+                                     LocalCIFAR100)
+    __all__ += ['GEDASubsetDataset', 'LocalCIFAR10', 'LocalCIFAR100']

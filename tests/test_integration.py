@@ -3,6 +3,7 @@ import ast
 import json
 import os
 import os.path as osp
+import sys
 from unittest import mock
 
 import numpy as np
@@ -34,6 +35,9 @@ def test_import_registers_plugin():
     for name in ('LocalCIFAR10', 'LocalCIFAR100', 'SklearnDigits'):
         assert DATASETS.get(name) is not None
     assert mmcls_geda.__version__
+    # the mmcls 0.x stack's glue, never the mmpretrain 1.x one
+    assert mmcls_geda.STACK == 'mmcls'
+    assert 'mmcls_geda.engines.mmpretrain' not in sys.modules
 
 
 @pytest.mark.parametrize('name', [
@@ -638,6 +642,13 @@ def test_imports_point_downwards():
     assert 'apis' not in imported('datasets') | imported('scoring')
     assert imported('selection') <= set()  # nothing of the package above
     assert imported('runners') <= set()  # a runner knows no hook or data
+    # the engine-free file readers; one stack's glue (engines/) is imported
+    # by nothing below the package's __init__
+    assert imported('local_data') <= {'selection'}
+    assert imported('subsets') <= {'selection'}
+    for lower in ('scoring', 'datasets', 'selection', 'apis', 'local_data',
+                  'subsets', 'hooks', 'models', 'runners'):
+        assert 'engines' not in imported(lower), lower
 
 
 def test_the_import_check_sees_absolute_imports(tmp_path):

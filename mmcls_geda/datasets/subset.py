@@ -1,17 +1,17 @@
 """``GEDASubsetDataset``: a fixed-length view of a selected training subset."""
 import copy
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
-import torch
 from mmcls.datasets import (DATASETS, ConcatDataset, RepeatDataset,
                             build_dataset)
 
-from ..selection import Selection, check_fraction, class_budgets, record
+from ..selection import check_fraction
+from ..subsets import SharedSubset
 
 
 @DATASETS.register_module()
-class GEDASubsetDataset:
+class GEDASubsetDataset(SharedSubset):
     """Serve a subset of a dataset, chosen before training by a hook.
 
     The subset's size is fixed at construction: per-class budgets
@@ -26,7 +26,8 @@ class GEDASubsetDataset:
     wrapper is an error that names the missing hook. The indices (and
     optional per-sample weights) live in shared memory, so data-loader
     workers, persistent ones too, see every change made in the main
-    process.
+    process (:class:`~mmcls_geda.subsets.SharedSubset`, shared with the
+    mmpretrain 1.x wrapper).
 
     Args:
         dataset (dict | Dataset): The dataset to wrap, as a config (built
@@ -45,7 +46,7 @@ class GEDASubsetDataset:
                  fraction: float,
                  selection_file: Optional[str] = None,
                  **default_args):
-        self.fraction = check_fraction(fraction)
+        check_fraction(fraction)
         self.dataset_cfg = copy.deepcopy(dataset) if isinstance(dataset,
                                                                 dict) else None
         if isinstance(dataset, dict):
@@ -56,148 +57,30 @@ class GEDASubsetDataset:
             raise TypeError(
                 f'GEDASubsetDataset needs a labelled dataset with '
                 f'get_gt_labels(); {type(dataset).__name__} has none')
-        labels = np.asarray(dataset.get_gt_labels())
-        if labels.size != len(dataset) or labels.size == 0:
-            raise ValueError(
-                f'{type(dataset).__name__} returned {labels.size} labels '
-                f'for {len(dataset)} samples: every sample needs a label')
-        self.full_labels = labels.astype(np.int64)
-        self.fingerprint = record.labels_fingerprint(self.full_labels)
-        _, sizes = np.unique(self.full_labels, return_counts=True)
-        size = int(class_budgets(sizes, self.fraction).sum())
-        # room for every sample (a budget schedule's full epochs); the
-        # current length is shared with the workers too
-        self._indices = torch.zeros(
-            labels.size, dtype=torch.int64).share_memory_()
-        self._weights = torch.ones(
-            labels.size, dtype=torch.float32).share_memory_()
-        self._size = torch.tensor([size], dtype=torch.int64).share_memory_()
-        # [has a selection, items carry 'sample_weight', items carry
-        # 'sample_idx'], shared with the workers too
-        self._state = torch.zeros(3, dtype=torch.bool).share_memory_()
-        self.selection: Optional[Selection] = None
-        self.selection_file = selection_file
-        if selection_file is not None:
-            self.load_selection(selection_file)
-
-    # --- the subset ----------------------------------------------------------
-
-    @property
-    def indices(self) -> np.ndarray:
-        """Indices into the wrapped dataset, in serving order."""
-        return self._indices[:len(self)].numpy()
-
-    @property
-    def weights(self) -> np.ndarray:
-        """Per-sample weights (1 unless a weighted method set them)."""
-        return self._weights[:len(self)].numpy()
-
-    def set_indices(self,
-                    indices: Sequence[int],
-                    weights: Optional[Sequence[float]] = None,
-                    resize: bool = False) -> None:
-        """Serve ``indices`` (and ``weights``) from now on, in place.
-
-        Args:
-            indices: Indices into the wrapped dataset.
-            weights: Their loss weights; None: unweighted.
-            resize: Take a length other than ``len(self)`` (a budget
-                schedule's epoch; the loader's sampler must follow it).
-
-        Raises:
-            ValueError: If the length differs from ``len(self)`` (without
-                ``resize``), an index repeats or lies outside the wrapped
-                dataset.
-        """
-        indices = np.asarray(indices)
-        n = len(self.dataset)
-        if indices.ndim != 1 or indices.size == 0 or (indices.size != len(self)
-                                                      and not resize):
-            raise ValueError(
-                f'set_indices needs {len(self)} indices (the subset size '
-                f'fixed at construction), got shape {indices.shape}')
-        if indices.dtype.kind not in 'iu':
-            raise ValueError(f'indices must be integers, got {indices.dtype}')
-        if indices.min() < 0 or indices.max() >= n:
-            raise ValueError(f'indices must lie in [0, {n}), got values in '
-                             f'[{indices.min()}, {indices.max()}]')
-        if np.unique(indices).size != indices.size:
-            raise ValueError(f'indices must be unique, got '
-                             f'{indices.size - np.unique(indices).size} '
-                             'repeated')
-        weighted = weights is not None
-        if weights is None:
-            weights = np.ones(indices.size)
-        weights = np.asarray(weights, dtype=np.float32)
-        if weights.shape != indices.shape or not np.all(
-                np.isfinite(weights)) or np.any(weights < 0):
-            raise ValueError('weights must be finite, >= 0 and one per index')
-        size = indices.size
-        self._indices[:size].copy_(torch.from_numpy(indices.astype(np.int64)))
-        self._weights[:size].copy_(torch.from_numpy(weights))
-        self._size[0] = size
-        self._state[0] = True
-        self._state[1] = weighted
+        super().__init__(dataset.get_gt_labels(), len(dataset), fraction,
+                         type(dataset).__name__, selection_file)
 
     def serve_sample_idx(self, on: bool = True) -> None:
         """Add each item's dataset index as ``sample_idx``, so that a
         ``WeightedImageClassifier`` records its training loss (GEDA
         rotation re-folds on them)."""
-        self._state[2] = bool(on)
+        super().serve_sample_idx(on)
 
-    @property
-    def has_selection(self) -> bool:
-        """Whether a selection (hook, file or :meth:`set_indices`) is set."""
-        return bool(self._state[0])
-
-    def set_selection(self,
-                      selection: Selection,
-                      weighted: bool = True) -> None:
-        """Serve a :class:`Selection`: its indices, and its weights unless
-        ``weighted`` is False or it has none."""
-        self.set_indices(selection.indices,
-                         selection.weights if weighted else None)
-        self.selection = selection
-
-    def load_selection(self,
-                       path: str,
-                       expected: Optional[dict] = None) -> Selection:
-        """Serve a saved selection after checking it fits this dataset.
-
-        Args:
-            path: A selection record (see :mod:`mmcls_geda.selection.record`).
-            expected: Settings the record must have been made with (e.g.
-                ``dict(method='geda', scope='full')``); a mismatch is a
-                ValueError that names both sides.
-
-        Returns:
-            Selection: What it serves.
-        """
-        saved = record.load_record(path)
-        record.check_fits(saved, path, self.fingerprint, self.fraction)
-        if expected:
-            record.check_settings(saved, path, expected)
-        selection = record.selection_of(saved)
-        self.set_selection(selection, weighted=saved.get('weighted', True))
-        return selection
-
-    # --- the mmcls dataset interface -----------------------------------------
-
-    def __len__(self) -> int:
-        return int(self._size[0])
-
-    def __getitem__(self, idx: int) -> dict:
-        if not self._state[0]:
-            raise RuntimeError(
-                'GEDASubsetDataset has no selection yet: add '
+    def _no_selection_message(self) -> str:
+        return ('GEDASubsetDataset has no selection yet: add '
                 "dict(type='GradNormHook', priority='HIGHEST') to "
                 'custom_hooks (a config that reassigns custom_hooks drops '
                 'it), or give the wrapper a selection_file')
-        results = self.dataset[int(self._indices[idx])]
-        if self._state[1]:
-            results['sample_weight'] = float(self._weights[idx])
-        if self._state[2]:
-            results['sample_idx'] = int(self._indices[idx])
+
+    # --- the mmcls dataset interface -----------------------------------------
+
+    def __getitem__(self, idx: int) -> dict:
+        index, weight, with_idx = self.served(idx)
+        results = self.dataset[index]
+        if weight is not None:
+            results['sample_weight'] = weight
+        if with_idx:
+            results['sample_idx'] = index
         return results
 
     def get_gt_labels(self) -> np.ndarray:

@@ -1,9 +1,19 @@
-"""How an mmcls classifier's per-sample loss is reached (and a torch one's)."""
-from typing import Callable, Tuple
+"""How an mmcls classifier's per-sample loss is reached (and a torch one's).
+
+:func:`make_adapter` picks the adapter for a model: this module's
+:class:`ClassifierAdapter` (mmcls 0.x, plain torch) or
+:class:`~.mmpretrain_adapter.DataSampleClassifierAdapter` (mmpretrain 1.x).
+Every adapter has ``unpack(batch) -> (images, labels)`` and
+``losses(images, labels)`` -> one loss per sample.
+"""
+from typing import Callable, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .mmpretrain_adapter import (DataSampleClassifierAdapter,
+                                 is_data_sample_classifier)
 
 
 class ClassifierAdapter:
@@ -47,6 +57,23 @@ class ClassifierAdapter:
                labels: torch.Tensor) -> torch.Tensor:
         """Per-sample losses of a batch."""
         return self.per_sample_loss(self.logits(self.features(images)), labels)
+
+    @staticmethod
+    def unpack(batch) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(images, labels)`` of a loader batch (:func:`unpack_batch`)."""
+        return unpack_batch(batch)
+
+
+Adapter = Union[ClassifierAdapter, DataSampleClassifierAdapter]
+
+
+def make_adapter(model: nn.Module) -> Adapter:
+    """The adapter for an (unwrapped) model: mmpretrain 1.x classifiers get
+    :class:`DataSampleClassifierAdapter`, everything else
+    :class:`ClassifierAdapter`."""
+    if is_data_sample_classifier(model):
+        return DataSampleClassifierAdapter(model)
+    return ClassifierAdapter(model)
 
 
 def unpack_batch(batch) -> Tuple[torch.Tensor, torch.Tensor]:

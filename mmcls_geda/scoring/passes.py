@@ -33,18 +33,17 @@ from typing import Callable, Iterator, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-from mmcv.parallel import is_module_wrapper
-from mmcv.utils import print_log
 from torch.utils.data import DataLoader, SequentialSampler
 
-from .adapters import ClassifierAdapter, last_linear, unpack_batch
+from .adapters import Adapter, last_linear, make_adapter
 from .distributed import dist_info, gather_strided, shard
+from .engine_utils import ProgressBar, is_module_wrapper, print_log
 from .layer_norms import SquaredNormRecorder, check_supported
 
 SCOPES = ('full', 'last_layer', 'input')
 
 
-def _full_batch(adapter: ClassifierAdapter, recorder: SquaredNormRecorder,
+def _full_batch(adapter: Adapter, recorder: SquaredNormRecorder,
                 images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     recorder.start_batch(images.shape[0], images.device)
     images = images.detach().requires_grad_(True)
@@ -56,7 +55,7 @@ def _full_batch(adapter: ClassifierAdapter, recorder: SquaredNormRecorder,
     return recorder.total.sqrt()
 
 
-def _last_layer_factors(adapter: ClassifierAdapter, images: torch.Tensor,
+def _last_layer_factors(adapter: Adapter, images: torch.Tensor,
                         labels: torch.Tensor,
                         fc: nn.Linear) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(g, h)``: the loss gradient at the final Linear's output and its
@@ -102,8 +101,8 @@ def check_loader(data_loader: DataLoader) -> None:
             f'(SequentialSampler), got {type(data_loader.sampler).__name__}')
 
 
-def _run_pass(model: nn.Module, data_loader: DataLoader, batch_fn: Callable,
-              device: Optional[torch.device], logger,
+def _run_pass(model: nn.Module, adapter: Adapter, data_loader: DataLoader,
+              batch_fn: Callable, device: Optional[torch.device], logger,
               name: str) -> Tuple[np.ndarray, np.ndarray]:
     """``batch_fn(images, labels) -> (B, ...)`` over the loader, in eval mode.
 
@@ -120,7 +119,7 @@ def _run_pass(model: nn.Module, data_loader: DataLoader, batch_fn: Callable,
     start = time.perf_counter()
     with preserved_mode(model):
         for batch in loader:
-            images, target = unpack_batch(batch)
+            images, target = adapter.unpack(batch)
             images, target = images.to(device), target.to(device)
             out = batch_fn(images, target)
             outputs.append(out.detach().cpu().double())
@@ -151,10 +150,14 @@ def grad_norms(model: nn.Module,
 
     Args:
         model: An mmcls classifier (``ImageClassifier``; wrapped in
-            MMDataParallel / MMDistributedDataParallel is fine) or a plain
+            MMDataParallel / MMDistributedDataParallel is fine), an
+            mmpretrain 1.x classifier (its data preprocessor, backbone,
+            neck and head; an mmengine model wrapper is fine) or a plain
             torch module that maps images to logits (cross-entropy loss).
-        data_loader: Yields mmcls batch dicts (``img``, ``gt_label``) or
-            ``(x, y)`` pairs, in dataset order (a SequentialSampler). With
+        data_loader: Yields mmcls batch dicts (``img``, ``gt_label``),
+            mmengine batches (``inputs``, ``data_samples``) for an
+            mmpretrain model, or ``(x, y)`` pairs, in dataset order (a
+            SequentialSampler). With
             torch.distributed initialised, every rank scores a strided share
             of its dataset and all ranks get the full arrays.
         scope: ``'full'`` (all trainable parameters), ``'last_layer'`` (the
@@ -177,7 +180,7 @@ def grad_norms(model: nn.Module,
     check_loader(data_loader)
     if is_module_wrapper(model):
         model = model.module  # the inner module: no DDP all-reduce
-    adapter = ClassifierAdapter(model)
+    adapter = make_adapter(model)
     if scope == 'full':
         recorder = SquaredNormRecorder(check_supported(model))
 
@@ -194,7 +197,7 @@ def grad_norms(model: nn.Module,
         def batch_fn(images, labels):
             return images.double().flatten(1).norm(dim=1)
 
-    return _run_pass(model, data_loader, batch_fn, device, logger,
+    return _run_pass(model, adapter, data_loader, batch_fn, device, logger,
                      f'grad_norms(scope={scope!r})')
 
 
@@ -220,7 +223,7 @@ def grad_embeddings(model: nn.Module,
     check_loader(data_loader)
     if is_module_wrapper(model):
         model = model.module
-    adapter = ClassifierAdapter(model)
+    adapter = make_adapter(model)
     fc = last_linear(model)
     width = {}
 
@@ -229,12 +232,11 @@ def grad_embeddings(model: nn.Module,
         width['g'] = g.shape[1]
         return torch.cat([g, h], dim=1)
 
-    joined, labels = _run_pass(model, data_loader, batch_fn, device, logger,
-                               'grad_embeddings')
+    joined, labels = _run_pass(model, adapter, data_loader, batch_fn, device,
+                               logger, 'grad_embeddings')
     cut = width.get('g', fc.out_features)
     return joined[:, :cut], joined[:, cut:], labels
 
 
 def _progress(total: int):
-    import mmcv
-    return mmcv.ProgressBar(total)
+    return ProgressBar(total)

@@ -2,10 +2,10 @@
 import numpy as np
 import torch
 import torch.nn as nn
-from mmcv.parallel import is_module_wrapper
 from torch.utils.data import DataLoader
 
-from .adapters import ClassifierAdapter, last_linear, unpack_batch
+from .adapters import last_linear, make_adapter
+from .engine_utils import is_module_wrapper
 from .passes import preserved_mode
 
 
@@ -19,7 +19,7 @@ def grad_norms_loop(model: nn.Module,
     """
     if is_module_wrapper(model):
         model = model.module
-    adapter = ClassifierAdapter(model)
+    adapter = make_adapter(model)
     if scope == 'last_layer':
         params = [
             p for p in last_linear(model).parameters() if p.requires_grad
@@ -29,7 +29,7 @@ def grad_norms_loop(model: nn.Module,
     out = []
     with preserved_mode(model), torch.enable_grad():
         for batch in data_loader:
-            images, labels = unpack_batch(batch)
+            images, labels = adapter.unpack(batch)
             for x, y in zip(images, labels):
                 loss = adapter.losses(x[None], y[None]).sum()
                 grads = torch.autograd.grad(loss, params)
