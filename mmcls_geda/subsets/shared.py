@@ -91,8 +91,8 @@ class SharedSubset:
         """
         indices = np.asarray(indices)
         n = self.full_labels.size
-        if indices.ndim != 1 or indices.size == 0 or (
-                indices.size != len(self) and not resize):
+        if indices.ndim != 1 or indices.size == 0 or (indices.size != len(self)
+                                                      and not resize):
             raise ValueError(
                 f'set_indices needs {len(self)} indices (the subset size '
                 f'fixed at construction), got shape {indices.shape}')
