@@ -123,6 +123,8 @@ class DynamicPruningHook(Hook):
         dataset, sampler = self._parts(runner)
         n, epoch, epochs = len(dataset), runner.epoch, runner.max_epochs
         settings = dict(self.settings, max_epochs=epochs)
+        sampler.set_batching(loader.batch_sampler.batch_size,
+                             loader.batch_sampler.drop_last)
         if self.losses is None:  # first epoch of this process
             if epoch == 0:
                 self.losses, self.seen = np.zeros(n), np.zeros(n, bool)
@@ -151,6 +153,9 @@ class DynamicPruningHook(Hook):
                 rule=self.rule,
                 **plan.stats(),
                 iterations=self._epoch_iters,
+                # served twice: equal rank shares, no batch of one
+                repeated=len(sampler) * sampler.num_replicas -
+                plan.indices.size,
                 start=time.time()))
         what = (f'expects {plan.expected:.1f} of {n} samples ({plan.above} '
                 f'at or above the mean loss {plan.mean_loss:.4g}, each of '
