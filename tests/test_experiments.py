@@ -181,6 +181,14 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
                  'geda'], "unknown option(s) ['quantiles'] for method 'geda'"),
         (CIFAR, ['--hook', '{scope: full}'],
          "--hook '{scope: full}' is not JSON (Expecting property name"),
+            # issue 31, case 2: the grid's own hook arguments were dropped
+        (CIFAR, ['--hook', '{"seed": 3}'],
+         '--hook gives seed=3, which the grid sets for every run itself: '
+         'give it with --seeds'),
+        (CIFAR, ['--hook', '{"seed": -5}'], 'give it with --seeds'),
+        (CIFAR, ['--hook', '{"warmup_epochs": 1}', '--methods',
+                 'geda+w1'], 'give it with the method spec part wW'),
+        (CIFAR, ['--hook', '{"method": "random"}'], 'give it with --methods'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
         (CIFAR + '.nope', [], 'not found'),

@@ -88,7 +88,10 @@ def parse_args(argv=None):
         help='torch threads per run (default: 1 with '
         '--jobs > 1, else torch\'s own default)')
     parser.add_argument(
-        '--hook', default='{}', help='JSON of extra GradNormHook arguments')
+        '--hook',
+        default='{}',
+        help='JSON of extra GradNormHook arguments for every subset run '
+        '(not seed, method, options or a schedule: the grid sets them)')
     parser.add_argument(
         '--options',
         default='{}',

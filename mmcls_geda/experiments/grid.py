@@ -43,6 +43,29 @@ def parse_json_arg(text: Any, arg: str) -> Dict[str, Any]:
     return value
 
 
+# GradNormHook arguments a grid sets itself, and where to give them
+GRID_HOOK_ARGS = {
+    'seed': '--seeds',
+    'method': '--methods',
+    'options': '--options or a KEY=VALUE part of a method spec',
+    'warmup_epochs': 'the method spec part wW (e.g. geda+w1)',
+    'interval': 'the method spec part rR (e.g. geda+r4)',
+    'weights': 'the method spec part gm (e.g. geda+gm)',
+    'then': 'the method spec part eE-METHOD-rR (e.g. geda+e4-gradmatch-r4)',
+}
+
+
+def check_grid_hook(hook: Dict[str, Any]) -> Dict[str, Any]:
+    """``--hook`` without the arguments the grid sets itself, or a
+    ValueError naming the first such key and the grid's own option."""
+    for key, where in GRID_HOOK_ARGS.items():
+        if key in hook:
+            raise ValueError(
+                f'--hook gives {key}={hook[key]!r}, which the grid sets for '
+                f'every run itself: give it with {where}')
+    return hook
+
+
 @dataclass
 class Grid:
     """A checked grid: its runs with their configs and settings."""
@@ -102,7 +125,7 @@ def prepare_grid(config: str,
         raise ValueError('--jobs > 1 runs several single-process runs at '
                          'once; it does not combine with --gpus > 1')
     check_number(anneal, '--anneal', 0, 1)
-    hook = parse_json_arg(hook, '--hook')
+    hook = check_grid_hook(parse_json_arg(hook, '--hook'))
     options = parse_json_arg(options, '--options')
     check_work_dir(work_dir)
     if not osp.isfile(config):
