@@ -1,5 +1,6 @@
 """mmcls_geda.experiments, tools/run_experiments.py and tools/demo.py."""
 import csv
+import glob
 import importlib.util
 import inspect
 import json
@@ -603,3 +604,57 @@ def test_selection_time_of_a_per_epoch_run_counts_its_gradient_passes(
     assert selection_time(str(tmp_path)) == (3.75, 10)
     row = split_time(20.0, selection_time(str(tmp_path))[0])
     assert (row['selection_s'], row['train_s']) == (3.75, 16.25)
+
+
+def _processes_under(folder):
+    """Pids of the live processes whose command line names ``folder``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if str(folder).encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_ctrl_c_ends_the_runs_and_says_how_to_resume(python, cifar10_root,
+                                                     tmp_path):
+    """Issue 31, case 3: Ctrl-C printed a KeyboardInterrupt traceback from
+    concurrent.futures; now one line, the training processes ended, exit
+    status 130."""
+    import signal
+    import time
+    work = str(tmp_path / 'w')
+    grid = subprocess.Popen([
+        python, *grid_args(cifar10_root, work, 'runner.max_epochs=50',
+                           'evaluation.interval=50'), '--jobs', '2'
+    ],
+                            cwd=REPO,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+            len(_processes_under(work)) >= 2
+            and any('workflow:' in open(p).read()
+                    for p in glob.glob(osp.join(work, '*', 'stdout.txt')))):
+        time.sleep(0.5)
+    training = _processes_under(work)
+    assert len(training) >= 2, 'two training processes should be running'
+    try:
+        grid.send_signal(signal.SIGINT)
+        out, err = grid.communicate(timeout=120)
+    finally:  # nothing left behind, whatever happened
+        left = _processes_under(work)
+        for pid in [grid.pid] * (grid.poll() is None) + left:
+            os.kill(pid, signal.SIGKILL)
+    assert grid.returncode == 130, err[-3000:]
+    assert 'Traceback' not in err and 'KeyboardInterrupt' not in err, err
+    line = err.strip().splitlines()[-1]  # after the import warnings
+    assert line == (
+        'run_experiments.py: interrupted: 0 of 3 runs finished (2 training '
+        'process(es) ended, their folders are trained again); run the same '
+        'command again to train the other 3 (finished runs are skipped)')
+    assert left == []  # the training processes (and their workers) ended

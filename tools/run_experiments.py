@@ -32,7 +32,8 @@ from typing import List
 
 from mmcv import DictAction
 
-from mmcls_geda.experiments import GRAMMAR, prepare_grid, run_grid
+from mmcls_geda.experiments import (GRAMMAR, GridInterrupted, prepare_grid,
+                                    run_grid)
 
 
 def parse_args(argv=None):
@@ -135,6 +136,9 @@ def main(argv=None) -> List[dict]:
         return run_grid(grid, log=lambda text: print(text, flush=True))
     except RuntimeError as error:  # a run failed: its stdout.txt says why
         sys.exit(f'run_experiments.py: error: {error}')
+    except GridInterrupted as stop:  # Ctrl-C: one line, no traceback
+        print(f'run_experiments.py: {stop}', file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 if __name__ == '__main__':

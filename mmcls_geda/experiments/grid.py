@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -90,6 +91,55 @@ class Grid:
         for run in self.runs:
             self.states[run.name] = run_dir_state(
                 self.run_dir(run), self.settings[run.name])
+
+
+class GridInterrupted(Exception):
+    """Ctrl-C (SIGINT) during :func:`run_grid`: its training processes were
+    ended; the message says what finished and how to resume."""
+
+
+class _Processes:
+    """The grid's running training processes, ended together on an
+    interruption (each runs in its own session, with its workers)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: set = set()
+        self.stopping = threading.Event()
+
+    def start(self, cmd, **kwargs) -> subprocess.Popen:
+        with self.lock:
+            if self.stopping.is_set():
+                raise GridInterrupted('interrupted before it started')
+            proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+            self.running.add(proc)
+            return proc
+
+    def wait(self, proc: subprocess.Popen) -> int:
+        try:
+            return proc.wait()
+        finally:
+            with self.lock:
+                self.running.discard(proc)
+
+    def end_all(self) -> int:
+        """Stop starting runs; end the running ones (SIGTERM to each
+        process group, SIGKILL after 10 s); how many were running."""
+        with self.lock:
+            self.stopping.set()
+            running = list(self.running)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for proc in running:
+                if proc.poll() is None:
+                    try:
+                        os.killpg(proc.pid, sig)
+                    except ProcessLookupError:
+                        pass
+            deadline = time.time() + 10
+            while any(p.poll() is None for p in running) and \
+                    time.time() < deadline:
+                time.sleep(0.1)
+        return len(running)
 
 
 def prepare_grid(config: str,
@@ -187,11 +237,15 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
         for run in replaced:
             shutil.rmtree(grid.run_dir(run))
     total = len(grid.runs)
+    processes, finished = _Processes(), []
 
     def one(item):
         i, run = item
         run_dir, state = grid.run_dir(run), grid.states[run.name]
+        if processes.stopping.is_set():
+            return None
         if state == 'done':
+            finished.append(run.name)
             log(f'[{i}/{total}] {run.name}: done before, skipped')
             with open(osp.join(run_dir, RESULT_FILE), encoding='utf-8') as f:
                 row = json.load(f)
@@ -206,14 +260,35 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
         log(f'[{i}/{total}] {run.name}: training ...')
         if osp.exists(run_dir):  # an unfinished run of the same settings
             shutil.rmtree(run_dir)
-        row = train_run(grid, run)
+        row = train_run(grid, run, processes)
+        finished.append(run.name)
         log(f'[{i}/{total}] {run.name}: top-1 {row["top1"]:.2f}%, '
             f'selection {row["selection_s"]:.1f}s, training '
             f'{row["train_s"]:.1f}s')
         return row
 
-    with ThreadPoolExecutor(max_workers=grid.jobs) as pool:
-        rows = [row for row in pool.map(one, enumerate(grid.runs, 1)) if row]
+    pool = ThreadPoolExecutor(max_workers=grid.jobs)
+    try:
+        futures = [pool.submit(one, item) for item in enumerate(grid.runs, 1)]
+        rows = [row for row in (f.result() for f in futures) if row]
+    except KeyboardInterrupt:
+        main = threading.current_thread() is threading.main_thread()
+        if main:  # a second Ctrl-C does not cut the clean-up short
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            ended = processes.end_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        left = total - len(finished)
+        raise GridInterrupted(
+            f'interrupted: {len(finished)} of {total} runs finished '
+            f'({ended} training process(es) ended, their folders are '
+            f'trained again); run the same command again to train the '
+            f'other {left} (finished runs are skipped)') from None
+    finally:
+        pool.shutdown(wait=True)
     if not rows:
         log('no finished runs: nothing to summarise')
         return rows
@@ -225,8 +300,13 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
     return rows
 
 
-def train_run(grid: Grid, run: Run) -> dict:
-    """Train one run in its folder; save and return its result row."""
+def train_run(grid: Grid,
+              run: Run,
+              processes: Optional[_Processes] = None) -> dict:
+    """Train one run in its folder; save and return its result row
+    (``processes``: where its training process is kept, to be ended on
+    an interruption)."""
+    processes = processes or _Processes()
     run_dir, cfg = grid.run_dir(run), grid.configs[run.name]
     os.makedirs(run_dir)
     record.atomic_write(
@@ -252,11 +332,14 @@ def train_run(grid: Grid, run: Run) -> dict:
             MKL_NUM_THREADS=str(grid.threads))
     start = time.perf_counter()
     with open(osp.join(run_dir, 'stdout.txt'), 'w') as out:
-        proc = subprocess.run(
+        proc = processes.start(
             cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        returncode = processes.wait(proc)
     total = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f'run {run_dir} failed (exit {proc.returncode}); '
+    if processes.stopping.is_set():
+        raise GridInterrupted(f'run {run_dir} ended by the interruption')
+    if returncode != 0:
+        raise RuntimeError(f'run {run_dir} failed (exit {returncode}); '
                            f'see {osp.join(run_dir, "stdout.txt")}')
     row = dict(method=run.spec.text, fraction=run.fraction, seed=run.seed)
     row.update(collect_row(cfg, run_dir, total), run_dir=run_dir)
