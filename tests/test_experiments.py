@@ -261,15 +261,19 @@ def test_method_specs():
     assert (prune.kind, prune.ratio, prune.rule) == ('pruning', 0.5,
                                                      'infobatch')
     assert parse_spec('randprune-r0.3').rule == 'random'
-    for bad, match in [('geda+wx', "unknown part 'wx'"),
-                       ('geda+e4-gradmatch', 'unknown part'),
-                       ('geda+e4-gradmatch-x2', 'unknown part'),
-                       ('geda+nodes=2+nodes=3', 'with a new KEY'),
-                       ('random+replace=true', 'takes no options'),
-                       ('infobatch-r0', 'prune ratio'),
-                       ('infobatch-rx', 'prune ratio'),
-                       ('randprune-r0.5+w1', 'takes no parts'),
-                       ('prune-k0.7', 'unknown method')]:
+    for bad, match in [
+        ('geda+wx', "unknown part 'wx'"),
+        ('geda+e4-gradmatch', 'unknown part'),
+        ('geda+e4-gradmatch-x2', 'unknown part'),
+        ('geda+nodes=2+nodes=3', 'with a new KEY'),
+        ('random+replace=true', 'takes no options'),
+        ('infobatch-r0', 'prune ratio'),
+        ('infobatch-rx', 'prune ratio'),
+            # issue 31: apply_pruning's bounds, (0, 0.9]
+        ('infobatch-r0.95', r'prune ratio R .* in \(0, 0\.9\]'),
+        ('randprune-r0.5+w1', 'takes no parts'),
+        ('prune-k0.7', 'unknown method')
+    ]:
         with pytest.raises(ValueError, match=match):
             parse_spec(bad)
 

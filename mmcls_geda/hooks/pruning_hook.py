@@ -62,7 +62,7 @@ class DynamicPruningHook(Hook):
 
     Args:
         ratio (float): ``r``, the probability that a below-mean sample is
-            dropped in a pruned epoch, in [0, 0.9].
+            dropped in a pruned epoch, in (0, 0.9].
         rule (str): ``'infobatch'`` (by the loss) or ``'random'``.
         anneal (float): Share of the epochs, at the end, on all data.
         seed (int): Seed of the per-epoch draws.
