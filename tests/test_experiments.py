@@ -662,3 +662,80 @@ def test_ctrl_c_ends_the_runs_and_says_how_to_resume(python, cifar10_root,
         'process(es) ended, their folders are trained again); run the same '
         'command again to train the other 3 (finished runs are skipped)')
     assert left == []  # the training processes (and their workers) ended
+
+
+def test_full_data_rows_give_the_training_set_size(cifar10_root, tmp_path):
+    """Issue 31, case 6: results.csv left n_train empty for full data."""
+    from mmcv import Config
+
+    from mmcls_geda.experiments.grid import collect_row
+    cfg = Config.fromfile(osp.join(REPO, CIFAR))
+    cfg.merge_from_dict({
+        'data.train.data_prefix': cifar10_root,
+        'runner.max_epochs': 2
+    })
+    (tmp_path / '20261207_000000.log.json').write_text(
+        json.dumps({
+            'mode': 'val',
+            'epoch': 2,
+            'accuracy_top-1': 50.0
+        }))
+    row = collect_row(cfg, str(tmp_path), 10.0)
+    assert row['n_train'] == 60 and row['samples'] == 120
+
+
+def _finished_run(grid, run, settings, top1):
+    """A run folder as train_run leaves it (its settings and result)."""
+    run_dir = grid.run_dir(run)
+    os.makedirs(run_dir)
+    with open(osp.join(run_dir, 'settings.json'), 'w') as f:
+        json.dump(settings, f)
+    with open(osp.join(run_dir, 'result.json'), 'w') as f:
+        json.dump(
+            dict(
+                method=run.spec.text,
+                fraction=run.fraction,
+                seed=run.seed,
+                top1=top1,
+                top5=None,
+                n_train=30,
+                samples=30,
+                total_s=1.0,
+                run_dir=run_dir), f)
+
+
+def test_summary_only_leaves_out_a_run_replaced_by_another_grid(
+        cifar10_root, tmp_path):
+    """Issue 31, case 6: after ``--force`` of one run by another grid, the
+    first grid could not be summarised again without retraining."""
+    from mmcls_geda.experiments import prepare_grid, run_grid
+    work = str(tmp_path / 'w')
+    options = {
+        'data.train.data_prefix': cifar10_root,
+        'runner.max_epochs': 1,
+        'evaluation.interval': 1
+    }
+
+    def grid(summary_only=False, **changed):
+        return prepare_grid(
+            osp.join(REPO, CIFAR), ['random'], [0.5], [0, 1],
+            work,
+            cfg_options=dict(options, **changed),
+            summary_only=summary_only)
+
+    first, other = grid(), grid(**{'runner.max_epochs': 2})
+    seed0, seed1 = first.runs
+    _finished_run(first, seed0, first.settings[seed0.name], 50.0)
+    # the other grid's --force replaced seed 1's folder with its own run
+    _finished_run(other, seed1, other.settings[seed1.name], 60.0)
+    with pytest.raises(ValueError, match='do not hold the planned runs'):
+        grid()  # training would need --force
+    again = grid(summary_only=True)
+    logged = []
+    rows = run_grid(again, log=logged.append)
+    assert [(r['seed'], r['top1']) for r in rows] == [(0, 50.0)]
+    assert any(
+        line.startswith('left out of the summary: ') and seed1.name in line
+        and 'runner.max_epochs' in line for line in logged), logged
+    assert f'[2/2] {seed1.name}: holds other settings, left out' in logged
+    assert rows_of(work)[0]['top1'] == '50.0'

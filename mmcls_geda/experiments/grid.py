@@ -213,7 +213,11 @@ def prepare_grid(config: str,
         check_evaluation(cfg, f'{run.name} ({config})')
         settings = run_settings(cfg, run, device, gpus)
         state = run_dir_state(grid.run_dir(run), settings)
-        if state == 'stale' and not force:
+        if state == 'stale' and summary_only:  # nothing is trained
+            grid.notes.append(
+                'left out of the summary: ' +
+                stale_message(grid.run_dir(run), settings).strip())
+        elif state == 'stale' and not force:
             stale.append(stale_message(grid.run_dir(run), settings))
         grid.configs[run.name], grid.settings[run.name] = cfg, settings
         grid.states[run.name] = state
@@ -255,7 +259,9 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
                 **collect.split_time(row['total_s'],
                                      collect.selection_time(run_dir)[0]))
         if grid.summary_only:
-            log(f'[{i}/{total}] {run.name}: not run yet, left out')
+            why = ('holds other settings'
+                   if state == 'stale' else 'not run yet')
+            log(f'[{i}/{total}] {run.name}: {why}, left out')
             return None
         log(f'[{i}/{total}] {run.name}: training ...')
         if osp.exists(run_dir):  # an unfinished run of the same settings
@@ -353,11 +359,14 @@ def collect_row(cfg, run_dir: str, total: float) -> dict:
     val = collect.last_val(collect.run_log(run_dir))
     selection_s, n_train = collect.selection_time(run_dir)
     pruned = collect.pruning_samples(run_dir)
+    samples = pruned[0] if pruned else collect.served_samples(cfg)
+    if n_train is None and not pruned:  # full data: the training set's size
+        n_train = samples // int(cfg.runner.max_epochs)
     row = dict(
         top1=val['accuracy_top-1'],
         top5=val.get('accuracy_top-5'),
         n_train=n_train,
-        samples=pruned[0] if pruned else collect.served_samples(cfg),
+        samples=samples,
         pause_s=collect.pause_seconds(cfg),
         **collect.split_time(total, selection_s))
     if pruned:  # its fraction: the measured share of samples processed
