@@ -739,3 +739,17 @@ def test_summary_only_leaves_out_a_run_replaced_by_another_grid(
         and 'runner.max_epochs' in line for line in logged), logged
     assert f'[2/2] {seed1.name}: holds other settings, left out' in logged
     assert rows_of(work)[0]['top1'] == '50.0'
+
+
+def test_a_warmup_is_checked_on_the_share_the_hook_serves(tmp_path):
+    """Issue 31, case 4: ``random+w1`` at 0.5 on the digits (class budgets
+    serve 0.5004 of a pass an epoch) passed the grid's check on the
+    fraction, then every such run failed in its hook, mid-grid."""
+    main = _tool('run_experiments').main
+    argv = [
+        osp.join(REPO, DIGITS), '--work-dir',
+        str(tmp_path / 'w'), '--methods', 'random+w1', '--fractions', '0.5',
+        '--cfg-options', 'runner.max_epochs=4', 'evaluation.interval=4'
+    ]
+    assert 'each epoch serves 0.5004 of a pass' in _refused(main, argv)
+    assert not osp.exists(tmp_path / 'w')

@@ -202,11 +202,18 @@ def prepare_grid(config: str,
     grid = Grid(work_dir, runs, {}, {}, {}, device, gpus, jobs,
                 threads if threads or jobs == 1 else 1, summary_only,
                 [n for n in notes if n])
-    stale = []
+    stale, labels = [], None
     for run in runs:
         warmup = run.spec.schedule.get('warmup_epochs')
         if warmup is not None:
             warmup_epoch_count(warmup, base.runner.max_epochs, run.fraction)
+            # then as the hook checks it: on the share an epoch serves
+            # (whole class budgets), so no run fails on it mid-grid
+            if labels is None:
+                from mmcls.datasets import build_dataset
+                labels = build_dataset(base.data.train).get_gt_labels()
+            warmup_epoch_count(warmup, base.runner.max_epochs,
+                               _served_share(labels, run.fraction))
         cfg = make_config(base, run.spec, run.fraction, run.seed, hook,
                           options, anneal)
         cfg = cfg if isinstance(cfg, Config) else Config(cfg)
@@ -225,6 +232,16 @@ def prepare_grid(config: str,
         raise ValueError(f'{len(stale)} run folder(s) of --work-dir do not '
                          'hold the planned runs:\n' + '\n'.join(stale))
     return grid
+
+
+def _served_share(labels, fraction: float) -> float:
+    """The share of a pass one epoch of a ``fraction`` subset serves, as
+    the hook computes it: its whole per-class budgets over ``labels``."""
+    import numpy as np
+
+    from ..selection import class_budgets
+    sizes = np.unique(np.asarray(labels), return_counts=True)[1]
+    return float(class_budgets(sizes, fraction).sum()) / len(labels)
 
 
 def run_grid(grid: Grid, log=print) -> List[dict]:
