@@ -158,3 +158,27 @@ def test_subsets_train_through_epochs_of_k_batches_plus_one(
         assert batches[2][-1] == batches[0][0]
         assert np.unique(np.concatenate(batches)).size == 15
     assert runner.iter == runner.max_iters == 6
+
+
+def test_issue_reproduction_pruned_digits_with_tools_train(python, tmp_path):
+    """The issue's crash, made deterministic: the digits demo model ends
+    in a 1x1 feature map, where batch normalisation fails on a batch of
+    one. Its 1,347 training digits in batches of 673 end with a batch of
+    one in the full first epoch."""
+    from mmcv import Config
+
+    from mmcls_geda import apply_pruning
+    from .conftest import REPO, run_tool
+    cfg = apply_pruning(
+        Config.fromfile(f'{REPO}/configs/demo/resnet18_1xb64-full_digits.py'),
+        ratio=0.5)
+    path = str(tmp_path / 'pruned_digits.py')
+    cfg.dump(path)
+    work = str(tmp_path / 'work')
+    run_tool(python, 'tools/train.py', path, '--work-dir', work, '--seed', '0',
+             '--device', 'cpu', '--cfg-options', 'runner.max_epochs=1',
+             'evaluation.interval=1', 'data.samples_per_gpu=673',
+             'data.workers_per_gpu=0', 'data.persistent_workers=False')
+    (epoch, ) = json.load(open(f'{work}/{PRUNING_LOG}'))['epochs']
+    assert epoch['processed'] == 1347 and epoch['repeated'] == 1
+    assert epoch['iterations'] == 3
