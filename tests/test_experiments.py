@@ -190,6 +190,8 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
         (CIFAR, ['--hook', '{"warmup_epochs": 1}', '--methods',
                  'geda+w1'], 'give it with the method spec part wW'),
         (CIFAR, ['--hook', '{"method": "random"}'], 'give it with --methods'),
+        (CIFAR, ['--hook', '{"scope": "full"}', '--methods', 'infobatch-r0.5'],
+         'but no run of this grid uses GradNormHook'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
         (CIFAR + '.nope', [], 'not found'),

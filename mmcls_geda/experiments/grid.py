@@ -196,6 +196,11 @@ def prepare_grid(config: str,
         list(fractions), '--fractions', key=fraction_key)
     notes.append(note)
     specs: List[Spec] = [parse_spec(m) for m in methods]
+    if hook and not any(spec.kind == 'subset' for spec in specs):
+        raise ValueError(
+            f'--hook {json.dumps(hook)} given, but no run of this grid '
+            f'uses GradNormHook (--methods {" ".join(methods)}: full data '
+            'or dynamic pruning); drop --hook')
     for spec in specs:
         method_options(spec, options)  # --options fits every method
     runs = build_plan(specs, fractions, seeds, full_seeds, full)
