@@ -5,8 +5,7 @@ Imports point downwards: this package uses ``mmcls_geda.apis`` and
 ``mmcls_geda.selection``; nothing in ``mmcls_geda`` imports it.
 """
 from .collect import last_val, selection_time, split_time
-from .grid import (Grid, GridInterrupted, parse_json_arg, prepare_grid,
-                   run_grid)
+from .grid import Grid, GridInterrupted, parse_json_arg, prepare_grid, run_grid
 from .plan import Run, build_plan, check_evaluation, check_work_dir
 from .plots import FIGURES, front_points, plot
 from .spec import (FULL, GRAMMAR, REFERENCES, Spec, make_config,
