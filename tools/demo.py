@@ -13,8 +13,9 @@ demo wrote (its runs are trained again); any other folder is refused, and
 nothing outside the demo's own outputs is touched. Every argument is
 checked before anything is deleted.
 
-Usage: python tools/demo.py [--work-dir work_dirs/demo] [--fraction 0.4]
-       [--seeds 0 1 2] [--jobs 2]
+Usage: .venv/bin/python tools/demo.py
+    [--work-dir work_dirs/demo] [--fraction 0.4]
+    [--seeds 0 1 2] [--jobs 2]
 """
 import argparse
 import os

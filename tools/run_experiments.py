@@ -21,7 +21,7 @@ t-intervals over seeds), ``accuracy_vs_fraction.png``,
 time-to-accuracy front).
 
 Example:
-    python tools/run_experiments.py \\
+    .venv/bin/python tools/run_experiments.py \\
         configs/demo/resnet18_1xb64-full_digits.py \\
         --methods geda random --fractions 0.4 --seeds 0 1 --full \\
         --work-dir work_dirs/grid --device cpu --jobs 2
