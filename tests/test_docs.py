@@ -47,9 +47,9 @@ class Block:
         return self.page, self.text.splitlines()[0]
 
 
-def page_blocks(page: str) -> List[Block]:
-    """The fenced shell and Python blocks of ``page``."""
-    lines = open(osp.join(REPO, page), encoding='utf-8').read().splitlines()
+def page_blocks(page: str, root: str = REPO) -> List[Block]:
+    """The fenced shell and Python blocks of ``page`` (under ``root``)."""
+    lines = open(osp.join(root, page), encoding='utf-8').read().splitlines()
     found, i = [], 0
     while i < len(lines):
         match = FENCE.match(lines[i])
@@ -111,16 +111,35 @@ EXECUTED: Dict[Tuple[str, str], str] = {
 }
 
 
+def unrun_blocks(blocks: List[Block]) -> List[str]:
+    """The runnable blocks that no test runs, as ``page:line: 'first'``."""
+    return [
+        f'{b.page}:{b.line}: {b.key[1]!r}' for b in blocks
+        if b.illustrative is None and b.key not in EXECUTED
+    ]
+
+
+def test_a_new_unmarked_block_is_found(tmp_path):
+    """What the check below reads: a page that gains a block."""
+    (tmp_path / 'page.md').write_text(
+        '# A page\n\n<!-- illustrative: a sketch -->\n```python\nx = 1\n'
+        '```\n\ntext\n\n```bash\n.venv/bin/python tools/new.py\n```\n'
+        '\n```text\nnot code\n```\n')
+    blocks = page_blocks('page.md', str(tmp_path))
+    assert [(b.line, b.lang, b.illustrative)
+            for b in blocks] == [(4, 'python', 'a sketch'), (10, 'bash', None)]
+    assert unrun_blocks(blocks) == [
+        "page.md:10: '.venv/bin/python tools/new.py'"
+    ]
+
+
 def test_every_block_is_run_here_or_marked_illustrative():
     blocks = all_blocks()
     keys = [b.key for b in blocks]
     runnable = [b.key for b in blocks if b.illustrative is None]
     assert len(set(runnable)) == len(runnable), 'two runnable blocks of a ' \
         'page share a first line: the registry cannot tell them apart'
-    unrun = [
-        f'{b.page}:{b.line}: {b.key[1]!r}' for b in blocks
-        if b.illustrative is None and b.key not in EXECUTED
-    ]
+    unrun = unrun_blocks(blocks)
     assert not unrun, (
         'runnable blocks that no test runs (run them in tests/test_docs.py '
         'or mark them <!-- illustrative: why --> on the line before):\n' +
