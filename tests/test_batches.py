@@ -182,3 +182,72 @@ def test_issue_reproduction_pruned_digits_with_tools_train(python, tmp_path):
     (epoch, ) = json.load(open(f'{work}/{PRUNING_LOG}'))['epochs']
     assert epoch['processed'] == 1347 and epoch['repeated'] == 1
     assert epoch['iterations'] == 3
+
+
+def _prune_on_rank(rank, world, port, root, work_dir):
+    import os
+
+    import torch.distributed as dist
+    from mmcv.parallel import MMDistributedDataParallel
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    epoch_based_runner.time.sleep = lambda s: None  # this process only
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        data = build_dataset(
+            dict(
+                type='DynamicPruningDataset',
+                dataset=dict(
+                    type='LocalCIFAR10',
+                    data_prefix=root,
+                    pipeline=TRAIN_PIPELINE)))
+        loader = build_dataloader(
+            data,
+            7,
+            0,
+            dist=True,
+            seed=0,
+            persistent_workers=False,
+            sampler_cfg=dict(type='DynamicPruningSampler'))
+        torch.manual_seed(0)
+        model = build_classifier(
+            dict(
+                small_resnet_cfg(),
+                type='WeightedImageClassifier',
+                normalize_weights=False))
+        runner = EpochBasedRunner(
+            MMDistributedDataParallel(model),
+            optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),
+            work_dir=work_dir,
+            logger=logging.getLogger(f'rank{rank}'),
+            max_epochs=2)
+        runner.register_optimizer_hook(dict(grad_clip=None))
+        runner.register_hook(
+            DynamicPruningHook(ratio=0.5, anneal=0.0), priority='HIGHEST')
+        served = ServedIndices()
+        runner.register_hook(served)
+        runner.run([loader], [('train', 1)])
+        np.save(f'{work_dir}/sizes{rank}.npy', [len(b) for b in served.served])
+        np.save(f'{work_dir}/first{rank}.npy',
+                np.concatenate(served.served[:3]))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_each_rank_pads_its_own_share(tmp_path):
+    """Two gloo ranks, 30 samples in batches of 7: each rank's share of
+    the full first epoch is 15 = 7 + 7 + 1, padded on both ranks."""
+    import torch.multiprocessing as mp
+
+    from .conftest import free_port
+    root = write_cifar10(str(tmp_path / 'data'), per_class_train=3)
+    mp.spawn(
+        _prune_on_rank, args=(2, free_port(), root, str(tmp_path)), nprocs=2)
+    sizes = [np.load(tmp_path / f'sizes{r}.npy') for r in (0, 1)]
+    assert np.array_equal(sizes[0], sizes[1]) and sizes[0].min() >= 2
+    assert sizes[0][:3].tolist() == [7, 7, 2]
+    first = [np.load(tmp_path / f'first{r}.npy') for r in (0, 1)]
+    assert all(f[-1] == f[0] for f in first)  # each rank's own first again
+    assert set(np.concatenate(first).tolist()) == set(range(30))
+    epochs = json.load(open(tmp_path / PRUNING_LOG))['epochs']
+    assert epochs[0]['repeated'] == 2  # one a rank
