@@ -355,7 +355,8 @@ def test_no_rank_ends_an_epoch_in_a_batch_of_one(world, size, per_rank):
     shares = []
     for rank in range(world):
         sampler = DynamicPruningSampler(range(100), world, rank)
-        sampler.set_plan(np.arange(size), batch_size=8)
+        sampler.set_batching(8, False)
+        sampler.set_plan(np.arange(size))
         shares.append(list(sampler))
         assert len(sampler) == len(shares[-1]) == per_rank
         assert per_rank % 8 != 1

@@ -1,5 +1,6 @@
 """mmcls_geda.experiments, tools/run_experiments.py and tools/demo.py."""
 import csv
+import glob
 import importlib.util
 import inspect
 import json
@@ -181,6 +182,16 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
                  'geda'], "unknown option(s) ['quantiles'] for method 'geda'"),
         (CIFAR, ['--hook', '{scope: full}'],
          "--hook '{scope: full}' is not JSON (Expecting property name"),
+            # issue 31, case 2: the grid's own hook arguments were dropped
+        (CIFAR, ['--hook', '{"seed": 3}'],
+         '--hook gives seed=3, which the grid sets for every run itself: '
+         'give it with --seeds'),
+        (CIFAR, ['--hook', '{"seed": -5}'], 'give it with --seeds'),
+        (CIFAR, ['--hook', '{"warmup_epochs": 1}', '--methods',
+                 'geda+w1'], 'give it with the method spec part wW'),
+        (CIFAR, ['--hook', '{"method": "random"}'], 'give it with --methods'),
+        (CIFAR, ['--hook', '{"scope": "full"}', '--methods', 'infobatch-r0.5'],
+         'but no run of this grid uses GradNormHook'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
         (CIFAR + '.nope', [], 'not found'),
@@ -252,15 +263,19 @@ def test_method_specs():
     assert (prune.kind, prune.ratio, prune.rule) == ('pruning', 0.5,
                                                      'infobatch')
     assert parse_spec('randprune-r0.3').rule == 'random'
-    for bad, match in [('geda+wx', "unknown part 'wx'"),
-                       ('geda+e4-gradmatch', 'unknown part'),
-                       ('geda+e4-gradmatch-x2', 'unknown part'),
-                       ('geda+nodes=2+nodes=3', 'with a new KEY'),
-                       ('random+replace=true', 'takes no options'),
-                       ('infobatch-r0', 'prune ratio'),
-                       ('infobatch-rx', 'prune ratio'),
-                       ('randprune-r0.5+w1', 'takes no parts'),
-                       ('prune-k0.7', 'unknown method')]:
+    for bad, match in [
+        ('geda+wx', "unknown part 'wx'"),
+        ('geda+e4-gradmatch', 'unknown part'),
+        ('geda+e4-gradmatch-x2', 'unknown part'),
+        ('geda+nodes=2+nodes=3', 'with a new KEY'),
+        ('random+replace=true', 'takes no options'),
+        ('infobatch-r0', 'prune ratio'),
+        ('infobatch-rx', 'prune ratio'),
+            # issue 31: apply_pruning's bounds, (0, 0.9]
+        ('infobatch-r0.95', r'prune ratio R .* in \(0, 0\.9\]'),
+        ('randprune-r0.5+w1', 'takes no parts'),
+        ('prune-k0.7', 'unknown method')
+    ]:
         with pytest.raises(ValueError, match=match):
             parse_spec(bad)
 
@@ -595,3 +610,148 @@ def test_selection_time_of_a_per_epoch_run_counts_its_gradient_passes(
     assert selection_time(str(tmp_path)) == (3.75, 10)
     row = split_time(20.0, selection_time(str(tmp_path))[0])
     assert (row['selection_s'], row['train_s']) == (3.75, 16.25)
+
+
+def _processes_under(folder):
+    """Pids of the live processes whose command line names ``folder``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if str(folder).encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_ctrl_c_ends_the_runs_and_says_how_to_resume(python, cifar10_root,
+                                                     tmp_path):
+    """Issue 31, case 3: Ctrl-C printed a KeyboardInterrupt traceback from
+    concurrent.futures; now one line, the training processes ended, exit
+    status 130."""
+    import signal
+    import time
+    work = str(tmp_path / 'w')
+    grid = subprocess.Popen([
+        python, *grid_args(cifar10_root, work, 'runner.max_epochs=50',
+                           'evaluation.interval=50'), '--jobs', '2'
+    ],
+                            cwd=REPO,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+            len(_processes_under(work)) >= 2
+            and any('workflow:' in open(p).read()
+                    for p in glob.glob(osp.join(work, '*', 'stdout.txt')))):
+        time.sleep(0.5)
+    training = _processes_under(work)
+    assert len(training) >= 2, 'two training processes should be running'
+    try:
+        grid.send_signal(signal.SIGINT)
+        out, err = grid.communicate(timeout=120)
+    finally:  # nothing left behind, whatever happened
+        left = _processes_under(work)
+        for pid in [grid.pid] * (grid.poll() is None) + left:
+            os.kill(pid, signal.SIGKILL)
+    assert grid.returncode == 130, err[-3000:]
+    assert 'Traceback' not in err and 'KeyboardInterrupt' not in err, err
+    line = err.strip().splitlines()[-1]  # after the import warnings
+    assert line == (
+        'run_experiments.py: interrupted: 0 of 3 runs finished (2 training '
+        'process(es) ended, their folders are trained again); run the same '
+        'command again to train the other 3 (finished runs are skipped)')
+    assert left == []  # the training processes (and their workers) ended
+
+
+def test_full_data_rows_give_the_training_set_size(cifar10_root, tmp_path):
+    """Issue 31, case 6: results.csv left n_train empty for full data."""
+    from mmcv import Config
+
+    from mmcls_geda.experiments.grid import collect_row
+    cfg = Config.fromfile(osp.join(REPO, CIFAR))
+    cfg.merge_from_dict({
+        'data.train.data_prefix': cifar10_root,
+        'runner.max_epochs': 2
+    })
+    (tmp_path / '20261207_000000.log.json').write_text(
+        json.dumps({
+            'mode': 'val',
+            'epoch': 2,
+            'accuracy_top-1': 50.0
+        }))
+    row = collect_row(cfg, str(tmp_path), 10.0)
+    assert row['n_train'] == 60 and row['samples'] == 120
+
+
+def _finished_run(grid, run, settings, top1):
+    """A run folder as train_run leaves it (its settings and result)."""
+    run_dir = grid.run_dir(run)
+    os.makedirs(run_dir)
+    with open(osp.join(run_dir, 'settings.json'), 'w') as f:
+        json.dump(settings, f)
+    with open(osp.join(run_dir, 'result.json'), 'w') as f:
+        json.dump(
+            dict(
+                method=run.spec.text,
+                fraction=run.fraction,
+                seed=run.seed,
+                top1=top1,
+                top5=None,
+                n_train=30,
+                samples=30,
+                total_s=1.0,
+                run_dir=run_dir), f)
+
+
+def test_summary_only_leaves_out_a_run_replaced_by_another_grid(
+        cifar10_root, tmp_path):
+    """Issue 31, case 6: after ``--force`` of one run by another grid, the
+    first grid could not be summarised again without retraining."""
+    from mmcls_geda.experiments import prepare_grid, run_grid
+    work = str(tmp_path / 'w')
+    options = {
+        'data.train.data_prefix': cifar10_root,
+        'runner.max_epochs': 1,
+        'evaluation.interval': 1
+    }
+
+    def grid(summary_only=False, **changed):
+        return prepare_grid(
+            osp.join(REPO, CIFAR), ['random'], [0.5], [0, 1],
+            work,
+            cfg_options=dict(options, **changed),
+            summary_only=summary_only)
+
+    first, other = grid(), grid(**{'runner.max_epochs': 2})
+    seed0, seed1 = first.runs
+    _finished_run(first, seed0, first.settings[seed0.name], 50.0)
+    # the other grid's --force replaced seed 1's folder with its own run
+    _finished_run(other, seed1, other.settings[seed1.name], 60.0)
+    with pytest.raises(ValueError, match='do not hold the planned runs'):
+        grid()  # training would need --force
+    again = grid(summary_only=True)
+    logged = []
+    rows = run_grid(again, log=logged.append)
+    assert [(r['seed'], r['top1']) for r in rows] == [(0, 50.0)]
+    assert any(
+        line.startswith('left out of the summary: ') and seed1.name in line
+        and 'runner.max_epochs' in line for line in logged), logged
+    assert f'[2/2] {seed1.name}: holds other settings, left out' in logged
+    assert rows_of(work)[0]['top1'] == '50.0'
+
+
+def test_a_warmup_is_checked_on_the_share_the_hook_serves(tmp_path):
+    """Issue 31, case 4: ``random+w1`` at 0.5 on the digits (class budgets
+    serve 0.5004 of a pass an epoch) passed the grid's check on the
+    fraction, then every such run failed in its hook, mid-grid."""
+    main = _tool('run_experiments').main
+    argv = [
+        osp.join(REPO, DIGITS), '--work-dir',
+        str(tmp_path / 'w'), '--methods', 'random+w1', '--fractions', '0.5',
+        '--cfg-options', 'runner.max_epochs=4', 'evaluation.interval=4'
+    ]
+    assert 'each epoch serves 0.5004 of a pass' in _refused(main, argv)
+    assert not osp.exists(tmp_path / 'w')

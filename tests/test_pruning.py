@@ -144,6 +144,7 @@ def test_draws_are_seeded_by_seed_and_epoch():
 @pytest.mark.parametrize('args, name', [
     ((0.95, 'infobatch', 0.1, 0), 'ratio'),
     ((-0.1, 'infobatch', 0.1, 0), 'ratio'),
+    ((0, 'infobatch', 0.1, 0), r'ratio .* in \(0, 0\.9\], got 0'),
     ((True, 'infobatch', 0.1, 0), 'ratio'),
     ((0.5, 'loss', 0.1, 0), 'rule'),
     ((0.5, 'infobatch', 1.5, 0), 'anneal'),

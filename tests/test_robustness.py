@@ -310,6 +310,39 @@ def test_resume_refuses_a_schedule_log_it_cannot_check(cifar10_root, tmp_path):
     assert ds.selection.method == 'geda'
 
 
+def test_selection_file_with_a_repeated_index_names_the_file(
+        cifar10_root, tmp_path):
+    """Issue 31, case 6: refused without naming the file."""
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    _saved_geda(ds, str(tmp_path))
+    path = tmp_path / record.SELECTION_FILE
+    saved = json.loads(path.read_text())
+    indices = saved['selection']['indices']
+    indices[1] = indices[0]
+    path.write_text(json.dumps(saved))
+    with pytest.raises(
+            ValueError,
+            match=f'selection file {path}: indices must be unique, got 1 '
+            'repeated$'):
+        build_dataset(wrapper_cfg(cifar10_root, 0.5, selection_file=path))
+
+
+def test_train_refuses_a_work_dir_that_is_a_file(python, tmp_path):
+    """Issue 31, case 6: mmcv's bare FileExistsError traceback."""
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    for work_dir, message in [
+        (afile, f'--work-dir {afile} is a file, not a folder'),
+        (afile / 'w', f'--work-dir {afile}/w lies under {afile}, which is a '
+         'file'),
+    ]:
+        out = run_tool_failing(python, 'tools/train.py',
+                               'configs/demo/resnet18_1xb64-full_digits.py',
+                               '--work-dir', str(work_dir), '--device', 'cpu')
+        assert f'train.py: error: {message}' in out
+        assert 'Traceback' not in out
+
+
 def test_truncated_cifar_pickle_names_the_file(tmp_path):
     root = write_cifar10(str(tmp_path))
     batch = osp.join(root, 'cifar-10-batches-py', 'data_batch_3')

@@ -13,8 +13,9 @@ demo wrote (its runs are trained again); any other folder is refused, and
 nothing outside the demo's own outputs is touched. Every argument is
 checked before anything is deleted.
 
-Usage: python tools/demo.py [--work-dir work_dirs/demo] [--fraction 0.4]
-       [--seeds 0 1 2] [--jobs 2]
+Usage: .venv/bin/python tools/demo.py
+    [--work-dir work_dirs/demo] [--fraction 0.4]
+    [--seeds 0 1 2] [--jobs 2]
 """
 import argparse
 import os
@@ -24,9 +25,9 @@ import sys
 
 import numpy as np
 
-from mmcls_geda.experiments import (FIGURES, FULL, check_work_dir,
-                                    clear_results, paired_difference,
-                                    prepare_grid, run_grid)
+from mmcls_geda.experiments import (FIGURES, FULL, GridInterrupted,
+                                    check_work_dir, clear_results,
+                                    paired_difference, prepare_grid, run_grid)
 from mmcls_geda.selection import record
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -122,7 +123,11 @@ def main(argv=None):
         raise SystemExit(f'demo.py: error: {error}\n(nothing was changed)')
     claim_work_dir(args.work_dir, [run.name for run in grid.runs])
     grid.refresh()
-    rows = run_grid(grid, log=lambda text: print(text, flush=True))
+    try:
+        rows = run_grid(grid, log=lambda text: print(text, flush=True))
+    except GridInterrupted as stop:  # Ctrl-C: one line, no traceback
+        print(f'demo.py: {stop}', file=sys.stderr, flush=True)
+        sys.exit(130)
     print_summary(rows, args.fraction)
     geda_dir = next(r.name for r in grid.runs if r.spec.text == 'geda')
     print('\nSelection report (per-class ECDF of the gradient norms, full '

@@ -16,8 +16,9 @@ record holds the seed as ``model_seed``. The scoring pipeline is the
 hook's ``scoring_pipeline``, else the config's val (or test) pipeline with
 the label collected.
 
-Usage: python tools/geda_select.py CONFIG [--work-dir DIR] [--checkpoint CKPT]
-       [--seed 0] [--device cpu|cuda] [--cfg-options k=v ...]
+Usage: .venv/bin/python tools/geda_select.py
+    CONFIG [--work-dir DIR] [--checkpoint CKPT]
+    [--seed 0] [--device cpu|cuda] [--cfg-options k=v ...]
 """
 import argparse
 import os

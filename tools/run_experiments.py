@@ -21,7 +21,7 @@ t-intervals over seeds), ``accuracy_vs_fraction.png``,
 time-to-accuracy front).
 
 Example:
-    python tools/run_experiments.py \\
+    .venv/bin/python tools/run_experiments.py \\
         configs/demo/resnet18_1xb64-full_digits.py \\
         --methods geda random --fractions 0.4 --seeds 0 1 --full \\
         --work-dir work_dirs/grid --device cpu --jobs 2
@@ -32,7 +32,8 @@ from typing import List
 
 from mmcv import DictAction
 
-from mmcls_geda.experiments import GRAMMAR, prepare_grid, run_grid
+from mmcls_geda.experiments import (GRAMMAR, GridInterrupted, prepare_grid,
+                                    run_grid)
 
 
 def parse_args(argv=None):
@@ -88,7 +89,10 @@ def parse_args(argv=None):
         help='torch threads per run (default: 1 with '
         '--jobs > 1, else torch\'s own default)')
     parser.add_argument(
-        '--hook', default='{}', help='JSON of extra GradNormHook arguments')
+        '--hook',
+        default='{}',
+        help='JSON of extra GradNormHook arguments for every subset run '
+        '(not seed, method, options or a schedule: the grid sets them)')
     parser.add_argument(
         '--options',
         default='{}',
@@ -132,6 +136,9 @@ def main(argv=None) -> List[dict]:
         return run_grid(grid, log=lambda text: print(text, flush=True))
     except RuntimeError as error:  # a run failed: its stdout.txt says why
         sys.exit(f'run_experiments.py: error: {error}')
+    except GridInterrupted as stop:  # Ctrl-C: one line, no traceback
+        print(f'run_experiments.py: {stop}', file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ the exact integral of |F_full - F_subset|). For a scheduled run (warm-up,
 re-selection, a second phase) it also prints ``geda_schedule.json``: one
 line per phase change and selection.
 
-Usage: python tools/selection_report.py WORK_DIR [--out DIR] [--panels 20]
+Usage: .venv/bin/python tools/selection_report.py
+    WORK_DIR [--out DIR] [--panels 20]
 """
 import argparse
 import json

@@ -1,6 +1,7 @@
 """Evaluate a checkpoint with mmcls's own ``tools/test.py``, plugin registered.
 
-Usage: python tools/test.py CONFIG CHECKPOINT --metrics accuracy [--device cpu]
+Usage: .venv/bin/python tools/test.py
+    CONFIG CHECKPOINT --metrics accuracy [--device cpu]
 """
 import os.path as osp
 import runpy

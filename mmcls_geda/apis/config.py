@@ -153,7 +153,7 @@ def apply_pruning(cfg,
     Args:
         cfg (mmcv.Config | dict): An mmcls classification config.
         ratio: The probability that a below-mean-loss sample is dropped in
-            a pruned epoch, in [0, 0.9].
+            a pruned epoch, in (0, 0.9].
         rule: ``'infobatch'`` (candidates by the loss) or ``'random'`` (as
             many candidates, drawn uniformly: the control).
         anneal: Share of the epochs, at the end, on all data.

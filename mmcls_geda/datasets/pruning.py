@@ -19,6 +19,8 @@ from mmcls.datasets import DATASETS, build_dataset
 from mmcls.datasets.builder import SAMPLERS
 from torch.utils.data import Sampler
 
+from .batches import no_lone_share
+
 
 @DATASETS.register_module()
 class DynamicPruningDataset:
@@ -77,13 +79,14 @@ class DynamicPruningSampler(Sampler):
     """Serve the current epoch's plan: this rank's strided share of it.
 
     Until ``DynamicPruningHook`` (or ``GradNormHook`` with a budget
-    schedule) sets a plan, the length is the whole dataset's (the runner
-    reads it before training) and iterating is an error that names the
-    missing hook. Shares are padded by wrapping around, so that every rank
-    runs the same number of iterations, and by one sample more where a
-    share would end in a batch of one (batch normalisation cannot train on
-    it): the plan wraps around by one more sample per rank (its first
-    ones, served twice that epoch), so that batch has two.
+    schedule) sets a plan, the length is the whole
+    dataset's (the runner reads it before training) and iterating is an
+    error that names the missing hook. Shares are padded by wrapping
+    around, so that every rank runs the same number of iterations. Once
+    the hook has told it the loader's batching (:meth:`set_batching`), a
+    share whose last batch would hold one sample (batch normalisation
+    cannot train on it) is padded with one more: the rank's first sample
+    of the epoch, again (see :mod:`mmcls_geda.datasets.batches`).
 
     Args:
         dataset: The training set (built by mmcls's ``build_dataloader``).
@@ -92,6 +95,9 @@ class DynamicPruningSampler(Sampler):
         seed (int, optional): Unused: the hook's seed orders each plan.
         shuffle (bool): Must be True (training).
     """
+
+    # each epoch's plan is padded here (``pad_lone_batch`` leaves it alone)
+    pads_lone_batches = True
 
     def __init__(self,
                  dataset,
@@ -106,20 +112,22 @@ class DynamicPruningSampler(Sampler):
         self.dataset = dataset
         self.num_replicas, self.rank = num_replicas, rank
         self.plan: Optional[np.ndarray] = None
-        self.batch_size = 1
+        self.batch_size, self.drop_last = 1, False
 
-    def set_plan(self, indices: np.ndarray, batch_size: int = 1) -> None:
-        """The epoch's dataset indices, in order, the same on every rank,
-        and the loader's batch size (no share ends in a batch of one)."""
+    def set_batching(self, batch_size: int, drop_last: bool) -> None:
+        """The loader's batch size and ``drop_last``: a share is padded
+        so that its last batch never holds a single sample."""
+        self.batch_size, self.drop_last = int(batch_size), bool(drop_last)
+
+    def set_plan(self, indices: np.ndarray) -> None:
+        """The epoch's dataset indices, in order, the same on every rank."""
         self.plan = np.asarray(indices, dtype=np.int64)
-        self.batch_size = int(batch_size)
 
     def share(self, total: int) -> int:
-        """Samples each rank serves of a plan of ``total`` (padded)."""
-        per_rank = -(-int(total) // self.num_replicas)
-        if self.batch_size > 1 and per_rank % self.batch_size == 1:
-            per_rank += 1
-        return per_rank
+        """Samples each rank serves of a plan of ``total`` (padded to
+        equal shares, and against a last batch of one)."""
+        return no_lone_share(-(-int(total) // self.num_replicas),
+                             self.batch_size, self.drop_last)
 
     def __len__(self) -> int:
         return self.share(
@@ -131,9 +139,11 @@ class DynamicPruningSampler(Sampler):
                 'DynamicPruningSampler has no plan: add '
                 "dict(type='DynamicPruningHook', priority='HIGHEST') to "
                 'custom_hooks (or use mmcls_geda.apply_pruning)')
-        per_rank = len(self)
-        padded = np.resize(self.plan, per_rank * self.num_replicas)
-        return iter(padded[self.rank::self.num_replicas].tolist())
+        equal = -(-self.plan.size // self.num_replicas)
+        padded = np.resize(self.plan, equal * self.num_replicas)
+        own = padded[self.rank::self.num_replicas].tolist()
+        # against a last batch of one: the rank's first sample, again
+        return iter(own + own[:len(self) - equal])
 
 
 def epoch_iterations(loader, total: float) -> float:

@@ -115,7 +115,7 @@ def rotation_samples(run_dir: str) -> Optional[int]:
         return None
     with open(path, encoding='utf-8') as f:
         return sum(
-            int(e['size']) + int(e.get('padded', 0))
+            int(e['size']) + int(e.get('repeated', 0))
             for e in json.load(f)['epochs'])
 
 

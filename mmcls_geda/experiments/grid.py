@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -43,6 +44,29 @@ def parse_json_arg(text: Any, arg: str) -> Dict[str, Any]:
     return value
 
 
+# GradNormHook arguments a grid sets itself, and where to give them
+GRID_HOOK_ARGS = {
+    'seed': '--seeds',
+    'method': '--methods',
+    'options': '--options or a KEY=VALUE part of a method spec',
+    'warmup_epochs': 'the method spec part wW (e.g. geda+w1)',
+    'interval': 'the method spec part rR (e.g. geda+r4)',
+    'weights': 'the method spec part gm (e.g. geda+gm)',
+    'then': 'the method spec part eE-METHOD-rR (e.g. geda+e4-gradmatch-r4)',
+}
+
+
+def check_grid_hook(hook: Dict[str, Any]) -> Dict[str, Any]:
+    """``--hook`` without the arguments the grid sets itself, or a
+    ValueError naming the first such key and the grid's own option."""
+    for key, where in GRID_HOOK_ARGS.items():
+        if key in hook:
+            raise ValueError(
+                f'--hook gives {key}={hook[key]!r}, which the grid sets for '
+                f'every run itself: give it with {where}')
+    return hook
+
+
 @dataclass
 class Grid:
     """A checked grid: its runs with their configs and settings."""
@@ -67,6 +91,55 @@ class Grid:
         for run in self.runs:
             self.states[run.name] = run_dir_state(
                 self.run_dir(run), self.settings[run.name])
+
+
+class GridInterrupted(Exception):
+    """Ctrl-C (SIGINT) during :func:`run_grid`: its training processes were
+    ended; the message says what finished and how to resume."""
+
+
+class _Processes:
+    """The grid's running training processes, ended together on an
+    interruption (each runs in its own session, with its workers)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: set = set()
+        self.stopping = threading.Event()
+
+    def start(self, cmd, **kwargs) -> subprocess.Popen:
+        with self.lock:
+            if self.stopping.is_set():
+                raise GridInterrupted('interrupted before it started')
+            proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+            self.running.add(proc)
+            return proc
+
+    def wait(self, proc: subprocess.Popen) -> int:
+        try:
+            return proc.wait()
+        finally:
+            with self.lock:
+                self.running.discard(proc)
+
+    def end_all(self) -> int:
+        """Stop starting runs; end the running ones (SIGTERM to each
+        process group, SIGKILL after 10 s); how many were running."""
+        with self.lock:
+            self.stopping.set()
+            running = list(self.running)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for proc in running:
+                if proc.poll() is None:
+                    try:
+                        os.killpg(proc.pid, sig)
+                    except ProcessLookupError:
+                        pass
+            deadline = time.time() + 10
+            while any(p.poll() is None for p in running) and \
+                    time.time() < deadline:
+                time.sleep(0.1)
+        return len(running)
 
 
 def prepare_grid(config: str,
@@ -102,7 +175,7 @@ def prepare_grid(config: str,
         raise ValueError('--jobs > 1 runs several single-process runs at '
                          'once; it does not combine with --gpus > 1')
     check_number(anneal, '--anneal', 0, 1)
-    hook = parse_json_arg(hook, '--hook')
+    hook = check_grid_hook(parse_json_arg(hook, '--hook'))
     options = parse_json_arg(options, '--options')
     check_work_dir(work_dir)
     if not osp.isfile(config):
@@ -123,24 +196,40 @@ def prepare_grid(config: str,
         list(fractions), '--fractions', key=fraction_key)
     notes.append(note)
     specs: List[Spec] = [parse_spec(m) for m in methods]
+    if hook and not any(spec.kind == 'subset' for spec in specs):
+        raise ValueError(
+            f'--hook {json.dumps(hook)} given, but no run of this grid '
+            f'uses GradNormHook (--methods {" ".join(methods)}: full data '
+            'or dynamic pruning); drop --hook')
     for spec in specs:
         method_options(spec, options)  # --options fits every method
     runs = build_plan(specs, fractions, seeds, full_seeds, full)
     grid = Grid(work_dir, runs, {}, {}, {}, device, gpus, jobs,
                 threads if threads or jobs == 1 else 1, summary_only,
                 [n for n in notes if n])
-    stale = []
+    stale, labels = [], None
     for run in runs:
         warmup = run.spec.schedule.get('warmup_epochs')
         if warmup is not None:
             warmup_epoch_count(warmup, base.runner.max_epochs, run.fraction)
+            # then as the hook checks it: on the share an epoch serves
+            # (whole class budgets), so no run fails on it mid-grid
+            if labels is None:
+                from mmcls.datasets import build_dataset
+                labels = build_dataset(base.data.train).get_gt_labels()
+            warmup_epoch_count(warmup, base.runner.max_epochs,
+                               _served_share(labels, run.fraction))
         cfg = make_config(base, run.spec, run.fraction, run.seed, hook,
                           options, anneal)
         cfg = cfg if isinstance(cfg, Config) else Config(cfg)
         check_evaluation(cfg, f'{run.name} ({config})')
         settings = run_settings(cfg, run, device, gpus)
         state = run_dir_state(grid.run_dir(run), settings)
-        if state == 'stale' and not force:
+        if state == 'stale' and summary_only:  # nothing is trained
+            grid.notes.append(
+                'left out of the summary: ' +
+                stale_message(grid.run_dir(run), settings).strip())
+        elif state == 'stale' and not force:
             stale.append(stale_message(grid.run_dir(run), settings))
         grid.configs[run.name], grid.settings[run.name] = cfg, settings
         grid.states[run.name] = state
@@ -148,6 +237,16 @@ def prepare_grid(config: str,
         raise ValueError(f'{len(stale)} run folder(s) of --work-dir do not '
                          'hold the planned runs:\n' + '\n'.join(stale))
     return grid
+
+
+def _served_share(labels, fraction: float) -> float:
+    """The share of a pass one epoch of a ``fraction`` subset serves, as
+    the hook computes it: its whole per-class budgets over ``labels``."""
+    import numpy as np
+
+    from ..selection import class_budgets
+    sizes = np.unique(np.asarray(labels), return_counts=True)[1]
+    return float(class_budgets(sizes, fraction).sum()) / len(labels)
 
 
 def run_grid(grid: Grid, log=print) -> List[dict]:
@@ -164,11 +263,15 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
         for run in replaced:
             shutil.rmtree(grid.run_dir(run))
     total = len(grid.runs)
+    processes, finished = _Processes(), []
 
     def one(item):
         i, run = item
         run_dir, state = grid.run_dir(run), grid.states[run.name]
+        if processes.stopping.is_set():
+            return None
         if state == 'done':
+            finished.append(run.name)
             log(f'[{i}/{total}] {run.name}: done before, skipped')
             with open(osp.join(run_dir, RESULT_FILE), encoding='utf-8') as f:
                 row = json.load(f)
@@ -178,19 +281,42 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
                 **collect.split_time(row['total_s'],
                                      collect.selection_time(run_dir)[0]))
         if grid.summary_only:
-            log(f'[{i}/{total}] {run.name}: not run yet, left out')
+            why = ('holds other settings'
+                   if state == 'stale' else 'not run yet')
+            log(f'[{i}/{total}] {run.name}: {why}, left out')
             return None
         log(f'[{i}/{total}] {run.name}: training ...')
         if osp.exists(run_dir):  # an unfinished run of the same settings
             shutil.rmtree(run_dir)
-        row = train_run(grid, run)
+        row = train_run(grid, run, processes)
+        finished.append(run.name)
         log(f'[{i}/{total}] {run.name}: top-1 {row["top1"]:.2f}%, '
             f'selection {row["selection_s"]:.1f}s, training '
             f'{row["train_s"]:.1f}s')
         return row
 
-    with ThreadPoolExecutor(max_workers=grid.jobs) as pool:
-        rows = [row for row in pool.map(one, enumerate(grid.runs, 1)) if row]
+    pool = ThreadPoolExecutor(max_workers=grid.jobs)
+    try:
+        futures = [pool.submit(one, item) for item in enumerate(grid.runs, 1)]
+        rows = [row for row in (f.result() for f in futures) if row]
+    except KeyboardInterrupt:
+        main = threading.current_thread() is threading.main_thread()
+        if main:  # a second Ctrl-C does not cut the clean-up short
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            ended = processes.end_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        left = total - len(finished)
+        raise GridInterrupted(
+            f'interrupted: {len(finished)} of {total} runs finished '
+            f'({ended} training process(es) ended, their folders are '
+            f'trained again); run the same command again to train the '
+            f'other {left} (finished runs are skipped)') from None
+    finally:
+        pool.shutdown(wait=True)
     if not rows:
         log('no finished runs: nothing to summarise')
         return rows
@@ -202,8 +328,13 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
     return rows
 
 
-def train_run(grid: Grid, run: Run) -> dict:
-    """Train one run in its folder; save and return its result row."""
+def train_run(grid: Grid,
+              run: Run,
+              processes: Optional[_Processes] = None) -> dict:
+    """Train one run in its folder; save and return its result row
+    (``processes``: where its training process is kept, to be ended on
+    an interruption)."""
+    processes = processes or _Processes()
     run_dir, cfg = grid.run_dir(run), grid.configs[run.name]
     os.makedirs(run_dir)
     record.atomic_write(
@@ -229,11 +360,14 @@ def train_run(grid: Grid, run: Run) -> dict:
             MKL_NUM_THREADS=str(grid.threads))
     start = time.perf_counter()
     with open(osp.join(run_dir, 'stdout.txt'), 'w') as out:
-        proc = subprocess.run(
+        proc = processes.start(
             cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        returncode = processes.wait(proc)
     total = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f'run {run_dir} failed (exit {proc.returncode}); '
+    if processes.stopping.is_set():
+        raise GridInterrupted(f'run {run_dir} ended by the interruption')
+    if returncode != 0:
+        raise RuntimeError(f'run {run_dir} failed (exit {returncode}); '
                            f'see {osp.join(run_dir, "stdout.txt")}')
     row = dict(method=run.spec.text, fraction=run.fraction, seed=run.seed)
     row.update(collect_row(cfg, run_dir, total), run_dir=run_dir)
@@ -248,12 +382,16 @@ def collect_row(cfg, run_dir: str, total: float) -> dict:
     selection_s, n_train = collect.selection_time(run_dir)
     pruned = collect.pruning_samples(run_dir)
     rotated = collect.rotation_samples(run_dir)
+    samples = (
+        pruned[0]
+        if pruned else rotated if rotated else collect.served_samples(cfg))
+    if n_train is None and not pruned:  # full data: the training set's size
+        n_train = samples // int(cfg.runner.max_epochs)
     row = dict(
         top1=val['accuracy_top-1'],
         top5=val.get('accuracy_top-5'),
         n_train=n_train,
-        samples=(pruned[0] if pruned else
-                 rotated if rotated else collect.served_samples(cfg)),
+        samples=samples,
         pause_s=collect.pause_seconds(cfg),
         **collect.split_time(total, selection_s))
     if pruned:  # its fraction: the measured share of samples processed

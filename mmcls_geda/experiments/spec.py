@@ -3,7 +3,7 @@
 Grammar (``--methods`` of ``tools/run_experiments.py``)::
 
     SPEC  := full | PRUNE | NAME['+' PART]...
-    PRUNE := infobatch-rR | randprune-rR          (R: prune ratio in (0, 1))
+    PRUNE := infobatch-rR | randprune-rR          (R: prune ratio in (0, 0.9])
     PART  := wW            warm-up passes          (hook warmup_epochs=W)
            | rR            re-select every R epochs (hook interval=R)
            | gm            GRAD-MATCH weights      (hook weights='gradmatch')
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from ..selection import get_method
-from ..selection.checks import check_number
+from ..selection.pruning import check_ratio
 
 FULL = 'full'
 # the references of a grid's paired comparisons, matched by spec name
@@ -99,14 +99,7 @@ def parse_spec(spec: Any) -> Spec:
             return Spec(spec, 'full')
         prefix, ratio = _PRUNE.match(name).groups()
         try:
-            ratio = check_number(
-                _value(ratio),
-                'prune ratio R',
-                0,
-                1,
-                low_open=True,
-                high_open=True,
-                hint='the share of the low-loss samples dropped per epoch')
+            ratio = check_ratio(_value(ratio), 'prune ratio R')
         except ValueError as error:
             raise _bad(spec, str(error)) from None
         return Spec(spec, 'pruning', ratio=ratio, rule=PRUNING_RULES[prefix])

@@ -109,7 +109,7 @@ class EpochSubsets:
             scoring_s=self._scoring_s,
             start=time.time())
         if padded:  # served twice, so that no batch holds one sample
-            entry['padded'] = padded
+            entry['repeated'] = padded
         if plan.reads_scores:
             entry['objective'] = self._objective(indices)
         self.log.append(entry)
@@ -168,8 +168,9 @@ class EpochSubsets:
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
         wrapper.set_indices(indices, resize=True)
         order = np.random.default_rng([self.seed, _ORDER_STREAM, epoch])
-        loader.sampler.set_plan(
-            order.permutation(indices.size), loader.batch_sampler.batch_size)
+        loader.sampler.set_batching(loader.batch_sampler.batch_size,
+                                    loader.batch_sampler.drop_last)
+        loader.sampler.set_plan(order.permutation(indices.size))
         if self.progress.reference_iters is None:
             # the constant budget's epoch, which the schedules were built on
             self.progress.start(runner, epoch_iterations(loader, plan.size))

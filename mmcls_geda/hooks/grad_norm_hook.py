@@ -4,6 +4,7 @@ from mmcv.runner import HOOKS, Hook, get_dist_info
 from ..apis import SelectionArgs, save_run, score_and_select
 from ..apis.serving import (make_plan, save_event, saved_selection_path,
                             selection_event, serve_saved, warmup_event)
+from ..datasets.batches import pad_lone_batch
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection.schedule import Step, warmup_indices
 from .epoch_subsets import EpochSubsets
@@ -25,6 +26,8 @@ class GradNormHook(Hook):
     The per-epoch methods (``rs2``, ``geda_rotate``, ``strata_rotate``)
     are served by :class:`~mmcls_geda.hooks.epoch_subsets.EpochSubsets`.
     Register with ``priority='HIGHEST'``, before the learning-rate hooks.
+    A subset whose epochs would end with a batch of one sample (on any
+    rank) is padded with one repeat (:mod:`mmcls_geda.datasets.batches`).
 
     Args:
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
@@ -50,6 +53,14 @@ class GradNormHook(Hook):
                 inner_model(runner), *self.args.weighted_why())
 
     def before_train_epoch(self, runner) -> None:
+        if pad_lone_batch(runner.data_loader):
+            loader = runner.data_loader
+            runner.logger.info(
+                f'GradNormHook: {len(loader.batch_sampler.sampler) - 1} '
+                'samples a rank per epoch would end with a batch of one '
+                f'(batches of {loader.batch_sampler.batch_size}), which batch '
+                'normalisation cannot train on: every epoch serves its '
+                'first sample again in the last batch')
         if self.epoch_subsets is not None:
             self.epoch_subsets.before_train_epoch(runner)
             return

@@ -51,7 +51,7 @@ class DynamicPruningHook(Hook):
 
     Args:
         ratio (float): ``r``, the probability that a below-mean sample is
-            dropped in a pruned epoch, in [0, 0.9].
+            dropped in a pruned epoch, in (0, 0.9].
         rule (str): ``'infobatch'`` (by the loss) or ``'random'``.
         anneal (float): Share of the epochs, at the end, on all data.
         seed (int): Seed of the per-epoch draws.
@@ -94,6 +94,8 @@ class DynamicPruningHook(Hook):
         loader = runner.data_loader
         dataset, sampler = self._parts(runner)
         n, epoch, epochs = len(dataset), runner.epoch, runner.max_epochs
+        sampler.set_batching(loader.batch_sampler.batch_size,
+                             loader.batch_sampler.drop_last)
         if self.losses is None:  # first epoch of this process
             if epoch == 0:
                 self.losses, self.seen = np.zeros(n), np.zeros(n, bool)
@@ -107,7 +109,7 @@ class DynamicPruningHook(Hook):
                           class_rng(self.seed, epoch),
                           is_pruned(epoch, epochs, self.anneal))
         dataset.set_weights(plan.indices, plan.weights)
-        sampler.set_plan(plan.indices, loader.batch_sampler.batch_size)
+        sampler.set_plan(plan.indices)
         self.progress.set_epoch(
             runner, len(loader), (epoch_iterations(
                 loader,
@@ -119,6 +121,9 @@ class DynamicPruningHook(Hook):
                 rule=self.rule,
                 **plan.stats(),
                 iterations=self.progress.epoch_iters,
+                # served twice: equal rank shares, no batch of one
+                repeated=len(sampler) * sampler.num_replicas -
+                plan.indices.size,
                 start=time.time()))
         what = (f'expects {plan.expected:.1f} of {n} samples ({plan.above} '
                 f'at or above the mean loss {plan.mean_loss:.4g}, each of '

@@ -48,6 +48,20 @@ RULES = ('infobatch', 'random')
 MAX_RATIO = 0.9  # InfoBatch keeps at least 10 % of the low-loss samples
 
 
+def check_ratio(ratio: Any, name: str = 'ratio') -> float:
+    """The prune ratio ``r`` in (0, 0.9], or a ValueError naming it: the
+    one bound of ``apply_pruning``, the hook and a grid's pruning specs."""
+    return check_number(
+        ratio,
+        name,
+        0,
+        MAX_RATIO,
+        low_open=True,
+        hint='the probability that a below-mean-loss sample is dropped in a '
+        'pruned epoch; 0 prunes nothing, and InfoBatch keeps at least 10 % '
+        'of them')
+
+
 def check_pruning_args(ratio: Any, rule: Any, anneal: Any,
                        seed: Any) -> Dict[str, Any]:
     """The settings in canonical types, or a ValueError naming the bad one.
@@ -56,13 +70,7 @@ def check_pruning_args(ratio: Any, rule: Any, anneal: Any,
         dict: ``ratio``, ``rule``, ``anneal``, ``seed``.
     """
     return dict(
-        ratio=check_number(
-            ratio,
-            'ratio',
-            0,
-            MAX_RATIO,
-            hint='the probability that a below-mean-loss sample is dropped '
-            'in a pruned epoch; InfoBatch keeps at least 10 % of them'),
+        ratio=check_ratio(ratio),
         rule=check_choice(rule, 'rule', RULES),
         anneal=check_number(
             anneal,

@@ -156,7 +156,10 @@ class SharedSubset:
         if expected:
             record.check_settings(saved, path, expected)
         selection = record.selection_of(saved)
-        self.set_selection(selection, weighted=saved.get('weighted', True))
+        try:
+            self.set_selection(selection, weighted=saved.get('weighted', True))
+        except ValueError as error:  # e.g. a repeated index
+            raise ValueError(f'selection file {path}: {error}') from None
         return selection
 
     def __len__(self) -> int:
