@@ -79,6 +79,8 @@ EXECUTED: Dict[Tuple[str, str], str] = {
     'test_config_helpers',
     ('docs/rs2.md', 'from mmcv import Config'):
     'test_config_helpers',
+    ('docs/rs2.md', 'from mmcls_geda import apply_geda'):
+    'test_config_helpers',
     ('docs/methods.md', 'import numpy as np'):
     'test_config_helpers',
     ('docs/user_guide.md', 'import numpy as np'):
