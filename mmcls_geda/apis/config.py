@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional
 from ..runners import set_runner
 from ..selection import check_fraction
 from ..selection.epoch_budgets import epoch_shares
-from ..selection.pruning import check_pruning_args
+from ..selection.pruning import ANNEAL_SHARE, check_pruning_args
 from ..selection.schedule import warmup_epoch_count
 from .settings import SelectionArgs
 
@@ -138,7 +138,7 @@ def apply_geda(cfg,
 def apply_pruning(cfg,
                   ratio: float = 0.5,
                   rule: str = 'infobatch',
-                  anneal: float = 0.125,
+                  anneal: float = ANNEAL_SHARE,
                   seed: int = 0,
                   epoch_pause: Optional[float] = None):
     """Turn any mmcls classification config into dynamic pruning.

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..selection import record
 from ..selection.checks import check_int, check_number
+from ..selection.pruning import ANNEAL_SHARE
 from ..selection.schedule import warmup_epoch_count
 from . import collect
 from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan,
@@ -157,7 +158,7 @@ def prepare_grid(config: str,
                  hook: Any = '{}',
                  options: Any = '{}',
                  cfg_options: Optional[Dict[str, Any]] = None,
-                 anneal: float = 0.125,
+                 anneal: float = ANNEAL_SHARE,
                  force: bool = False,
                  summary_only: bool = False) -> Grid:
     """Check everything a grid needs, before anything is written.

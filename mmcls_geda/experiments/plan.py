@@ -2,12 +2,12 @@
 and every check that can fail before anything is trained or deleted."""
 import hashlib
 import json
-import os
 import os.path as osp
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..selection.checks import check_fraction, check_seed
+from ..selection.files import check_folder
 from .spec import Spec
 
 SETTINGS_FILE = 'settings.json'  # in every run folder: what made it
@@ -109,19 +109,9 @@ def check_evaluation(cfg, what: str) -> None:
 
 
 def check_work_dir(work_dir: str, arg: str = '--work-dir') -> None:
-    """A ValueError if ``work_dir`` names a file or lies under one."""
-    path = osp.abspath(work_dir)
-    if osp.exists(path) and not osp.isdir(path):
-        raise ValueError(f'{arg} {work_dir} is a file, not a folder; give a '
-                         'folder')
-    parent = path
-    while not osp.exists(parent):
-        parent = osp.dirname(parent)
-    if not osp.isdir(parent):
-        raise ValueError(f'{arg} {work_dir} lies under {parent}, which is a '
-                         'file; give a folder elsewhere')
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f'{arg} {work_dir}: {parent} is not writable')
+    """A ValueError if ``work_dir`` names a file, lies under one or cannot
+    be written (:func:`~mmcls_geda.selection.files.check_folder`)."""
+    check_folder(work_dir, arg)
 
 
 def flat_config(cfg) -> Dict[str, str]:

@@ -10,7 +10,8 @@ from ..datasets.pruning import (DynamicPruningDataset, DynamicPruningSampler,
                                 epoch_iterations)
 from ..selection.budgets import class_rng
 from ..selection.epoch_state import PRUNING
-from ..selection.pruning import check_pruning_args, is_pruned, plan_epoch
+from ..selection.pruning import (ANNEAL_SHARE, check_pruning_args, is_pruned,
+                                 plan_epoch)
 from ..selection.record import labels_fingerprint
 from .epoch_progress import EpochProgress
 from .runner_checks import (check_runner, check_weighted_model,
@@ -60,7 +61,7 @@ class DynamicPruningHook(Hook):
     def __init__(self,
                  ratio: float = 0.5,
                  rule: str = 'infobatch',
-                 anneal: float = 0.125,
+                 anneal: float = ANNEAL_SHARE,
                  seed: int = 0):
         self.settings = check_pruning_args(ratio, rule, anneal, seed)
         self.ratio, self.rule, self.anneal, self.seed = (

@@ -21,6 +21,26 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
             os.remove(tmp)
 
 
+def check_folder(path: str, what: str) -> None:
+    """A ValueError naming ``what`` unless ``path`` is, or can be made, a
+    folder this process writes into: not a file, not under a file, its
+    nearest existing folder writable. The one writability check of work
+    dirs (grids, tools, the records a hook writes)."""
+    full = osp.abspath(path)
+    if osp.exists(full) and not osp.isdir(full):
+        raise ValueError(f'{what} {path} is a file, not a folder; give a '
+                         'folder')
+    parent = full
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise ValueError(f'{what} {path} lies under {parent}, which is a '
+                         'file; give a folder elsewhere')
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f'{what} {path}: {parent} is not writable; give a '
+                         'folder elsewhere')
+
+
 def epochs_before(path: str, epoch: int) -> List[Dict[str, Any]]:
     """The entries of a per-epoch log (``{"epochs": [...]}``, e.g.
     ``pruning_log.json``) before ``epoch``; none without the file."""

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .core import Selection
-from .files import atomic_write, settings_differ
+from .files import atomic_write, check_folder, settings_differ
 
 SCHEMA_VERSION = 3
 SELECTION_FILE = 'geda_selection.json'
@@ -68,9 +68,7 @@ def selection_path(work_dir: str, epoch: int, per_epoch: bool) -> str:
 def check_writable(work_dir: str, per_epoch: bool = False) -> None:
     """A ValueError unless the records of a run can be written to
     ``work_dir``: checked before the scoring pass, so no work is lost."""
-    if osp.exists(work_dir) and not osp.isdir(work_dir):
-        raise ValueError(f'work dir {work_dir} is a file: records cannot be '
-                         'written there; choose another work_dir')
+    check_folder(work_dir, 'work dir')
     names = [SELECTION_FILE, SCHEDULE_FILE
              ] + ([epoch_selection_file(0)] if per_epoch else [])
     for name in names:
@@ -79,12 +77,6 @@ def check_writable(work_dir: str, per_epoch: bool = False) -> None:
                 f'{osp.join(work_dir, name)} is a folder, where the '
                 'selection record is written: remove it or choose another '
                 'work_dir')
-    parent = work_dir
-    while not osp.exists(parent):
-        parent = osp.dirname(osp.abspath(parent))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f'{parent} is not writable: the selection record '
-                         f'goes to {work_dir}; choose another work_dir')
 
 
 def labels_fingerprint(labels: np.ndarray) -> Dict[str, Any]:
