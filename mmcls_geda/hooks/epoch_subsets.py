@@ -94,11 +94,11 @@ class EpochSubsets:
             elif refold == 'grad_norm':
                 self.cycle_scores = self._norms(runner, wrapper)
         indices = plan.indices(epoch, self.cycle_scores, self.carry)
-        padded = 0
+        repeated = 0
         if self.progress is None:
             wrapper.set_indices(indices)
         else:
-            padded = self._serve_resized(runner, wrapper, indices)
+            repeated = self._serve_resized(runner, wrapper, indices)
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         entry = dict(
@@ -108,8 +108,8 @@ class EpochSubsets:
             carried=int(self.carry.sum()) if self.carry is not None else 0,
             scoring_s=self._scoring_s,
             start=time.time())
-        if padded:  # served twice, so that no batch holds one sample
-            entry['repeated'] = padded
+        if repeated:  # served twice, so that no batch holds one sample
+            entry['repeated'] = repeated
         if plan.reads_scores:
             entry['objective'] = self._objective(indices)
         self.log.append(entry)
@@ -163,7 +163,8 @@ class EpochSubsets:
         the schedules' epoch progress and the run's total iterations.
 
         Returns:
-            int: Samples the sampler pads the epoch with (all ranks).
+            int: Samples served twice in the epoch (all ranks): equal
+            rank shares, no batch of one.
         """
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
         wrapper.set_indices(indices, resize=True)

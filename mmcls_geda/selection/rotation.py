@@ -148,9 +148,8 @@ class RotationPlan:
             return cycle, f, first, first + self.cycle_epochs
         cycle = int(np.searchsorted(self.starts, epoch, side='right')) - 1
         first = self.starts[cycle]
-        end = (
-            self.starts[cycle + 1] if cycle +
-            1 < len(self.starts) else self.table.shape[0])
+        last = cycle + 1 == len(self.starts)
+        end = self.table.shape[0] if last else self.starts[cycle + 1]
         return cycle, epoch - first, first, end
 
     @property
