@@ -8,6 +8,7 @@ import os.path as osp
 import pickle
 
 import numpy as np
+import pytest
 
 CENTRE = 16  # RandomCrop(padding=4) never moves the centre pixel off-image
 
@@ -82,3 +83,15 @@ def write_cifar100(root: str,
     _dump({'fine_label_names': [f'c{i}' for i in range(100)]},
           osp.join(folder, 'meta'))
     return root
+
+
+@pytest.fixture(scope='session')
+def cifar10_root(tmp_path_factory):
+    """A tiny CIFAR-10 in the python-pickle layout (both suites)."""
+    return write_cifar10(str(tmp_path_factory.mktemp('tiny_cifar10_')))
+
+
+@pytest.fixture(scope='session')
+def cifar100_root(tmp_path_factory):
+    """A tiny CIFAR-100 in the python-pickle layout (both suites)."""
+    return write_cifar100(str(tmp_path_factory.mktemp('tiny_cifar100_')))

@@ -12,23 +12,19 @@ from mmcls.models import build_classifier
 from mmcv.runner import EpochBasedRunner, Hook, build_optimizer
 from torch.utils.data import DataLoader, TensorDataset
 
-from .cifar_files import decode_indices, write_cifar10, write_cifar100
+from . import cifar_files
+
+# the tiny CIFAR fixtures and writers, shared with the mmpretrain suite
+cifar10_root = cifar_files.cifar10_root
+cifar100_root = cifar_files.cifar100_root
+decode_indices = cifar_files.decode_indices
+write_cifar10, write_cifar100 = (cifar_files.write_cifar10,
+                                 cifar_files.write_cifar100)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # The mmpretrain 1.x suite runs in its own venv (make test-mmpretrain).
 collect_ignore = ['mmpretrain']
-
-
-@pytest.fixture(scope='session')
-def cifar10_root(tmp_path_factory):
-    return write_cifar10(str(tmp_path_factory.mktemp('tiny_cifar10_')))
-
-
-@pytest.fixture(scope='session')
-def cifar100_root(tmp_path_factory):
-    return write_cifar100(str(tmp_path_factory.mktemp('tiny_cifar100_')))
-
 
 PLAIN_NORM = dict(mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], to_rgb=False)
 TRAIN_PIPELINE = [

@@ -26,6 +26,24 @@ def no_epoch_sleep(monkeypatch):
     monkeypatch.setattr(epoch_based_runner.time, 'sleep', lambda s: None)
 
 
+def _pruning_loader(root, dist):
+    """Dynamic pruning's loader over the tiny CIFAR-10, batches of 7."""
+    data = build_dataset(
+        dict(
+            type='DynamicPruningDataset',
+            dataset=dict(
+                type='LocalCIFAR10', data_prefix=root,
+                pipeline=TRAIN_PIPELINE)))
+    return build_dataloader(
+        data,
+        7,
+        0,
+        dist=dist,
+        seed=0,
+        persistent_workers=False,
+        sampler_cfg=dict(type='DynamicPruningSampler'))
+
+
 def test_a_share_of_k_batches_plus_one_gets_one_more_sample():
     assert no_lone_share(15, 7, False) == 16
     assert [no_lone_share(s, 7, False) for s in (14, 16, 20)] == [14, 16, 20]
@@ -99,20 +117,7 @@ def test_pruning_trains_through_an_epoch_of_k_batches_plus_one(
     """50 samples in batches of 7: the full first epoch is 7 x 7 + 1;
     before the fix its last iteration failed in batch normalisation."""
     root = write_cifar10(str(tmp_path / 'data'), per_class_train=5)
-    data = build_dataset(
-        dict(
-            type='DynamicPruningDataset',
-            dataset=dict(
-                type='LocalCIFAR10', data_prefix=root,
-                pipeline=TRAIN_PIPELINE)))
-    loader = build_dataloader(
-        data,
-        7,
-        0,
-        dist=False,
-        seed=0,
-        persistent_workers=False,
-        sampler_cfg=dict(type='DynamicPruningSampler'))
+    loader = _pruning_loader(root, dist=False)
     runner, served = _runner(tmp_path / 'work', 3)
     runner.register_hook(
         DynamicPruningHook(ratio=0.5, anneal=0.0), priority='HIGHEST')
@@ -194,21 +199,7 @@ def _prune_on_rank(rank, world, port, root, work_dir):
     epoch_based_runner.time.sleep = lambda s: None  # this process only
     dist.init_process_group('gloo', rank=rank, world_size=world)
     try:
-        data = build_dataset(
-            dict(
-                type='DynamicPruningDataset',
-                dataset=dict(
-                    type='LocalCIFAR10',
-                    data_prefix=root,
-                    pipeline=TRAIN_PIPELINE)))
-        loader = build_dataloader(
-            data,
-            7,
-            0,
-            dist=True,
-            seed=0,
-            persistent_workers=False,
-            sampler_cfg=dict(type='DynamicPruningSampler'))
+        loader = _pruning_loader(root, dist=True)
         torch.manual_seed(0)
         model = build_classifier(
             dict(

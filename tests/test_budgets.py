@@ -166,6 +166,16 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr(ebr.time, 'sleep', lambda s: None)
 
 
+def _subset(root, fraction):
+    """The wrapper over the 100 tiny CIFAR-10 images."""
+    return build_dataset(
+        dict(
+            type='GEDASubsetDataset',
+            fraction=fraction,
+            dataset=dict(
+                type='LocalCIFAR10', data_prefix=root, pipeline=PIPELINE)))
+
+
 def _run(root,
          work_dir,
          options,
@@ -175,12 +185,7 @@ def _run(root,
          fraction=FRACTION):
     """rs2 (``options``) on the 100 tiny CIFAR-10 images, batches of 8,
     one-cycle by iteration; what was served and the optimizer's LR."""
-    ds = build_dataset(
-        dict(
-            type='GEDASubsetDataset',
-            fraction=fraction,
-            dataset=dict(
-                type='LocalCIFAR10', data_prefix=root, pipeline=PIPELINE)))
+    ds = _subset(root, fraction)
     varies = options.get('budget', 'constant') != 'constant'
     torch.manual_seed(0)
     loader = build_dataloader(
@@ -310,12 +315,7 @@ def test_apply_geda_sets_the_sampler_and_refuses_what_cannot_be_paid():
 
 def test_a_budget_without_the_sampler_is_refused_before_training(
         root, tmp_path, no_sleep):
-    ds = build_dataset(
-        dict(
-            type='GEDASubsetDataset',
-            fraction=FRACTION,
-            dataset=dict(
-                type='LocalCIFAR10', data_prefix=root, pipeline=PIPELINE)))
+    ds = _subset(root, FRACTION)
     loader = build_dataloader(
         ds, 8, 0, dist=False, seed=0, persistent_workers=False)
     runner = make_runner(tmp_path, _model('ImageClassifier'), 2)

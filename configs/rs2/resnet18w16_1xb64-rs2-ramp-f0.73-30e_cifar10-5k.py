@@ -1,15 +1,6 @@
 # RS2 with a rising budget (each epoch's share grows linearly, 48 % -> 98 %)
-# at 73 % of the samples, the share InfoBatch r = 0.5 processed on the
-# 30-epoch CPU-scale protocol of docs/results.md.
-_base_ = ['../resnet/resnet18w16_1xb64-full-30e_cifar10-5k.py']
-data = dict(
-    train=dict(
-        _delete_=True,
-        type='GEDASubsetDataset',
-        fraction=0.73,  # the samples of the whole run, as a share of full data
-        dataset={{_base_.data.train}}))
-# the epochs' lengths vary: this sampler follows them
-sampler = dict(type='DynamicPruningSampler')
+# at 73 % of the samples: the anneal config with the other schedule.
+_base_ = ['./resnet18w16_1xb64-rs2-anneal-f0.73-30e_cifar10-5k.py']
 custom_hooks = [
     dict(
         type='GradNormHook',

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import mmcls_geda  # noqa: F401 (registers the datasets)
-from ..cifar_files import write_cifar10, write_cifar100
+from .. import cifar_files
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -19,14 +19,9 @@ def mmpretrain_scope():
     register_all_modules(init_default_scope=True)
 
 
-@pytest.fixture(scope='session')
-def cifar10_root(tmp_path_factory):
-    return write_cifar10(str(tmp_path_factory.mktemp('tiny_cifar10_')))
-
-
-@pytest.fixture(scope='session')
-def cifar100_root(tmp_path_factory):
-    return write_cifar100(str(tmp_path_factory.mktemp('tiny_cifar100_')))
+# the tiny CIFAR fixtures, shared with the mmcls suite
+cifar10_root = cifar_files.cifar10_root
+cifar100_root = cifar_files.cifar100_root
 
 
 def small_classifier_cfg(num_classes: int = 10, width: int = 8) -> dict:
