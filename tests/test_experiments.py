@@ -625,6 +625,33 @@ def _processes_under(folder):
     return found
 
 
+@pytest.mark.parametrize('stage, said', [
+    ('prepare_grid', 'interrupted while preparing the grid, before any run'),
+    ('run_grid', 'interrupted while writing the tables; the finished runs '
+     'are kept'),
+])
+def test_ctrl_c_outside_the_runs_is_one_line_too(monkeypatch, capsys, stage,
+                                                 said):
+    """Ctrl-C (the KeyboardInterrupt it raises) while the grid is prepared
+    or its tables written: one line and status 130, no traceback."""
+    tool = _tool('run_experiments')
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if stage == 'run_grid':
+        monkeypatch.setattr(tool, 'prepare_grid', lambda *a, **k: None)
+    monkeypatch.setattr(tool, stage, ctrl_c)
+    with pytest.raises(SystemExit) as stop:
+        tool.main([
+            CIFAR, '--methods', 'random', '--fractions', '0.5', '--work-dir',
+            'unused'
+        ])
+    assert stop.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f'run_experiments.py: {said}')
+
+
 def test_ctrl_c_ends_the_runs_and_says_how_to_resume(python, cifar10_root,
                                                      tmp_path):
     """Issue 31, case 3: Ctrl-C printed a KeyboardInterrupt traceback from

@@ -132,13 +132,25 @@ def main(argv=None) -> List[dict]:
     except ValueError as error:
         sys.exit(f'run_experiments.py: error: {error}\n(nothing was trained '
                  'or deleted)')
+    except KeyboardInterrupt:  # Ctrl-C while the grid is checked
+        _interrupted('interrupted while preparing the grid, before any run: '
+                     'run the same command again')
     try:
         return run_grid(grid, log=lambda text: print(text, flush=True))
     except RuntimeError as error:  # a run failed: its stdout.txt says why
         sys.exit(f'run_experiments.py: error: {error}')
-    except GridInterrupted as stop:  # Ctrl-C: one line, no traceback
-        print(f'run_experiments.py: {stop}', file=sys.stderr, flush=True)
-        sys.exit(130)
+    except GridInterrupted as stop:  # Ctrl-C during the runs
+        _interrupted(str(stop))
+    except KeyboardInterrupt:  # Ctrl-C after the runs, at the tables
+        _interrupted('interrupted while writing the tables; the finished '
+                     'runs are kept: run the same command again (or with '
+                     '--summary-only) to write them')
+
+
+def _interrupted(what: str) -> None:
+    """Ctrl-C: one line, no traceback, exit status 130."""
+    print(f'run_experiments.py: {what}', file=sys.stderr, flush=True)
+    sys.exit(130)
 
 
 if __name__ == '__main__':
