@@ -12,7 +12,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mmcls.datasets import build_dataset
 from mmcls.models import build_classifier
@@ -226,6 +226,7 @@ def test_a_budget_rounded_down_carries_its_rest_to_the_next_cycle(
 
 @settings(max_examples=30, deadline=None)
 @given(**_classes(25, 4), strata=st.booleans())
+@example(sizes=[3, 3], fraction=0.4375, seed=0, strata=False)
 def test_every_sample_is_served_once_per_cycle_plus_or_minus_one(
         sizes, fraction, seed, strata):
     method, options = FOLDED[int(strata)]

@@ -201,9 +201,12 @@ def cycle_folds(scores: np.ndarray,
                 rng.choice(
                     candidates, size=counts[b] - lower[b], replace=False))
         ranks = np.concatenate(picked)
-        if wrap:  # a new pass inside the cycle (tiny budgets only)
+        if wrap:  # a new pass inside the cycle (tiny budgets only):
+            # the forced samples end the old pass, the top-ups open the new
             unplaced[:] = True
-        unplaced[ranks] = False
+            unplaced[np.concatenate(picked[1:] or [ranks[:0]])] = False
+        else:
+            unplaced[ranks] = False
         folds.append(np.sort(order[ranks]).astype(np.int64))
     return folds
 
