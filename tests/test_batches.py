@@ -105,8 +105,10 @@ def _runner(work_dir, max_epochs):
         logger=logging.getLogger('test_batches'),
         max_epochs=max_epochs)
     runner.register_optimizer_hook(dict(grad_clip=None))
-    runner.register_lr_hook(
-        dict(policy='OneCycle', max_lr=0.1, by_epoch=False))
+    runner.register_lr_hook(  # epochs may vary: by epoch progress
+        dict(
+            policy='EpochProgress',
+            schedule=dict(policy='OneCycle', max_lr=0.1, by_epoch=False)))
     served = ServedIndices()
     runner.register_hook(served)
     return runner, served

@@ -24,7 +24,7 @@ from mmcls_geda.selection.epoch_state import ROTATION_LOG
 from mmcls_geda.selection.folds import block_of_stream
 from mmcls_geda.selection.rotation import RotationPlan
 from .conftest import REPO, ServedIndices, make_runner, write_cifar10
-from .test_pruning import LR_POLICIES, OptimizerSettings
+from .test_pruning import LR_POLICIES, OptimizerSettings, by_progress
 from .test_rotation import PIPELINE, _hook, _model
 
 # --- the plan ----------------------------------------------------------------
@@ -197,7 +197,8 @@ def _run(root,
         persistent_workers=True,
         sampler_cfg=dict(type='DynamicPruningSampler') if varies else None)
     runner = make_runner(work_dir, _model('ImageClassifier'), epochs)
-    runner.register_lr_hook(dict(LR_POLICIES['OneCycle']['lr']))
+    schedule = dict(LR_POLICIES['OneCycle']['lr'])
+    runner.register_lr_hook(by_progress(schedule) if varies else schedule)
     runner.register_checkpoint_hook(dict(interval=1))
     runner.register_hook(_hook('rs2', options), priority='HIGHEST')
     served, used = ServedIndices(), OptimizerSettings()

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import pytest
 
 from .conftest import REPO, write_cifar10
@@ -83,6 +84,13 @@ EXECUTED: Dict[Tuple[str, str], str] = {
     'test_config_helpers',
     ('docs/methods.md', 'import numpy as np'):
     'test_config_helpers',
+    ('docs/methods.md', '"""A per-epoch method in one file: every class\'s '
+     'lower-loss half on odd'):
+    'test_own_method',
+    ('docs/methods.md', '.venv/bin/python loss_halves.py'):
+    'test_own_method',
+    ('docs/methods.md', "cat > loss_halves_digits.py <<'END'"):
+    'test_own_method',
     ('docs/user_guide.md', 'import numpy as np'):
     'test_config_helpers',
     ('docs/experiments.md', 'PYTHONPATH=$PWD .venv/bin/python '
@@ -257,6 +265,32 @@ def test_user_guide(clone):
     assert osp.isfile(clone / 'work_dirs/digits_sel/geda_selection.json')
     assert glob.glob(str(clone / 'work_dirs/digits_reuse/*.log.json'))
     assert os.listdir(clone / 'work_dirs/digits_report'), page
+
+
+def test_own_method(clone):
+    """docs/methods.md, "Add your own method": the page's file, saved as
+    ``loss_halves.py``, trains itself for 2 epochs, then serves as a grid
+    spec beside ``rs2``. Shrink: no loader workers."""
+    key = ('docs/methods.md', '"""A per-epoch method in one file: every '
+           "class's lower-loss half on odd")
+    (clone / 'loss_halves.py').write_text(block(key, 'test_own_method').text)
+    out = run_block(
+        block(('docs/methods.md', '.venv/bin/python loss_halves.py'),
+              'test_own_method'), clone)
+    for epoch in (0, 1):
+        assert (f'epoch {epoch}: loss_halves serves 674 of 1347 samples'
+                in out), out[-2000:]
+    assert 'accuracy_top-1' in out
+    assert osp.isfile(clone / 'work_dirs/loss_halves/epoch_2.pth')
+    state = np.load(clone / 'work_dirs/loss_halves/rotation_state_epoch2.npz')
+    assert (~np.isnan(state['losses'])).sum() > 674  # two halves' losses
+    grid = block(('docs/methods.md', "cat > loss_halves_digits.py <<'END'"),
+                 'test_own_method')
+    out = run_block(
+        grid, clone,
+        ('data.workers_per_gpu=0', 'data.persistent_workers=False'))
+    rows = open(clone / 'work_dirs/loss_halves_grid/results.csv').read()
+    assert 'loss_halves,0.5' in rows and 'rs2,0.5' in rows, rows
 
 
 def test_cifar_commands(clone):

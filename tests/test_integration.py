@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import sys
+from typing import List
 from unittest import mock
 
 import numpy as np
@@ -660,6 +661,78 @@ def test_the_import_check_sees_absolute_imports(tmp_path):
                     'from . import sibling\n')
     assert _package_imports(
         str(path)) == {'hooks', 'apis', 'scoring', 'datasets'}
+
+
+# where a method's or a pruning rule's name may be read: the entries
+# (selection/registry.py, pruning's CANDIDATES) and the grid's spec grammar
+NAME_OWNERS = ('selection/registry.py', 'selection/pruning.py',
+               'experiments/spec.py')
+
+
+def _name_comparisons(path: str, names: set) -> List[str]:
+    """``line: source`` of each comparison of a name in ``names`` with
+    something called a method or a rule, and of each literal collection of
+    two names or more, in the Python file ``path``."""
+    tree = ast.parse(open(path, encoding='utf-8').read())
+    found = []
+
+    def literal_names(node):
+        if isinstance(node, ast.Constant) and node.value in names:
+            return [node.value]
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return [
+                e.value for e in node.elts
+                if isinstance(e, ast.Constant) and e.value in names
+            ]
+        return []
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = [n for side in sides for n in literal_names(side)]
+            about = ' '.join(
+                ast.unparse(side) for side in sides
+                if not literal_names(side)).lower()
+            if named and ('method' in about or 'rule' in about):
+                found.append(f'{node.lineno}: {ast.unparse(node)}')
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            if len(literal_names(node)) >= 2:
+                found.append(f'{node.lineno}: {ast.unparse(node)}')
+    return found
+
+
+def test_no_method_name_is_compared_outside_its_entry():
+    """A method's (or pruning rule's) behaviour lives in its registry
+    entry: no other module of the package compares its name."""
+    from mmcls_geda.selection import METHODS
+    from mmcls_geda.selection.pruning import RULES
+    names = set(METHODS) | set(RULES)
+    package = osp.join(REPO, 'mmcls_geda')
+    found = []
+    for folder, _, files in os.walk(package):
+        for name in sorted(files):
+            path = osp.join(folder, name)
+            relative = osp.relpath(path, package)
+            if name.endswith('.py') and relative not in NAME_OWNERS:
+                found += [
+                    f'{relative}:{hit}'
+                    for hit in _name_comparisons(path, names)
+                ]
+    assert not found, 'method names read outside the registry:\n' + \
+        '\n'.join(found)
+
+
+def test_the_name_check_sees_comparisons_and_lists(tmp_path):
+    path = tmp_path / 'probe.py'
+    path.write_text("if self.method == 'rs2':\n    pass\n"
+                    "ok = within_bin == 'random'\n"
+                    "PER_EPOCH = ('rs2', 'geda_rotate')\n"
+                    "x = rule in ('infobatch', )\n")
+    assert _name_comparisons(
+        str(path), {'rs2', 'geda_rotate', 'infobatch', 'random'}) == [
+            "1: self.method == 'rs2'", "4: ('rs2', 'geda_rotate')",
+            "5: rule in ('infobatch',)"
+        ]
 
 
 def test_local_cifar_keeps_and_relabels_classes(cifar10_root):

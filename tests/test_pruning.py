@@ -13,7 +13,7 @@ from mmcls.models import build_classifier
 from mmcv import Config
 from mmcv.runner import EpochBasedRunner, Hook, build_optimizer
 
-from mmcls_geda import DynamicPruningHook, apply_pruning
+from mmcls_geda import DynamicPruningHook, apply_geda, apply_pruning
 from mmcls_geda.selection.epoch_state import PRUNING, PRUNING_LOG
 from mmcls_geda.selection.pruning import (check_pruning_args, is_pruned,
                                           plan_epoch)
@@ -141,6 +141,18 @@ def test_draws_are_seeded_by_seed_and_epoch():
     assert not np.array_equal(plan(0, 3), plan(1, 3))
 
 
+def test_pruning_defaults_are_declared_once_and_unknown_names_refused():
+    from mmcls_geda.selection.pruning import PruningArgs
+    hook = DynamicPruningHook()
+    assert hook.settings == PruningArgs().to_dict() == dict(
+        ratio=0.5, rule='infobatch', anneal=0.125, seed=0)
+    with pytest.raises(
+            ValueError,
+            match=r"unknown DynamicPruningHook argument\(s\) \['ratios'\]; "
+            r"allowed: \['ratio', 'rule', 'anneal', 'seed'\]"):
+        DynamicPruningHook(ratios=0.3)
+
+
 @pytest.mark.parametrize('args, name', [
     ((0.95, 'infobatch', 0.1, 0), 'ratio'),
     ((-0.1, 'infobatch', 0.1, 0), 'ratio'),
@@ -154,7 +166,8 @@ def test_pruning_arguments_are_checked(args, name):
     with pytest.raises(ValueError, match=name):
         check_pruning_args(*args)
     with pytest.raises(ValueError, match=name):
-        DynamicPruningHook(*args)
+        DynamicPruningHook(
+            **dict(zip(('ratio', 'rule', 'anneal', 'seed'), args)))
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
     with pytest.raises(ValueError, match=name):
@@ -235,6 +248,11 @@ LR_POLICIES = {
 }
 
 
+def by_progress(schedule):
+    """``schedule`` in the epoch-progress wrapper (README, docs/pruning.md)."""
+    return dict(policy='EpochProgress', schedule=dict(schedule))
+
+
 def _runner(root,
             work_dir,
             max_epochs,
@@ -275,9 +293,11 @@ def _runner(root,
             max_epochs=max_epochs)
         runner.register_optimizer_hook(dict(grad_clip=None))
     schedule = LR_POLICIES[policy]
-    runner.register_lr_hook(dict(schedule['lr']))
+    # pruning: the schedules by epoch progress, wrapped as apply_pruning does
+    wrap = (lambda s: dict(s)) if pruning is None else by_progress
+    runner.register_lr_hook(wrap(schedule['lr']))
     if schedule['momentum']:
-        runner.register_momentum_hook(dict(schedule['momentum']))
+        runner.register_momentum_hook(wrap(schedule['momentum']))
     if checkpoints:
         runner.register_checkpoint_hook(dict(interval=1))
     hook = None
@@ -443,6 +463,40 @@ def test_runner_refuses_a_normalising_classifier_and_a_plain_loader(
         iter(loader.sampler)  # a sampler without its hook serves nothing
 
 
+def test_an_unwrapped_iteration_schedule_is_refused_before_training(
+        cifar10_root, tmp_path):
+    """Pruning with a OneCycle by iteration that does not follow the epoch
+    progress would stretch it: refused, naming the key and the wrapper."""
+    runner, loader, hook, *_ = _runner(
+        cifar10_root, tmp_path, 2, pruning=dict())
+    runner._hooks = [
+        h for h in runner.hooks if 'EpochProgress' not in type(h).__name__
+    ]
+    runner.register_lr_hook(dict(LR_POLICIES['OneCycle']['lr']))
+    with pytest.raises(
+            TypeError,
+            match=r"dynamic pruning changes the epochs' lengths, which the "
+            r'iteration-based OneCycleLrUpdaterHook would stretch or '
+            r"squeeze: wrap it, lr_config = dict\(policy='EpochProgress', "
+            r'schedule=dict\(policy=...\)\)'):
+        hook.before_run(runner)
+    with pytest.raises(ValueError, match='give schedule=dict'):
+        runner.register_lr_hook(
+            dict(policy='EpochProgress', schedule='OneCycle'))
+
+
+def test_apply_pruning_and_budgets_wrap_the_schedules_once():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
+    one_cycle = dict(cfg.lr_config)
+    for made in (apply_pruning(cfg),
+                 apply_pruning(apply_pruning(cfg), ratio=0.3),
+                 apply_geda(cfg, 0.73, 'rs2', budget='ramp')):
+        assert made.lr_config == dict(
+            policy='EpochProgress', schedule=one_cycle)
+    assert apply_geda(cfg, 0.73, 'rs2').lr_config == one_cycle
+
+
 def _prune_on_rank(rank, world, port, root, work_dir):
     import torch.distributed as dist
     from mmcv.parallel import MMDistributedDataParallel
@@ -460,7 +514,7 @@ def _prune_on_rank(rank, world, port, root, work_dir):
             rank=rank,
             model_wrapper=MMDistributedDataParallel)
         runner.run([loader], [('train', 1)])
-        np.save(osp.join(work_dir, f'losses{rank}.npy'), hook.losses)
+        np.save(osp.join(work_dir, f'losses{rank}.npy'), hook.recorder.losses)
         np.save(osp.join(work_dir, f'plan{rank}.npy'), loader.sampler.plan)
         np.save(
             osp.join(work_dir, f'last{rank}.npy'),

@@ -36,6 +36,12 @@ GEDA_OPTS = dict(nodes=5, rule='trapezoid', refold='loss')
 STRATA_OPTS = dict(quantiles=4, refold='loss')
 FOLDED = [('geda_rotate', GEDA_OPTS), ('strata_rotate', STRATA_OPTS)]
 
+
+def _bins(method):
+    """The bins a fold method's entry matches its folds on."""
+    return get_method(method).epoch.bins
+
+
 # --- the exact solver against a reference distribution -----------------------
 
 
@@ -168,7 +174,8 @@ def test_rs2_with_replacement_draws_each_epoch_independently():
 @pytest.mark.parametrize('n, k', [(30, 10), (10, 3), (7, 2), (5, 5), (9, 8)])
 def test_folds_cover_the_class_once_per_cycle(method, options, n, k):
     scores = np.random.default_rng(n + k).gamma(2.0, size=n)
-    folds = cycle_folds(scores, k, method, options, np.random.default_rng(0))
+    folds = cycle_folds(scores, k, _bins(method), options,
+                        np.random.default_rng(0))
     m = -(-n // k)
     assert len(folds) == m
     assert all(f.size == k and np.unique(f).size == k for f in folds)
@@ -268,17 +275,19 @@ def test_folds_match_the_class_better_than_random_folds(method, options):
     ours, random = [], []
     for trial in range(20):
         scores = rng.gamma(2.0, size=103)
-        for folds, out in ((cycle_folds(scores, 10, method, options, rng),
-                            ours), (_random_folds(103, 10, rng), random)):
+        for folds, out in ((cycle_folds(scores, 10, _bins(method), options,
+                                        rng), ours),
+                           (_random_folds(103, 10, rng), random)):
             out.extend(
-                fold_objective(scores, f, method, options) for f in folds)
+                fold_objective(scores, f, _bins(method), options)
+                for f in folds)
     assert np.mean(ours) < 0.5 * np.mean(random)
     # the first fold is the static optimum: the objective of a static
     # GEDA subset (or a perfectly stratified one)
     scores = rng.gamma(2.0, size=100)
-    first = cycle_folds(scores, 10, method, options, rng)[0]
-    assert fold_objective(scores, first, method, options) <= min(
-        fold_objective(scores, f, method, options)
+    first = cycle_folds(scores, 10, _bins(method), options, rng)[0]
+    assert fold_objective(scores, first, _bins(method), options) <= min(
+        fold_objective(scores, f, _bins(method), options)
         for f in _random_folds(100, 10, rng)) + 1e-12
 
 
@@ -621,3 +630,106 @@ def test_configs_train_and_resume_mid_cycle(python, cifar10_root, tmp_path,
         kept = np.isnan(_state(work, 2)[0]) == np.isnan(before[0])
         assert np.array_equal(before[0][kept], after[0][kept], equal_nan=True)
         assert 'gradient norms took' not in log
+
+
+# --- a per-epoch method of one's own (docs/methods.md) -----------------------
+
+
+def _low_odd_high_even(view):
+    """Each class's lowest losses on odd epochs, highest on even ones."""
+    if view.scores is None:
+        return view.rng.choice(view.size, view.budget, replace=False)
+    by_loss = np.argsort(view.scores, kind='stable')
+    if view.epoch % 2:
+        return by_loss[:view.budget]
+    return by_loss[view.size - view.budget:]
+
+
+@pytest.fixture
+def own_method():
+    from mmcls_geda.selection import METHODS, Method, register_method
+    register_method(
+        Method('low_odd_high_even', 'losses', epoch=_low_odd_high_even))
+    yield 'low_odd_high_even'
+    METHODS.pop('low_odd_high_even')
+
+
+def _filled(losses, labels):
+    """The losses with a never-trained sample at its class's median."""
+    out = losses.copy()
+    for c in np.unique(labels):
+        members = labels == c
+        seen = members & ~np.isnan(losses)
+        out[members & np.isnan(losses)] = np.median(losses[seen])
+    return out
+
+
+def test_own_method_serves_its_function_on_the_recorded_losses(
+        root, tmp_path, no_sleep, own_method):
+    ds, held, served = _train(root, tmp_path / 'a', own_method, {}, 4)
+    labels = ds.full_labels
+    for epoch in range(4):
+        assert sorted(served[epoch]) == held[epoch].tolist()
+        assert np.array_equal(np.bincount(labels[held[epoch]]), [3] * 10)
+        if epoch == 0:
+            continue
+        # the losses recorded up to the end of the previous epoch
+        losses = _filled(_state(tmp_path / 'a', epoch)[0], labels)
+        for c in range(10):
+            members = np.flatnonzero(labels == c)
+            ranked = members[np.argsort(losses[members], kind='stable')]
+            want = ranked[:3] if epoch % 2 else ranked[-3:]
+            assert sorted(set(held[epoch]) & set(members)) == sorted(want)
+    # killed after epoch 2 and resumed: the same indices
+    _, _, first = _train(root, tmp_path / 'b', own_method, {}, 2)
+    _, _, rest = _train(
+        root,
+        tmp_path / 'b',
+        own_method, {},
+        4,
+        resume_from=str(tmp_path / 'b' / 'epoch_2.pth'))
+    for epoch, (a, b) in enumerate(zip(served, first + rest)):
+        assert sorted(a) == sorted(b), epoch
+
+
+@pytest.mark.parametrize('returned, match', [
+    (lambda v: np.arange(v.budget + 1), r'4 positions: give exactly '
+     r'view.budget = 3'),
+    (lambda v: np.zeros(v.budget, int), 'a position twice'),
+    (lambda v: np.arange(v.budget) + v.size, r'outside \[0, 10\)'),
+    (lambda v: np.linspace(0, 1, v.budget), 'integer positions'),
+    (lambda v: None, 'NoneType'),
+])
+def test_own_method_returning_a_bad_choice_is_named(returned, match):
+    from mmcls_geda.selection import METHODS, Method, register_method
+    register_method(Method('bad_choice', 'nothing', epoch=returned))
+    try:
+        plan = RotationPlan(
+            np.repeat(np.arange(10), 10), FRACTION, 'bad_choice', {}, 0)
+        with pytest.raises(
+                ValueError,
+                match=r"method 'bad_choice' returned"
+                r', for class 0 in epoch 0,.*' + match):
+            plan.indices(0)
+    finally:
+        METHODS.pop('bad_choice')
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(name='x', reads='losses',
+          solve=lambda *a: None), "reads 'losses'.*give it an epoch function"),
+    (dict(name='two words', reads='nothing',
+          epoch=_low_odd_high_even), 'a Python identifier'),
+    (dict(name='x', reads='nothing', epoch=3), 'EpochRule or a function'),
+    (dict(name='x', reads='embeddings',
+          epoch=_low_odd_high_even), 'not embeddings'),
+    (dict(name='x', reads='nothing'), r'needs a per-class solver'),
+    (dict(name='rs2', reads='nothing',
+          epoch=_low_odd_high_even), 'already registered'),
+])
+def test_registering_a_bad_method_is_refused(kwargs, match):
+    from mmcls_geda.selection import METHODS, Method, register_method
+    before = dict(METHODS)
+    with pytest.raises((ValueError, TypeError, KeyError), match=match):
+        register_method(Method(**kwargs))
+    assert METHODS == before

@@ -34,6 +34,7 @@ from mmcv import DictAction
 
 from mmcls_geda.experiments import (GRAMMAR, GridInterrupted, prepare_grid,
                                     run_grid)
+from mmcls_geda.selection.pruning import PruningArgs
 
 
 def parse_args(argv=None):
@@ -75,7 +76,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--anneal',
         type=float,
-        default=0.125,
+        default=PruningArgs.anneal,
         help='dynamic pruning: share of the epochs, at the end, on all data')
     parser.add_argument(
         '--jobs',

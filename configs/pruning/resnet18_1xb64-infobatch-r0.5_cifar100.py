@@ -10,3 +10,6 @@ data = dict(
         type='DynamicPruningDataset',
         dataset={{_base_.data.train}}))
 model = dict(type='WeightedImageClassifier', normalize_weights=False)
+# the epochs vary in length: the schedule follows the epoch progress
+lr_config = dict(
+    _delete_=True, policy='EpochProgress', schedule={{_base_.lr_config}})

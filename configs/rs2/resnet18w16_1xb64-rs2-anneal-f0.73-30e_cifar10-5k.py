@@ -17,3 +17,6 @@ custom_hooks = [
         options=dict(budget='anneal'),
         priority='HIGHEST')
 ]
+# the epochs vary in length: the schedule follows the epoch progress
+lr_config = dict(
+    _delete_=True, policy='EpochProgress', schedule={{_base_.lr_config}})

@@ -3,14 +3,18 @@ import copy
 from typing import Any, Dict, Optional
 
 from ..runners import set_runner
-from ..selection import check_fraction
+from ..selection import check_fraction, get_method
 from ..selection.epoch_budgets import epoch_shares
-from ..selection.pruning import ANNEAL_SHARE, check_pruning_args
+from ..selection.pruning import PruningArgs
 from ..selection.schedule import warmup_epoch_count
 from .settings import SelectionArgs
 
 # Every GradNormHook argument (from SelectionArgs).
 HOOK_ARGS = SelectionArgs.names()
+# The schedules a run whose epochs vary wraps, and the wrapper's policy
+# (mmcls_geda.hooks.epoch_progress: schedules by epoch progress).
+SCHEDULE_KEYS = ('lr_config', 'momentum_config')
+PROGRESS_POLICY = 'EpochProgress'
 # The data wrappers of the two ways to choose training data: one per run.
 _CHOOSERS = {
     'GEDASubsetDataset': ('GradNormHook', 'apply_geda'),
@@ -113,6 +117,7 @@ def apply_geda(cfg,
     # a budget schedule's epochs vary in length: the sampler follows them
     if budget != 'constant':
         cfg['sampler'] = dict(type='DynamicPruningSampler')
+        wrap_schedules(cfg)
     elif (cfg.get('sampler') or {}).get('type') == 'DynamicPruningSampler':
         cfg.pop('sampler')
     if args.trains_weighted():
@@ -121,9 +126,13 @@ def apply_geda(cfg,
         _weighted_model(cfg, f'{why} trains with per-sample weights', fix)
     elif args.needs_losses():
         # the per-sample training losses are recorded by this classifier
+        folded = get_method(method).epoch.folded
         _weighted_model(
-            cfg, f"method {method!r} with refold='loss' records per-sample "
-            'training losses', "choose refold='grad_norm' or 'fixed'")
+            cfg, f'method {method!r}' +
+            (" with refold='loss'" if folded else ' (it reads the losses)') +
+            ' records per-sample training losses',
+            "choose refold='grad_norm' or 'fixed'"
+            if folded else 'use an ImageClassifier')
     _add_hook(
         cfg,
         dict(
@@ -136,10 +145,10 @@ def apply_geda(cfg,
 
 
 def apply_pruning(cfg,
-                  ratio: float = 0.5,
-                  rule: str = 'infobatch',
-                  anneal: float = ANNEAL_SHARE,
-                  seed: int = 0,
+                  ratio: float = PruningArgs.ratio,
+                  rule: str = PruningArgs.rule,
+                  anneal: float = PruningArgs.anneal,
+                  seed: int = PruningArgs.seed,
                   epoch_pause: Optional[float] = None):
     """Turn any mmcls classification config into dynamic pruning.
 
@@ -164,7 +173,7 @@ def apply_pruning(cfg,
     Returns:
         The same type as ``cfg``.
     """
-    settings = check_pruning_args(ratio, rule, anneal, seed)
+    settings = PruningArgs(ratio, rule, anneal, seed).to_dict()
     check_not_combined(cfg, 'DynamicPruningDataset')
     cfg, as_config = _plain(cfg)
     if epoch_pause is not None:
@@ -174,6 +183,7 @@ def apply_pruning(cfg,
         train = train['dataset']
     cfg['data']['train'] = dict(type='DynamicPruningDataset', dataset=train)
     cfg['sampler'] = dict(type='DynamicPruningSampler')
+    wrap_schedules(cfg)
     _weighted_model(cfg, 'dynamic pruning weights the kept low-loss samples',
                     'use an ImageClassifier')
     cfg['model']['normalize_weights'] = False
@@ -202,6 +212,18 @@ def use_pauseless_runner(cfg, epoch_pause: Optional[float] = 0.0):
     cfg, as_config = _plain(cfg)
     set_runner(cfg, epoch_pause)
     return _returned(cfg, as_config)
+
+
+def wrap_schedules(cfg: Dict[str, Any]) -> None:
+    """Wrap ``cfg``'s learning-rate and momentum schedules (in place, once)
+    so that they follow the epoch progress when the epochs' lengths vary:
+    ``lr_config = dict(policy='EpochProgress', schedule=<the schedule>)``
+    (:mod:`mmcls_geda.hooks.epoch_progress`)."""
+    for key in SCHEDULE_KEYS:
+        schedule = cfg.get(key)
+        if isinstance(schedule, dict) and \
+                schedule.get('policy') != PROGRESS_POLICY:
+            cfg[key] = dict(policy=PROGRESS_POLICY, schedule=dict(schedule))
 
 
 def _plain(cfg):

@@ -121,7 +121,7 @@ class SelectionArgs:
         self._set('then', check_then(self.then))
 
     def _check_per_epoch(self) -> None:
-        """A per-epoch method (rs2, geda_rotate, strata_rotate) serves a
+        """A per-epoch method (an entry with an ``epoch`` rule) serves a
         new subset every epoch: no schedule applies to it."""
         if not self.per_epoch():
             return
@@ -195,15 +195,15 @@ class SelectionArgs:
         return get_method(self.method).per_epoch
 
     def needs_losses(self) -> bool:
-        """Whether later cycles are folded on the per-sample training losses
-        (a per-epoch method with ``refold='loss'``), which a
-        ``WeightedImageClassifier`` records."""
+        """Whether a per-epoch method reads the per-sample training losses
+        (``refold='loss'``, or an epoch function that reads ``'losses'``),
+        which a ``WeightedImageClassifier`` records."""
         return needs_losses(self.method, self.resolved_options())
 
     def needs_scoring(self, phase: str = 'subset') -> bool:
         """Whether a phase's selection needs a pass over the data."""
         method = self.phase_method(phase)[0]
-        return (get_method(method).reads != 'nothing'
+        return (get_method(method).reads in ('norms', 'embeddings')
                 or self.phase_weights(phase) is not None)
 
     def weighted_why(self) -> Tuple[str, str]:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..selection import record
 from ..selection.checks import check_int, check_number
-from ..selection.pruning import ANNEAL_SHARE
+from ..selection.pruning import PruningArgs
 from ..selection.schedule import warmup_epoch_count
 from . import collect
 from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan,
@@ -158,7 +158,7 @@ def prepare_grid(config: str,
                  hook: Any = '{}',
                  options: Any = '{}',
                  cfg_options: Optional[Dict[str, Any]] = None,
-                 anneal: float = ANNEAL_SHARE,
+                 anneal: float = PruningArgs.anneal,
                  force: bool = False,
                  summary_only: bool = False) -> Grid:
     """Check everything a grid needs, before anything is written.
@@ -361,8 +361,9 @@ def train_run(grid: Grid,
             MKL_NUM_THREADS=str(grid.threads))
     start = time.perf_counter()
     with open(osp.join(run_dir, 'stdout.txt'), 'w') as out:
+        # in the caller's folder, as the paths in the config and cmd are
         proc = processes.start(
-            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         returncode = processes.wait(proc)
     total = time.perf_counter() - start
     if processes.stopping.is_set():

@@ -6,6 +6,7 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..selection import files
 from ..selection.checks import check_fraction, check_seed
 from ..selection.files import check_folder
 from .spec import Spec
@@ -148,22 +149,30 @@ def run_settings(cfg, run: Run, device: Optional[str],
         config=config)
 
 
-def settings_differences(saved: Dict[str, Any], now: Dict[str,
-                                                          Any]) -> List[str]:
-    """``'key: saved -> now'`` for every setting that differs."""
-    diffs = [
-        f'{key}: {saved.get(key)!r} there, {now[key]!r} now' for key in now
-        if key not in ('config', 'config_sha256') and key in saved
-        and saved[key] != now[key]
-    ]
+def run_differences(saved: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
+    """``'key: X there, Y now'`` for every setting of a run that differs
+    (the config key by key), through the one settings comparison
+    (:func:`~mmcls_geda.selection.files.settings_differences`)."""
+    # settings a run dir of an older version lacks are not compared
+    diffs = files.settings_differences(
+        saved,
+        now,
+        '{key}: {saved!r} there, {now!r} now',
+        keys=[
+            key for key in now
+            if key not in ('config', 'config_sha256') and key in saved
+        ])
     if saved.get('config_sha256') != now['config_sha256']:
         old, new = saved.get('config') or {}, now['config']
-        diffs += [
-            f'config {k}: {old.get(k, "(absent)")} there, '
-            f'{new.get(k, "(absent)")} now'
-            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
-            and k.split('.')[0] not in _ADDED_BY_TRAIN
+        keys = [
+            k for k in set(old) | set(new)
+            if k.split('.')[0] not in _ADDED_BY_TRAIN
         ]
+        diffs += files.settings_differences(
+            {k: old.get(k, '(absent)')
+             for k in keys}, {k: new.get(k, '(absent)')
+                              for k in keys},
+            'config {key}: {saved} there, {now} now')
     return diffs
 
 
@@ -174,7 +183,7 @@ def run_dir_state(run_dir: str, settings: Dict[str, Any]) -> str:
     if not osp.exists(run_dir):
         return 'new'
     saved = read_settings(run_dir)
-    if saved is None or settings_differences(saved, settings):
+    if saved is None or run_differences(saved, settings):
         return 'stale'
     return 'done' if osp.isfile(osp.join(run_dir, RESULT_FILE)) else 'partial'
 
@@ -218,7 +227,7 @@ def stale_message(run_dir: str, settings: Dict[str, Any]) -> str:
                f'{RESULT_FILE} (an unfinished run of an older version, or '
                'not made by this tool)')
     else:
-        diffs = settings_differences(saved, settings)
+        diffs = run_differences(saved, settings)
         shown = '; '.join(diffs[:8]) + ('; ...' if len(diffs) > 8 else '')
         why = f'it was made with other settings ({shown})'
     return (f'{run_dir}: {why}; pass --force to train it again '

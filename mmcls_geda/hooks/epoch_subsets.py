@@ -1,11 +1,12 @@
-"""Per-epoch subsets (RS2, GEDA rotation) served through GradNormHook.
+"""Per-epoch subsets (RS2, GEDA rotation, your own) served through
+GradNormHook.
 
 :class:`GradNormHook` hands every event to :class:`EpochSubsets` when its
-method serves a new subset every epoch (``get_method(method).per_epoch``).
-The plan is pure numpy (:class:`~mmcls_geda.selection.rotation.
-RotationPlan`); this class only scores, records the training losses,
-serves each epoch's indices through the wrapper and saves what a resumed
-run needs.
+method serves a new subset every epoch (its registry entry has an
+``epoch`` rule). The plan is pure numpy (:class:`~mmcls_geda.selection.
+rotation.RotationPlan`, asking the rule); this class only scores, records
+the training losses, serves each epoch's indices through the wrapper and
+saves what a resumed run needs.
 
 A budget schedule (option ``budget`` other than ``'constant'``) changes the
 epoch's length: the wrapper is resized every epoch, the loader's
@@ -23,14 +24,12 @@ from mmcv.runner import get_dist_info
 from ..apis import SelectionArgs, score_and_select
 from ..datasets.pruning import DynamicPruningSampler, epoch_iterations
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
-from ..selection import record
+from ..selection import get_method, record
 from ..selection.epoch_state import ROTATION
-from ..selection.folds import fold_objective
 from ..selection.rotation import RotationPlan
 from .epoch_progress import EpochProgress
-from .runner_checks import (check_weighted_model, eval_pipeline,
-                            gather_recorded_losses, inner_model,
-                            take_recorded_losses)
+from .loss_recorder import LossRecorder
+from .runner_checks import check_weighted_model, eval_pipeline, inner_model
 
 # the seed stream of a budget schedule's serving order
 _ORDER_STREAM = 2_000_081
@@ -40,9 +39,8 @@ class EpochSubsets:
     """Serve a per-epoch method's subset every epoch.
 
     Args:
-        args: The hook's settings; ``args.method`` is ``'rs2'``,
-            ``'geda_rotate'`` or ``'strata_rotate'`` (its schedule
-            arguments were refused at their non-defaults by
+        args: The hook's settings; ``args.method`` is a per-epoch method
+            (its schedule arguments were refused at their non-defaults by
             :class:`~mmcls_geda.apis.SelectionArgs`).
     """
 
@@ -55,24 +53,28 @@ class EpochSubsets:
         self.method, self.seed = args.method, args.seed
         self.options = args.resolved_options()
         self.records_losses = args.needs_losses()
+        self.plan_rule = get_method(self.method).epoch
         self.progress = (None if self.options.get('budget', 'constant')
                          == 'constant' else EpochProgress())
         self.plan: Optional[RotationPlan] = None
-        self.losses = self.cycle_scores = self.carry = None
+        self.cycle_scores = self.carry = None
+        self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
         self.log: List[Dict[str, Any]] = []
-        self._batch: List = []
 
     # --- events --------------------------------------------------------------
 
     def before_run(self, runner) -> None:
         if self.progress is not None:
-            self.progress.install(runner)
+            self.progress.attach(runner, f"budget={self.options['budget']!r}")
         if not self.records_losses:
             return
+        folded = self.plan_rule.folded
         check_weighted_model(
             inner_model(runner),
-            f"method {self.method!r} with refold='loss'",
-            "choose refold='grad_norm' or 'fixed'",
+            f"method {self.method!r}" +
+            (" with refold='loss'" if folded else ' (it reads the losses)'),
+            "choose refold='grad_norm' or 'fixed'"
+            if folded else 'build the config with apply_geda, which sets it',
             needs='sample_idx')
 
     def before_train_epoch(self, runner) -> None:
@@ -93,7 +95,12 @@ class EpochSubsets:
                 self.cycle_scores = self._recorded_losses()
             elif refold == 'grad_norm':
                 self.cycle_scores = self._norms(runner, wrapper)
-        indices = plan.indices(epoch, self.cycle_scores, self.carry)
+        scores = self.cycle_scores
+        if self.records_losses and not plan.rule.folded:
+            # an epoch function reading the losses: all recorded so far
+            scores = (None if not self.recorder.seen.any() else
+                      self._recorded_losses())
+        indices = plan.indices(epoch, scores, self.carry)
         repeated = 0
         if self.progress is None:
             wrapper.set_indices(indices)
@@ -110,34 +117,32 @@ class EpochSubsets:
             start=time.time())
         if repeated:  # served twice, so that no batch holds one sample
             entry['repeated'] = repeated
-        if plan.reads_scores:
-            entry['objective'] = self._objective(indices)
+        objective = self._objective(indices)
+        if objective is not None:
+            entry['objective'] = objective
         self.log.append(entry)
         runner.logger.info(
             f'GradNormHook: epoch {epoch}: {self.method} serves '
             f'{indices.size} of {plan.labels.size} samples' +
             (f', a new cycle folded on {self.options["refold"]}'
-             if refolded else '') +
-            (f', fold objective mean {entry["objective"]:.4g}' if plan.
-             reads_scores else ''))
+             if refolded else '') + (f', fold objective mean {objective:.4g}'
+                                     if objective is not None else ''))
 
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:
             return
-        take_recorded_losses(runner, self._batch,
-                             'GEDASubsetDataset.serve_sample_idx')
+        self.recorder.take(runner)
 
     def after_train_epoch(self, runner) -> None:
         if self.records_losses:
             # rank order: the same everywhere
-            for indices, values in gather_recorded_losses(self._batch):
-                self.losses[indices] = values
+            self.recorder.end_epoch()
         self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
         if get_dist_info()[0] == 0:
             ROTATION.save(
                 runner.work_dir, runner.epoch + 1,
                 dict(
-                    losses=self.losses.astype(np.float32),
+                    losses=self.recorder.last().astype(np.float32),
                     cycle_scores=np.asarray(
                         [] if self.cycle_scores is None else self.cycle_scores,
                         dtype=np.float64),
@@ -198,17 +203,17 @@ class EpochSubsets:
             arrays, self.log = ROTATION.load(
                 runner.work_dir, epoch, self._settings(),
                 ('losses', 'cycle_scores', 'carry'))
-            self.losses = arrays['losses'].astype(np.float64)
+            self.recorder.start_from_last(arrays['losses'])
             self.cycle_scores = self.carry = None
             if arrays['cycle_scores'].size:  # rs2 reads no scores
                 self.cycle_scores = arrays['cycle_scores']
                 self.carry = arrays['carry']
             runner.logger.info(
                 f'GradNormHook: resumed at epoch {epoch} with the losses '
-                f'of {int(np.sum(~np.isnan(self.losses)))} samples')
+                f'of {int(self.recorder.seen.sum())} samples')
             return
-        self.losses = np.full(n, np.nan)
-        if self.plan.reads_scores:
+        self.recorder.start(n)
+        if self.plan.rule.reads_norms:
             self.carry = np.zeros(n, dtype=bool)
             self.cycle_scores = self._norms(runner, wrapper)
             if self.args.save_norms and get_dist_info()[0] == 0:
@@ -232,7 +237,7 @@ class EpochSubsets:
         """The last recorded loss of every sample; a sample never trained
         on yet (left over by a class whose budget was rounded down) gets
         its class's median loss."""
-        scores = self.losses.copy()
+        scores = self.recorder.last()
         for members in self.plan.members:
             values = scores[members]
             missing = np.isnan(values)
@@ -243,17 +248,22 @@ class EpochSubsets:
             scores[members] = values
         return scores
 
-    def _objective(self, indices: np.ndarray) -> float:
-        """Mean over classes of the served fold's objective against its
-        class (on the cycle's scores and the method's bins)."""
+    def _objective(self, indices: np.ndarray) -> Optional[float]:
+        """Mean over classes of the served subset's objective against its
+        class (the rule's, on the cycle's scores), or None: the rule has
+        none or reads no scores."""
+        if self.cycle_scores is None:
+            return None
         values = []
         chosen = np.zeros(self.plan.labels.size, dtype=bool)
         chosen[indices] = True
         for members in self.plan.members:
             positions = np.flatnonzero(chosen[members])
-            values.append(
-                fold_objective(self.cycle_scores[members], positions,
-                               self.method, self.options))
+            value = self.plan.rule.objective(self.cycle_scores[members],
+                                             positions, self.options)
+            if value is None:
+                return None
+            values.append(value)
         return float(np.mean(values))
 
     def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:

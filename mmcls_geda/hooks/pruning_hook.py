@@ -3,20 +3,17 @@ training losses; the schedules follow the epoch progress."""
 import time
 from typing import List
 
-import numpy as np
 from mmcv.runner import HOOKS, Hook, get_dist_info
 
 from ..datasets.pruning import (DynamicPruningDataset, DynamicPruningSampler,
                                 epoch_iterations)
 from ..selection.budgets import class_rng
 from ..selection.epoch_state import PRUNING
-from ..selection.pruning import (ANNEAL_SHARE, check_pruning_args, is_pruned,
-                                 plan_epoch)
+from ..selection.pruning import PruningArgs, is_pruned, plan_epoch
 from ..selection.record import labels_fingerprint
 from .epoch_progress import EpochProgress
-from .runner_checks import (check_runner, check_weighted_model,
-                            gather_recorded_losses, inner_model,
-                            take_recorded_losses)
+from .loss_recorder import LossRecorder
+from .runner_checks import check_runner, check_weighted_model, inner_model
 
 
 @HOOKS.register_module()
@@ -51,24 +48,18 @@ class DynamicPruningHook(Hook):
     with ``normalize_weights=False``. Register with ``priority='HIGHEST'``.
 
     Args:
-        ratio (float): ``r``, the probability that a below-mean sample is
-            dropped in a pruned epoch, in (0, 0.9].
-        rule (str): ``'infobatch'`` (by the loss) or ``'random'``.
-        anneal (float): Share of the epochs, at the end, on all data.
-        seed (int): Seed of the per-epoch draws.
+        **kwargs: The settings of :class:`~mmcls_geda.selection.pruning.
+            PruningArgs` (``ratio`` 0.5, ``rule`` ``'infobatch'``,
+            ``anneal`` 0.125, ``seed`` 0), each checked here.
     """
 
-    def __init__(self,
-                 ratio: float = 0.5,
-                 rule: str = 'infobatch',
-                 anneal: float = ANNEAL_SHARE,
-                 seed: int = 0):
-        self.settings = check_pruning_args(ratio, rule, anneal, seed)
+    def __init__(self, **kwargs):
+        self.settings = PruningArgs.from_kwargs('DynamicPruningHook',
+                                                **kwargs).to_dict()
         self.ratio, self.rule, self.anneal, self.seed = (
             self.settings[k] for k in ('ratio', 'rule', 'anneal', 'seed'))
-        self.losses = self.seen = None
+        self.recorder = LossRecorder('DynamicPruningDataset')
         self.log: List[dict] = []
-        self._batch: List = []
         self.progress = EpochProgress()
 
     def before_run(self, runner) -> None:
@@ -78,7 +69,7 @@ class DynamicPruningHook(Hook):
             'dynamic pruning',
             'train without DynamicPruningHook',
             unnormalised=True)
-        self.progress.install(runner)
+        self.progress.attach(runner, 'dynamic pruning')
 
     def _parts(self, runner):
         loader = runner.data_loader
@@ -97,17 +88,18 @@ class DynamicPruningHook(Hook):
         n, epoch, epochs = len(dataset), runner.epoch, runner.max_epochs
         sampler.set_batching(loader.batch_sampler.batch_size,
                              loader.batch_sampler.drop_last)
-        if self.losses is None:  # first epoch of this process
+        recorder = self.recorder
+        if recorder.losses is None:  # first epoch of this process
             if epoch == 0:
-                self.losses, self.seen = np.zeros(n), np.zeros(n, bool)
+                recorder.start(n)
             else:
                 arrays, self.log = PRUNING.load(runner.work_dir, epoch,
                                                 self._saved_settings(runner),
                                                 ('losses', 'seen'))
-                self.losses, self.seen = arrays['losses'], arrays['seen']
+                recorder.start(n, arrays['losses'], arrays['seen'])
             self.progress.start(runner, epoch_iterations(loader, n))
-        plan = plan_epoch(self.losses, self.seen, self.ratio, self.rule,
-                          class_rng(self.seed, epoch),
+        plan = plan_epoch(recorder.losses, recorder.seen, self.ratio,
+                          self.rule, class_rng(self.seed, epoch),
                           is_pruned(epoch, epochs, self.anneal))
         dataset.set_weights(plan.indices, plan.weights)
         sampler.set_plan(plan.indices)
@@ -144,13 +136,11 @@ class DynamicPruningHook(Hook):
             fingerprint=labels_fingerprint(dataset.get_gt_labels()))
 
     def after_train_iter(self, runner) -> None:
-        take_recorded_losses(runner, self._batch, 'DynamicPruningDataset')
+        self.recorder.take(runner)
 
     def after_train_epoch(self, runner) -> None:
         rank, _ = get_dist_info()
-        for indices, values in gather_recorded_losses(self._batch):
-            self.losses[indices] = values
-            self.seen[indices] = True
+        self.recorder.end_epoch()
         entry = self.log[-1]
         entry['time_s'] = time.time() - entry.pop('start')
         runner.logger.info(
@@ -158,6 +148,7 @@ class DynamicPruningHook(Hook):
             f'{entry["processed"]} samples (expected {entry["expected"]:.1f})'
             f' in {entry["iterations"]} iterations')
         if rank == 0:
-            PRUNING.save(runner.work_dir, runner.epoch + 1,
-                         dict(losses=self.losses, seen=self.seen),
-                         self._saved_settings(runner), self.log)
+            PRUNING.save(
+                runner.work_dir, runner.epoch + 1,
+                dict(losses=self.recorder.losses, seen=self.recorder.seen),
+                self._saved_settings(runner), self.log)

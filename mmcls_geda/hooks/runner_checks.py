@@ -1,11 +1,8 @@
 """What the hooks check of the runner and the model, and read of the run."""
 import inspect
-from typing import List, Tuple
 
-import numpy as np
-import torch.distributed as dist
 from mmcv.parallel import is_module_wrapper
-from mmcv.runner import EpochBasedRunner, get_dist_info
+from mmcv.runner import EpochBasedRunner
 
 
 def inner_model(runner):
@@ -73,37 +70,3 @@ def eval_pipeline(runner):
         if hasattr(dataset, 'pipeline'):
             return dataset.pipeline.transforms
     return None
-
-
-def take_recorded_losses(runner, batch: List, wrapper: str) -> None:
-    """Move the per-sample losses the model recorded in this iteration
-    (``(indices, losses)``) to ``batch``.
-
-    Args:
-        runner: The runner.
-        batch: This epoch's recorded losses so far.
-        wrapper: What serves ``sample_idx``, for the message.
-    """
-    model = inner_model(runner)
-    recorded = model.recorded_losses
-    if recorded is None:
-        raise RuntimeError(
-            'no per-sample losses were recorded in this iteration: the '
-            f'batches need sample_idx ({wrapper}) and the model must be a '
-            'WeightedImageClassifier')
-    batch.append((recorded[0].numpy(), recorded[1].numpy()))
-    model.recorded_losses = None
-
-
-def gather_recorded_losses(batch: List) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Every rank's ``(indices, losses)`` of the epoch, in rank order (the
-    same list on every rank); ``batch`` is emptied."""
-    mine = (np.concatenate([i for i, _ in batch]),
-            np.concatenate([v for _, v in batch]))
-    batch.clear()
-    _, world = get_dist_info()
-    shares = [mine]
-    if world > 1:
-        shares = [None] * world
-        dist.all_gather_object(shares, mine)
-    return shares

@@ -7,7 +7,7 @@ numpy-free, torch-free.
 import json
 import os
 import os.path as osp
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
@@ -55,10 +55,30 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def settings_differences(
+        saved: Dict[str, Any],
+        now: Dict[str, Any],
+        template: str = '{key}: saved {saved!r}, configured {now!r}',
+        keys: Optional[Iterable[str]] = None) -> List[str]:
+    """The one settings comparison (saved states, selection records, grid
+    runs): one line per setting of ``now`` (or of ``keys``) that ``saved``
+    (a file's) holds otherwise, compared as JSON stores them.
+
+    Args:
+        saved: The settings a file holds.
+        now: The settings of this run.
+        template: A line, from ``key``, ``saved`` and ``now``.
+        keys: The settings to compare (default: every key of ``now``, a
+            key missing from ``saved`` counting as None there).
+    """
+    return [
+        template.format(key=key, saved=saved.get(key), now=now[key])
+        for key in sorted(now if keys is None else keys)
+        if _canonical(saved.get(key)) != _canonical(now[key])
+    ]
+
+
 def settings_differ(saved: Dict[str, Any], configured: Dict[str, Any]) -> str:
-    """The settings of ``configured`` that ``saved`` (a file's) holds
-    otherwise, as ``'key: saved X, configured Y; ...'`` (compared as JSON
-    stores them); empty when they agree."""
-    return '; '.join(f'{key}: saved {saved.get(key)!r}, configured {value!r}'
-                     for key, value in sorted(configured.items())
-                     if _canonical(saved.get(key)) != _canonical(value))
+    """:func:`settings_differences` as one ``'; '``-joined string (empty
+    when the settings agree), for messages."""
+    return '; '.join(settings_differences(saved, configured))

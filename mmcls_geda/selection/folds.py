@@ -2,7 +2,7 @@
 stratified folds against the whole class), for
 :mod:`mmcls_geda.selection.rotation`. numpy only.
 """
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -109,27 +109,15 @@ def rs2_positions(n: int,
 # --- folds matching the class ------------------------------------------------
 
 
-def fold_bins(sorted_scores: np.ndarray, method: str,
-              options: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
-    """``(edges, w)``: the bins (in sorted order) and interior weights the
-    folds of a class are matched on."""
-    n = sorted_scores.size
-    if method == 'geda_rotate':
-        t, w = geda.node_grid(sorted_scores, options['nodes'], options['rule'])
-        cuts = np.searchsorted(sorted_scores, t, side='right')
-    elif method == 'strata_rotate':
-        q = np.arange(1, options['quantiles'])
-        cuts = q * n // options['quantiles']  # strata by rank
-        w = np.ones(q.size)
-    else:
-        raise ValueError(f'method {method!r} has no folds; choose one of '
-                         "['geda_rotate', 'strata_rotate']")
-    return np.concatenate(([0], cuts, [n])).astype(np.int64), w
+def bin_edges(cuts: np.ndarray, n: int) -> np.ndarray:
+    """The edges ``[0, *cuts, n]`` of the bins a class's folds are matched
+    on (cuts: interior positions in sorted order)."""
+    return np.concatenate(([0], cuts, [n])).astype(np.int64)
 
 
 def cycle_folds(scores: np.ndarray,
                 k: int,
-                method: str,
+                bins: Callable,
                 options: Dict[str, Any],
                 rng: np.random.Generator,
                 m: Optional[int] = None,
@@ -152,7 +140,9 @@ def cycle_folds(scores: np.ndarray,
     Args:
         scores: The class's scores (1-D).
         k: Fold size, ``1 <= k <= n``.
-        method: ``'geda_rotate'`` or ``'strata_rotate'``.
+        bins: ``bins(sorted_scores, options) -> (edges, w)``, the bins
+            the folds match the class on (the method's
+            :class:`~mmcls_geda.selection.epoch_rules.MatchedFolds`).
         options: The method's resolved options.
         rng: The cycle's random stream.
         m: Folds (default ``ceil(n / k)``: every sample once).
@@ -169,7 +159,7 @@ def cycle_folds(scores: np.ndarray,
     order = np.argsort(scores, kind='stable')
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    edges, w = fold_bins(scores[order], method, options)
+    edges, w = bins(scores[order], options)
     bin_of = np.repeat(np.arange(edges.size - 1), np.diff(edges))
     bins = edges.size - 1
     unplaced = np.ones(n, dtype=bool)  # by rank in `order`
@@ -211,20 +201,17 @@ def cycle_folds(scores: np.ndarray,
     return folds
 
 
-def fold_objective(scores: np.ndarray, positions: np.ndarray, method: str,
+def fold_objective(scores: np.ndarray, positions: np.ndarray, bins: Callable,
                    options: Dict[str, Any]) -> float:
-    """The objective (P) of one fold against its whole class, on the
-    method's bins: ``sum_j w_j |F_class(t_j) - F_fold(t_j)|`` with the
-    interior cuts as nodes."""
+    """The objective (P) of one fold against its whole class, on ``bins``
+    (as in :func:`cycle_folds`): ``sum_j w_j |F_class(t_j) -
+    F_fold(t_j)|`` with the interior cuts as nodes."""
     scores = np.asarray(scores, dtype=np.float64)
     order = np.argsort(scores, kind='stable')
-    edges, w = fold_bins(scores[order], method, options)
+    edges, w = bins(scores[order], options)
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     chosen = np.sort(rank[positions])
     below = np.searchsorted(chosen, edges[1:-1], side='left')
     return float(
         np.dot(w, np.abs(edges[1:-1] / scores.size - below / chosen.size)))
-
-
-# --- what a run keeps in work_dir --------------------------------------------

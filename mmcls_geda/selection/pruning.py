@@ -34,7 +34,7 @@ small a weight), and ``r`` above 0.9 is refused instead of silently clipped
 numpy only, no torch or mmcv.
 """
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict
 
 import numpy as np
@@ -44,7 +44,18 @@ from .checks import check_choice, check_int, check_number, check_seed
 # InfoBatch's default share of the epochs, at the end, trained on all data
 ANNEAL_SHARE = 0.125
 
-RULES = ('infobatch', 'random')
+
+def _below_mean(low: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.flatnonzero(low)
+
+
+def _uniform(low: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(low.size, size=int(low.sum()), replace=False))
+
+
+# each rule: (below-mean mask, the epoch's stream) -> the sorted candidates
+CANDIDATES = dict(infobatch=_below_mean, random=_uniform)
+RULES = tuple(CANDIDATES)
 MAX_RATIO = 0.9  # InfoBatch keeps at least 10 % of the low-loss samples
 
 
@@ -80,6 +91,47 @@ def check_pruning_args(ratio: Any, rule: Any, anneal: Any,
             hint='the share of the epochs, at the end, that train on all '
             'data'),
         seed=check_seed(seed))
+
+
+@dataclass(frozen=True)
+class PruningArgs:
+    """The settings of dynamic pruning: each default declared here, once,
+    and every value checked when the object is made (``apply_pruning``,
+    ``DynamicPruningHook`` and the grid build one).
+
+    Args:
+        ratio (float): ``r``, the probability that a below-mean sample is
+            dropped in a pruned epoch, in (0, 0.9].
+        rule (str): ``'infobatch'`` (candidates by the loss) or
+            ``'random'`` (as many candidates, drawn uniformly: the control).
+        anneal (float): Share of the epochs, at the end, on all data.
+        seed (int): Seed of the per-epoch draws.
+    """
+    ratio: float = 0.5
+    rule: str = 'infobatch'
+    anneal: float = ANNEAL_SHARE
+    seed: int = 0
+
+    def __post_init__(self):
+        checked = check_pruning_args(self.ratio, self.rule, self.anneal,
+                                     self.seed)
+        for name, value in checked.items():  # canonical types
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_kwargs(cls, who: str, **kwargs: Any) -> 'PruningArgs':
+        """Build from keyword arguments; an unknown name is refused,
+        naming ``who`` was given it and what it takes."""
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(kwargs) - set(allowed))
+        if unknown:
+            raise ValueError(f'unknown {who} argument(s) {unknown}; allowed: '
+                             f'{allowed}')
+        return cls(**kwargs)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The settings by name (what a saved state holds)."""
+        return asdict(self)
 
 
 def is_pruned(epoch: int, max_epochs: int, anneal: float) -> bool:
@@ -160,10 +212,7 @@ def plan_epoch(losses: np.ndarray, seen: np.ndarray, ratio: float, rule: str,
     keep = np.ones(n, bool)
     candidates = np.zeros(0, np.int64)
     if pruned and below:
-        if rule == 'infobatch':
-            candidates = np.flatnonzero(low)
-        else:
-            candidates = np.sort(rng.choice(n, size=below, replace=False))
+        candidates = CANDIDATES[rule](low, rng)
         # independent draws: each candidate dropped with probability r
         keep[candidates[rng.random(candidates.size) < ratio]] = False
     weight_table = np.ones(n)

@@ -1,22 +1,28 @@
 """The method registry: each selection method declared in one place.
 
-An entry says what the method reads (nothing, one norm per sample, or
-gradient embeddings), its options with their defaults and checks, whether
-its subsets carry per-sample weights, and how it chooses ``k`` samples of
-one class. :func:`~mmcls_geda.selection.select_subset`, ``apply_geda``, the
-scoring pipeline and the tools ask the registry; a new method is one
-:func:`register_method` call and its per-class solver.
+An entry says what the method reads (nothing, one norm per sample,
+gradient embeddings, or the training losses), its options with their
+defaults and checks, whether its subsets carry per-sample weights, how it
+chooses ``k`` samples of one class and, for a method that serves a new
+subset every epoch, its epoch rule (:mod:`~mmcls_geda.selection.
+epoch_rules`). :func:`~mmcls_geda.selection.select_subset`,
+``apply_geda``, the scoring pipeline, the hooks and the tools ask the
+registry, never a method's name; a new method is one
+:func:`register_method` call.
 """
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import baselines, geda, gradient_matching
-from .checks import check_bool, check_choice, check_int, check_number
+from . import baselines, folds, geda, gradient_matching
+from .checks import check_choice, check_int, check_number
+from .epoch_rules import (EachEpoch, EpochRule, EpochView, MatchedFolds,
+                          StreamBlocks, geda_bins, strata_bins)
 
-# What a method reads from the model, in the order of cost.
-READS = ('nothing', 'norms', 'embeddings')
+# What a method reads from the model, in the order of cost; 'losses' (the
+# training losses recorded every epoch) only a per-epoch method can read.
+READS = ('nothing', 'norms', 'embeddings', 'losses')
 # What the per-class ECDF objective is reported on unless a method says.
 REPORT_NODES, REPORT_RULE = 5, 'trapezoid'
 
@@ -51,8 +57,11 @@ class Method:
 
     Attributes:
         name: What configs and tools call it.
-        reads: ``'nothing'``, ``'norms'`` or ``'embeddings'``.
-        solve: The per-class solver (see :data:`Solver`).
+        reads: ``'nothing'``, ``'norms'``, ``'embeddings'`` or
+            ``'losses'`` (per-epoch methods only).
+        solve: The per-class solver (see :data:`Solver`); a per-epoch
+            method's gives its first epoch's subset (None with an
+            :class:`EachEpoch` rule: derived from it).
         defaults: Every option with its default; no others are accepted.
         check: ``check(options, given)`` raises ValueError on a bad value;
             ``given`` holds the names the caller set.
@@ -60,13 +69,14 @@ class Method:
         report_grid: ``options -> (nodes, rule)`` on which the ECDF
             objective is reported.
         solver_name: ``options -> str`` for the record.
-        per_epoch: Whether it serves a new subset every epoch (see
-            :mod:`mmcls_geda.selection.rotation`); its ``solve`` gives the
-            first epoch's subset.
+        epoch: For a method that serves a new subset every epoch, its
+            rule (:mod:`~mmcls_geda.selection.epoch_rules`; a function of
+            one class's :class:`EpochView` is wrapped in an
+            :class:`EachEpoch`); None for a method that selects once.
     """
     name: str
     reads: str
-    solve: Solver
+    solve: Optional[Solver] = None
     defaults: Dict[str, Any] = field(default_factory=dict)
     check: Callable[[Dict[str, Any], set], None] = lambda opts, given: None
     weighted: bool = False
@@ -75,7 +85,12 @@ class Method:
                                 str]] = (lambda opts:
                                          (REPORT_NODES, REPORT_RULE))
     solver_name: Optional[Callable[[Dict[str, Any]], str]] = None
-    per_epoch: bool = False
+    epoch: Optional[EpochRule] = None
+
+    @property
+    def per_epoch(self) -> bool:
+        """Whether it serves a new subset every epoch."""
+        return self.epoch is not None
 
     def resolve(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """The options with defaults filled in, checked."""
@@ -86,6 +101,8 @@ class Method:
                 f'takes {sorted(self.defaults) or "no options"}')
         opts = {**self.defaults, **options}
         self.check(opts, set(options))
+        if self.epoch is not None:
+            self.epoch.check(opts)
         return opts
 
     def solver_label(self, opts: Dict[str, Any]) -> str:
@@ -96,14 +113,61 @@ METHODS: Dict[str, Method] = {}
 
 
 def register_method(method: Method) -> Method:
-    """Add ``method`` to the registry (its name must be new)."""
+    """Add ``method`` to the registry (its name must be new).
+
+    A per-epoch method's ``epoch`` may be a plain function of one class's
+    :class:`EpochView` returning the positions to serve; it is wrapped in
+    an :class:`EachEpoch`, which also gives its first epoch's ``solve``.
+    """
+    if not isinstance(method.name, str) or not method.name.isidentifier():
+        raise ValueError('a method name is a Python identifier (it goes '
+                         f'into grid specs and file names), got '
+                         f'{method.name!r}')
     if method.reads not in READS:
         raise ValueError(f'reads must be one of {list(READS)}, got '
                          f'{method.reads!r}')
     if method.name in METHODS:
         raise KeyError(f'method {method.name!r} is already registered')
+    if method.epoch is not None and not isinstance(method.epoch, EpochRule):
+        if not callable(method.epoch):
+            raise TypeError(
+                f'epoch of method {method.name!r} must be an EpochRule or a '
+                f'function of an EpochView, got {method.epoch!r}')
+        method.epoch = EachEpoch(method.epoch, method.reads, method.name)
+    if method.reads == 'embeddings' and method.per_epoch:
+        raise ValueError(f'method {method.name!r}: a per-epoch method reads '
+                         "'nothing', 'norms' or 'losses', not embeddings")
+    if method.reads == 'losses' and not isinstance(method.epoch, EachEpoch):
+        raise ValueError(
+            f"method {method.name!r} reads 'losses', which are recorded "
+            'while training: give it an epoch function (epoch=...) that '
+            'chooses every epoch')
+    if method.solve is None:
+        if not isinstance(method.epoch, EachEpoch):
+            raise ValueError(f'method {method.name!r} needs a per-class '
+                             'solver (solve=...)')
+        method.solve = _first_epoch(method.epoch)
     METHODS[method.name] = method
     return method
+
+
+def _first_epoch(rule: EachEpoch) -> Solver:
+    """The first epoch's choice of an :class:`EachEpoch` method as a
+    per-class solver (what ``select_subset`` and the scoring pass use)."""
+
+    def solve(scores, k, rng, opts) -> ClassChoice:
+        if rule.reads == 'losses':
+            raise ValueError(
+                f'method {rule.name!r} reads the training losses, recorded '
+                'while training: it serves through GradNormHook only')
+        size = int(scores) if rule.reads == 'nothing' else len(scores)
+        # the class's label is not known here: -1
+        view = EpochView(0, -1, size, int(k),
+                         None if rule.reads == 'nothing' else scores, rng,
+                         dict(opts))
+        return ClassChoice(rule.checked(view))
+
+    return solve
 
 
 def get_method(name: Any) -> Method:
@@ -255,35 +319,18 @@ register_method(
         weighted=True))
 
 # --- per-epoch subsets (RS2, GEDA rotation) ----------------------------------
-from . import folds, rotation  # noqa: E402
-from .epoch_budgets import check_budget  # noqa: E402
-
-
-def _check_refold(opts: Dict[str, Any]) -> None:
-    check_choice(opts['refold'], 'refold', rotation.REFOLDS)
-    check_budget(opts['budget'])
 
 
 def _check_geda_rotate(opts: Dict[str, Any], given: set) -> None:
     check_int(opts['nodes'], 'nodes', 2)
     _check_grid(opts)
-    _check_refold(opts)
 
 
-def _check_strata_rotate(opts: Dict[str, Any], given: set) -> None:
-    check_int(opts['quantiles'], 'quantiles', 1)
-    _check_refold(opts)
-
-
-def _check_rs2(opts: Dict[str, Any], given: set) -> None:
-    check_bool(opts['replace'], 'replace')
-    check_budget(opts['budget'])
-
-
-def _first_fold(method: str):
+def _first_fold(rule: MatchedFolds) -> Solver:
 
     def solve(scores, k, rng, opts) -> ClassChoice:
-        return ClassChoice(folds.cycle_folds(scores, k, method, opts, rng)[0])
+        return ClassChoice(
+            folds.cycle_folds(scores, k, rule.bins, opts, rng)[0])
 
     return solve
 
@@ -295,23 +342,24 @@ register_method(
         lambda n, k, rng, opts: ClassChoice(
             baselines.select_random(n, k, rng)),
         defaults=dict(replace=False, budget='constant'),
-        check=_check_rs2,
-        per_epoch=True))
+        epoch=StreamBlocks()))
+_GEDA_FOLDS = MatchedFolds(geda_bins)
 register_method(
     Method(
         'geda_rotate',
         'norms',
-        _first_fold('geda_rotate'),
+        _first_fold(_GEDA_FOLDS),
         defaults=dict(
             nodes=5, rule='trapezoid', refold='loss', budget='constant'),
         check=_check_geda_rotate,
         report_grid=lambda opts: (opts['nodes'], opts['rule']),
-        per_epoch=True))
+        epoch=_GEDA_FOLDS))
+_STRATA_FOLDS = MatchedFolds(strata_bins)
 register_method(
     Method(
         'strata_rotate',
         'norms',
-        _first_fold('strata_rotate'),
+        _first_fold(_STRATA_FOLDS),
         defaults=dict(quantiles=4, refold='loss', budget='constant'),
-        check=_check_strata_rotate,
-        per_epoch=True))
+        check=lambda opts, given: check_int(opts['quantiles'], 'quantiles', 1),
+        epoch=_STRATA_FOLDS))

@@ -63,10 +63,10 @@ import numpy as np
 
 from .budgets import class_budgets
 from .epoch_budgets import cycle_starts, epoch_class_budgets, epoch_shares
-from .folds import _FOLD_STREAM, _rng, cycle_folds, rs2_positions
+from .epoch_rules import EpochRule
+from .folds import _FOLD_STREAM, _rng, cycle_folds
+from .registry import METHODS, get_method
 
-PER_EPOCH_METHODS = ('rs2', 'geda_rotate', 'strata_rotate')
-REFOLDS = ('loss', 'grad_norm', 'fixed')
 # --- the plan of a run -------------------------------------------------------
 
 
@@ -86,7 +86,8 @@ class RotationPlan:
     Args:
         labels: Labels of the whole training set (1-D ints).
         fraction: Fraction kept per epoch, in (0, 1].
-        method: One of :data:`PER_EPOCH_METHODS`.
+        method: A per-epoch method of the registry (its entry's ``epoch``
+            rule, :mod:`~mmcls_geda.selection.epoch_rules`, chooses).
         options: The method's resolved options (``budget``: the budget
             schedule, ``'constant'`` if absent).
         seed: Run seed (>= 0).
@@ -101,9 +102,11 @@ class RotationPlan:
                  options: Dict[str, Any],
                  seed: int,
                  max_epochs: Optional[int] = None):
-        if method not in PER_EPOCH_METHODS:
-            raise ValueError(f'unknown per-epoch method {method!r}; choose '
-                             f'one of {list(PER_EPOCH_METHODS)}')
+        self.rule: EpochRule = get_method(method).epoch
+        if self.rule is None:
+            raise ValueError(
+                f'method {method!r} selects once, not every epoch; the '
+                f'per-epoch methods: {per_epoch_methods()}')
         self.labels = np.asarray(labels, dtype=np.int64)
         self.fraction, self.method = fraction, method
         self.options, self.seed = dict(options), int(seed)
@@ -140,7 +143,14 @@ class RotationPlan:
             return self.size
         return int(self.table[epoch].sum())
 
-    def _cycle(self, epoch: int):
+    def class_budget(self, ci: int, epoch: int) -> int:
+        """Samples class ``ci`` (its index in ``classes``) serves in
+        ``epoch``."""
+        if self.table is None:
+            return int(self.budgets[ci])
+        return int(self.table[epoch, ci])
+
+    def cycle_of(self, epoch: int):
         """``(cycle, position in it, the cycle's first and end epochs)``."""
         if self.starts is None:
             cycle, f = divmod(epoch, self.cycle_epochs)
@@ -154,20 +164,21 @@ class RotationPlan:
 
     @property
     def reads_scores(self) -> bool:
-        """Whether the folds read scores (``rs2`` reads nothing)."""
-        return self.method != 'rs2'
+        """Whether :meth:`indices` reads one score per sample (the norms
+        at θ0, a refold's scores, or the recorded losses)."""
+        return self.rule.reads_norms or self.rule.needs_losses(self.options)
 
     def new_cycle(self, epoch: int) -> bool:
         """Whether ``epoch`` (> 0) starts a cycle, i.e. is re-folded."""
-        return (self.reads_scores and epoch > 0 and self._cycle(epoch)[1] == 0)
+        return (self.rule.folded and epoch > 0
+                and self.cycle_of(epoch)[1] == 0)
 
     def _check(self, scores, carry):
-        if self.reads_scores and (scores is None
-                                  or np.shape(scores) != self.labels.shape):
-            raise ValueError(
-                f'{self.method} folds on one score per sample: give '
-                f'{self.labels.size} scores, got '
-                f'{None if scores is None else np.shape(scores)}')
+        if (self.rule.reads_norms and scores is None) or (
+                scores is not None and np.shape(scores) != self.labels.shape):
+            raise ValueError(f'{self.method} reads one score per sample: give '
+                             f'{self.labels.size} scores, got '
+                             f'{None if scores is None else np.shape(scores)}')
         if carry is None:
             return np.zeros(self.labels.size, dtype=bool)
         carry = np.asarray(carry, dtype=bool)
@@ -185,27 +196,18 @@ class RotationPlan:
 
         Args:
             epoch: The epoch (>= 0).
-            scores: Per sample, the scores the current cycle is folded on
-                (all samples; not read by ``rs2``).
+            scores: Per sample (all samples), the scores the current
+                cycle is folded on, or what an ``EachEpoch`` rule reads
+                (None: nothing yet); not read by ``rs2``.
             carry: Mask of the samples the previous cycle left over
                 (:meth:`leftover`), served first; None: none.
         """
         carry = self._check(scores, carry)
         out = []
-        for ci, (c, members, k) in enumerate(
-                zip(self.classes, self.members, self.budgets)):
-            n = members.size
-            if self.method == 'rs2':
-                pos = rs2_positions(
-                    n, int(k), epoch, self.seed, int(c),
-                    self.options['replace'],
-                    None if self.offsets is None else self.offsets[:epoch + 2,
-                                                                   ci])
-            else:
-                cycle, f = self._cycle(epoch)[:2]
-                pos = self.folds(
-                    int(c), cycle, scores[members],
-                    np.flatnonzero(carry[members]), epoch)[f]
+        for ci, members in enumerate(self.members):
+            pos = self.rule.class_positions(
+                self, ci, epoch, None if scores is None else scores[members],
+                np.flatnonzero(carry[members]))
             out.append(members[pos])
         return np.sort(np.concatenate(out))
 
@@ -218,9 +220,9 @@ class RotationPlan:
         was rounded down, none otherwise."""
         carry = self._check(scores, carry)
         out = np.zeros(self.labels.size, dtype=bool)
-        if not self.reads_scores:
+        if not self.rule.folded:
             return out
-        cycle = self._cycle(epoch)[0]
+        cycle = self.cycle_of(epoch)[0]
         for c, members in zip(self.classes, self.members):
             folds = self.folds(
                 int(c), cycle, scores[members], np.flatnonzero(carry[members]),
@@ -249,12 +251,13 @@ class RotationPlan:
             }
             sizes = None
             if self.table is not None:
-                _, _, first, end = self._cycle(epoch)
+                _, _, first, end = self.cycle_of(epoch)
                 sizes = [int(v) for v in self.table[first:end, c]]
             self._folds[key] = cycle_folds(
-                class_scores, int(self.budgets[c]), self.method, self.options,
-                _rng(self.seed, _FOLD_STREAM, label, cycle), self.cycle_epochs,
-                class_carry, sizes)
+                class_scores, int(self.budgets[c]),
+                self.rule.bins, self.options,
+                _rng(self.seed, _FOLD_STREAM, label,
+                     cycle), self.cycle_epochs, class_carry, sizes)
         return self._folds[key]
 
     def describe(self) -> str:
@@ -268,19 +271,17 @@ class RotationPlan:
                     f'{int(sizes.sum())} samples over {sizes.size} epochs '
                     f'({", ".join(str(int(v)) for v in sizes)} of '
                     f'{self.labels.size})')
-        if self.reads_scores:
-            cycles = (f'cycles of {self.cycle_epochs} epochs'
-                      if self.starts is None else
-                      f'cycles starting at epochs {list(self.starts)}')
-            line += (f', {cycles}, later cycles folded on '
-                     f'{self.options["refold"]}')
-        elif self.options['replace']:
-            line += ', each epoch drawn independently'
-        else:
-            line += ', a new block of each class\'s permutation every epoch'
-        return line
+        return line + self.rule.describe(self)
+
+
+def per_epoch_methods() -> List[str]:
+    """The registered methods that serve a new subset every epoch."""
+    return sorted(name for name, m in METHODS.items() if m.epoch is not None)
 
 
 def needs_losses(method: str, options: Dict[str, Any]) -> bool:
-    """Whether ``method`` folds later cycles on the recorded losses."""
-    return method in PER_EPOCH_METHODS and options.get('refold') == 'loss'
+    """Whether ``method`` reads the training losses recorded every epoch
+    (a fold method with ``refold='loss'``, an ``EachEpoch`` method that
+    reads ``'losses'``)."""
+    rule = get_method(method).epoch
+    return rule is not None and rule.needs_losses(options)
