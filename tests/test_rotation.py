@@ -733,3 +733,31 @@ def test_registering_a_bad_method_is_refused(kwargs, match):
     with pytest.raises((ValueError, TypeError, KeyError), match=match):
         register_method(Method(**kwargs))
     assert METHODS == before
+
+
+def test_own_method_outside_a_run_is_its_first_epoch_or_refused():
+    """select_subset (what the scoring pass and the tools call) gives an
+    epoch function's first epoch; one that reads the losses has none."""
+    from mmcls_geda.selection import METHODS, Method, register_method
+
+    def top(view):
+        return np.argsort(view.scores)[view.size - view.budget:]
+
+    register_method(Method('top_each_epoch', 'norms', epoch=top))
+    register_method(
+        Method('losses_each_epoch', 'losses', epoch=_low_odd_high_even))
+    try:
+        labels = np.repeat(np.arange(3), 10)
+        norms = np.random.default_rng(0).random(30)
+        sel = select_subset(norms, labels, 0.3, 'top_each_epoch')
+        want = [
+            i for c in range(3)
+            for i in np.flatnonzero(labels == c)[np.argsort(norms[
+                labels == c])[-3:]]
+        ]
+        assert sorted(sel.indices.tolist()) == sorted(want)
+        with pytest.raises(ValueError, match='serves through GradNormHook'):
+            select_subset(norms, labels, 0.3, 'losses_each_epoch')
+    finally:
+        METHODS.pop('top_each_epoch')
+        METHODS.pop('losses_each_epoch')
