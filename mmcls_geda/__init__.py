@@ -9,7 +9,9 @@ either):
   pruning hook in ``mmcv.runner.HOOKS``, as documented in the README;
 * mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
   ``GEDASubsetDataset`` (static, unweighted selection), ``LocalCIFAR10``
-  and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``.
+  and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``,
+  ``GradNormHook`` (one selection before the first epoch) in
+  ``mmpretrain.registry.HOOKS``.
 
 ``mmcls_geda.selection`` and ``mmcls_geda.local_data`` need numpy/scipy only
 and can be used where torch and both stacks are absent.
@@ -35,6 +37,8 @@ if STACK == 'mmcls':
         'use_pauseless_runner'
     ]
 elif STACK == 'mmpretrain':
-    from .engines.mmpretrain import (GEDASubsetDataset, LocalCIFAR10,
-                                     LocalCIFAR100)
-    __all__ += ['GEDASubsetDataset', 'LocalCIFAR10', 'LocalCIFAR100']
+    from .engines.mmpretrain import (GEDASubsetDataset, GradNormHook,
+                                     LocalCIFAR10, LocalCIFAR100)
+    __all__ += [
+        'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10', 'LocalCIFAR100'
+    ]

@@ -6,10 +6,8 @@ every rank. :class:`~mmcls_geda.GradNormHook` decides *when* to call it;
 ``tools/geda_select.py`` and the benchmarks call it directly.
 """
 import copy
-import logging
 import time
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -21,42 +19,12 @@ from mmcv.utils import print_log
 
 from ..datasets.subset import GEDASubsetDataset
 from ..scoring import grad_embeddings, grad_norms
-from ..selection import (Selection, get_method, record, select_subset,
-                         weigh_selection)
+from ..selection import Selection, get_method, select_subset, weigh_selection
 from ..selection.gradient_matching import embedding_norms
 from ..selection.schedule import selection_seed
+from .runs import SelectionRun
 from .settings import SelectionArgs
-
-# Random augmentations without 'Random' in their names.
-RANDOM_TRANSFORMS = ('AutoAugment', 'RandAugment', 'ColorJitter', 'Lighting',
-                     'Albu')
-
-
-@dataclass
-class SelectionRun:
-    """What :func:`score_and_select` did.
-
-    Attributes:
-        selection: The subset and how it was chosen.
-        norms: The per-sample scores the objectives were reported on
-            (gradient norms, or the embeddings' norms); None when the
-            method reads nothing.
-        labels: The dataset's labels, dataset order.
-        scoring_s: Wall time of the scoring pass (0 when nothing was
-            scored).
-        scored: What was scored, for logs.
-    """
-    selection: Selection
-    norms: Optional[np.ndarray]
-    labels: np.ndarray
-    scoring_s: float
-    scored: str
-
-
-def _type_name(transform: Any) -> str:
-    kind = transform['type'] if isinstance(transform, dict) else transform
-    return kind if isinstance(kind, str) else type(kind).__name__ if not \
-        isinstance(kind, type) else kind.__name__
+from .transforms import type_name, without_random_transforms
 
 
 def pipeline_keeping_labels(pipeline: Sequence[Any]) -> List[Any]:
@@ -66,14 +34,14 @@ def pipeline_keeping_labels(pipeline: Sequence[Any]) -> List[Any]:
     Raises:
         ValueError: If the pipeline does not end with ``Collect``.
     """
-    if not pipeline or _type_name(pipeline[-1]) != 'Collect':
+    if not pipeline or type_name(pipeline[-1]) != 'Collect':
         raise ValueError(
             'an evaluation pipeline must end with Collect to be '
-            f'scored with, got {[_type_name(t) for t in pipeline]}')
+            f'scored with, got {[type_name(t) for t in pipeline]}')
     *steps, collect = pipeline
     keys = list(collect['keys'] if isinstance(collect, dict) else collect.keys)
     has_label_tensor = any(
-        _type_name(t) == 'ToTensor' and 'gt_label' in (
+        type_name(t) == 'ToTensor' and 'gt_label' in (
             t['keys'] if isinstance(t, dict) else t.keys) for t in steps)
     steps = [copy.deepcopy(t) if isinstance(t, dict) else t for t in steps]
     if not has_label_tensor:
@@ -105,23 +73,7 @@ def derive_scoring_pipeline(
         raise ValueError(
             'no scoring pipeline: the dataset was given built and no '
             'evaluation pipeline is known; set scoring_pipeline')
-    kept, dropped = [], []
-    for step in train_pipeline:
-        kind = _type_name(step)
-        if kind.startswith('Random') or kind in RANDOM_TRANSFORMS:
-            sets_size = kind == 'RandomResizedCrop' or (
-                kind == 'RandomCrop' and not step.get('padding'))
-            if sets_size:
-                raise ValueError(
-                    f'the training pipeline sizes images with {kind}, and '
-                    'there is no evaluation pipeline to score at that size '
-                    '(e.g. a run with --no-validate): set the hook\'s '
-                    'scoring_pipeline (your test pipeline, with gt_label '
-                    'collected)')
-            dropped.append(kind)
-        else:
-            kept.append(copy.deepcopy(step))
-    return kept, f'the training pipeline without {dropped}'
+    return without_random_transforms(train_pipeline)
 
 
 def scoring_loader(dataset: GEDASubsetDataset,
@@ -274,58 +226,3 @@ def _check_order(labels: np.ndarray, dataset: GEDASubsetDataset) -> None:
             'the scoring loader\'s labels differ from the dataset\'s '
             'get_gt_labels(): the scoring pipeline must keep labels and '
             'the order of samples')
-
-
-def save_run(work_dir: str,
-             run: SelectionRun,
-             dataset: GEDASubsetDataset,
-             args: SelectionArgs,
-             *,
-             phase: str = 'subset',
-             epoch: int = 0,
-             per_epoch: bool = False,
-             extra: Optional[Dict[str, Any]] = None,
-             logger=None) -> str:
-    """Save a run's record (with the settings it was made with), and its
-    scores and report as ``args`` asks, to ``work_dir``.
-
-    The report is optional output: a failure to draw or write it is logged
-    and the record stays saved.
-
-    Returns:
-        str: The path of ``geda_selection.json``.
-    """
-    settings = args.record_settings(phase)
-    saved = record.make_record(
-        run.selection,
-        fingerprint=dataset.fingerprint,
-        scope=args.scope,
-        weighted=settings['weighted'],
-        epoch=epoch,
-        scoring_s=run.scoring_s,
-        extra=dict(
-            extra or {},
-            weights=settings['weights'],
-            phase=phase,
-            schedule=args.schedule()))
-    path = record.save_record(work_dir, saved, per_epoch=per_epoch)[0]
-    if run.norms is None:
-        return path  # nothing was scored: no scores to save or draw
-    if args.save_norms:
-        record.save_scores(work_dir, run.norms, run.labels)
-    if args.report:
-        from ..report import write_report
-        try:
-            write_report(
-                run.norms,
-                run.labels,
-                run.selection,
-                work_dir,
-                classes=dataset.CLASSES)
-        except Exception as err:  # optional output: never stop training
-            print_log(
-                f'the selection report could not be written to {work_dir} '
-                f'({type(err).__name__}: {err}); the selection is saved',
-                logger=logger,
-                level=logging.WARNING)
-    return path

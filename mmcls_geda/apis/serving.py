@@ -1,24 +1,26 @@
 """What the hook serves besides a fresh selection: the plan of a run, the
 saved selections a run (or a resumed one) reuses, and its event records.
 
-Runner-free: the hook passes the wrapper, the settings, the epoch and the
-work dir; the record layout stays in :mod:`mmcls_geda.selection.record`.
+Runner-free and stack-free (both stacks' ``GradNormHook`` use it): the
+hook passes the wrapper (either stack's ``GEDASubsetDataset``), the
+settings, the epoch and the work dir; the record layout stays in
+:mod:`mmcls_geda.selection.record`.
 """
 import json
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-from mmcv.utils import print_log
 
-from ..datasets.subset import GEDASubsetDataset
+from ..scoring.engine_utils import print_log
 from ..selection import record
 from ..selection.schedule import SchedulePlan, Step, plan_schedule
-from .pipeline import SelectionRun
+from ..subsets import SharedSubset
+from .runs import SelectionRun
 from .settings import SelectionArgs
 
 
-def make_plan(args: SelectionArgs, wrapper: GEDASubsetDataset, max_epochs: int,
+def make_plan(args: SelectionArgs, wrapper: SharedSubset, max_epochs: int,
               epoch: int, work_dir: str) -> SchedulePlan:
     """The plan of a run that starts (or resumes) at ``epoch``, checked
     against the wrapper and, on a resume, against the schedule the work
@@ -38,8 +40,8 @@ def make_plan(args: SelectionArgs, wrapper: GEDASubsetDataset, max_epochs: int,
     return plan
 
 
-def saved_selection_path(wrapper: GEDASubsetDataset, plan: SchedulePlan,
-                         step: Step, work_dir: str) -> Optional[str]:
+def saved_selection_path(wrapper: SharedSubset, plan: SchedulePlan, step: Step,
+                         work_dir: str) -> Optional[str]:
     """The saved record ``step`` trains on, or None when it is due now
     (the wrapper's ``selection_file`` stands in for epoch 0's)."""
     if step.due == 0 and wrapper.selection_file is not None:
@@ -49,7 +51,7 @@ def saved_selection_path(wrapper: GEDASubsetDataset, plan: SchedulePlan,
     return record.selection_path(work_dir, step.due, plan.per_epoch_files())
 
 
-def serve_saved(wrapper: GEDASubsetDataset, args: SelectionArgs, step: Step,
+def serve_saved(wrapper: SharedSubset, args: SelectionArgs, step: Step,
                 path: str, epoch: int) -> None:
     """Serve the record at ``path`` after checking it fits the data and
     was made with this run's settings for ``step``'s phase."""

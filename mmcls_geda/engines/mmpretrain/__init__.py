@@ -2,9 +2,13 @@
 
 Importing it registers ``GEDASubsetDataset`` (static, unweighted
 selection), ``LocalCIFAR10`` and ``LocalCIFAR100`` in
-``mmpretrain.registry.DATASETS``.
+``mmpretrain.registry.DATASETS`` and ``GradNormHook`` (one selection
+before the first epoch) in ``mmpretrain.registry.HOOKS``.
 """
 from .cifar import LocalCIFAR10, LocalCIFAR100
+from .hook import GradNormHook
 from .subset import GEDASubsetDataset
 
-__all__ = ['GEDASubsetDataset', 'LocalCIFAR10', 'LocalCIFAR100']
+__all__ = [
+    'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10', 'LocalCIFAR100'
+]

@@ -2,10 +2,11 @@
 
 Static selection only so far: the selection comes from a saved selection
 (``selection_file``: a record written by either stack, see
-:mod:`mmcls_geda.selection.record`) or from :meth:`set_selection` /
-:meth:`set_indices` before the training loader iterates; no hook selects
-on mmengine yet, and per-sample weights do not reach mmpretrain's loss yet,
-so weighted selections are refused. The state (size, shared-memory indices,
+:mod:`mmcls_geda.selection.record`), from ``GradNormHook`` before the first
+epoch (:mod:`mmcls_geda.engines.mmpretrain.hook`) or from
+:meth:`set_selection` / :meth:`set_indices` before the training loader
+iterates; per-sample weights do not reach mmpretrain's loss yet, so
+weighted selections are refused. The state (size, shared-memory indices,
 checks, saved selections) is :class:`~mmcls_geda.subsets.SharedSubset`'s,
 shared with the mmcls 0.x wrapper.
 """
@@ -76,8 +77,9 @@ class GEDASubsetDataset(SharedSubset):
 
     def _no_selection_message(self) -> str:
         return ('GEDASubsetDataset has no selection yet: on mmpretrain 1.x '
-                'give it a selection_file (no hook selects on mmengine '
-                'yet), or call set_selection before training')
+                'give it a selection_file, add '
+                "custom_hooks=[dict(type='GradNormHook', ...)], or call "
+                'set_selection before training')
 
     # --- the mmengine dataset interface --------------------------------------
 

@@ -1,0 +1,283 @@
+"""``GradNormHook`` for mmpretrain 1.x / mmengine: static selection.
+
+The subset is selected once, before the first training epoch, from the
+exact per-sample gradient norms of the model at its initial weights
+(:func:`mmcls_geda.scoring.grad_norms`) by the numpy core
+(:func:`mmcls_geda.selection.select_subset`), and served by
+:class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset`. The
+settings are the mmcls 0.x hook's (:class:`~mmcls_geda.apis.SelectionArgs`)
+and so are the saved records and the resume logic
+(:mod:`mmcls_geda.apis.serving`); what only the mmcls 0.x hook does yet
+(re-selection, warm-up, weights, per-epoch subsets) is refused here.
+"""
+import copy
+import time
+from dataclasses import fields
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dist import broadcast_object_list, get_dist_info
+from mmengine.hooks import Hook
+from mmengine.runner import EpochBasedTrainLoop
+from mmpretrain.registry import HOOKS
+from torch.utils.data import DataLoader
+
+from ...apis import SelectionArgs, SelectionRun, save_run
+from ...apis.serving import (make_plan, save_event, saved_selection_path,
+                             selection_event, serve_saved)
+from ...apis.transforms import without_random_transforms
+from ...scoring import grad_norms
+from ...selection import METHODS, Selection, get_method, select_subset
+from ...selection.schedule import Step, selection_seed
+from .subset import GEDASubsetDataset
+
+# Settings only the mmcls 0.x hook takes yet; each must keep its default
+# (declared in SelectionArgs) here.
+MMCLS_ONLY = ('interval', 'warmup_epochs', 'weights', 'then', 'checkpoint',
+              'scoring_model')
+# What a method may read to select once here (no gradient embeddings yet).
+READS = ('nothing', 'norms')
+_DOC = 'mmcls 0.x only for now (docs/mmpretrain.md)'
+
+
+def static_methods() -> List[str]:
+    """The registered methods this hook takes: they select once, read
+    nothing or norms and carry no per-sample weights."""
+    return sorted(
+        name for name, entry in METHODS.items()
+        if not entry.per_epoch and not entry.weighted and entry.reads in READS)
+
+
+def check_static(args: SelectionArgs, given: dict) -> None:
+    """A ValueError naming the setting unless ``args`` ask for what this
+    hook does: one unweighted selection before the first epoch (``given``:
+    the arguments as given, for the message)."""
+    entry = get_method(args.method)
+    why = ('serves a new subset every epoch' if entry.per_epoch else
+           'carries per-sample weights' if entry.weighted else
+           f'reads {entry.reads}' if entry.reads not in READS else None)
+    if why is not None:
+        raise ValueError(
+            f'GradNormHook on mmpretrain 1.x: method {args.method!r} {why}, '
+            f'which is {_DOC}; this hook selects once, before the first '
+            f'epoch, with one of {static_methods()}')
+    defaults = {f.name: f.default for f in fields(SelectionArgs)}
+    for name in MMCLS_ONLY:
+        if getattr(args, name) != defaults[name]:
+            value = given.get(name, getattr(args, name))
+            raise ValueError(
+                f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC}; '
+                f'this hook selects once, before the first epoch: leave '
+                f'{name} at {defaults[name]!r}')
+
+
+def find_subset(dataset: Any) -> GEDASubsetDataset:
+    """The training loader's dataset, which must be the
+    :class:`GEDASubsetDataset` itself."""
+    if isinstance(dataset, GEDASubsetDataset):
+        return dataset
+    inner = getattr(dataset, 'dataset', None)
+    around = (f' around a {type(inner).__name__}' if inner is not None else '')
+    raise TypeError(
+        'GradNormHook needs a GEDASubsetDataset as the training loader\'s '
+        "dataset (train_dataloader.dataset = dict(type='GEDASubsetDataset', "
+        'fraction=..., dataset=...); on mmpretrain 1.x not inside another '
+        'dataset wrapper yet); runner.train_dataloader.dataset is a '
+        f'{type(dataset).__name__}{around}')
+
+
+def evaluation_pipelines(runner) -> List[Tuple[str, Optional[Sequence]]]:
+    """The run's evaluation pipelines, ``(name, transforms or None)``: the
+    validation loop's (built by ``Runner.train`` before the hooks run),
+    then the test loader's config."""
+    found = []
+    val_loop = runner.val_loop
+    if val_loop is not None:
+        dataset = getattr(val_loop.dataloader, 'dataset', None)
+        pipeline = getattr(dataset, 'pipeline', None)
+        found.append(('validation', getattr(pipeline, 'transforms', None)))
+    test = (runner.cfg.get('test_dataloader') or {}) if getattr(
+        runner, 'cfg', None) is not None else {}
+    if isinstance(test, dict):
+        found.append(('test', (test.get('dataset') or {}).get('pipeline')))
+    return found
+
+
+def scoring_pipeline(args: SelectionArgs,
+                     evaluation: Sequence[Tuple[str, Optional[Sequence]]],
+                     train_pipeline: Sequence[Any]) -> Tuple[list, str]:
+    """The scoring pipeline and a line that says where it came from.
+
+    As on mmcls 0.x (:func:`mmcls_geda.apis.derive_scoring_pipeline`):
+    the ``scoring_pipeline`` setting; else the first evaluation pipeline
+    (deterministic, at the resolution the network is evaluated at;
+    mmpretrain's ``PackInputs`` keeps ``gt_label``); else the training
+    pipeline without its random transforms (refused when one of them sets
+    the image size, see
+    :func:`~mmcls_geda.apis.transforms.without_random_transforms`).
+
+    Args:
+        args: The hook's settings.
+        evaluation: ``(name, transforms or None)`` of the run's evaluation
+            pipelines, in order of preference.
+        train_pipeline: The training set's transforms.
+    """
+    if args.scoring_pipeline is not None:
+        return list(args.scoring_pipeline), 'the scoring_pipeline setting'
+    for name, pipeline in evaluation:
+        if pipeline:
+            return list(pipeline), f'the {name} pipeline'
+    return without_random_transforms(train_pipeline)
+
+
+def scoring_loader(wrapper: GEDASubsetDataset, pipeline: Sequence[Any],
+                   batch_size: int, workers: int) -> DataLoader:
+    """A sequential loader over the whole wrapped dataset, through a copy
+    of it with ``pipeline`` (the training set keeps its own)."""
+    inner = wrapper.dataset
+    if not hasattr(inner, 'pipeline'):
+        raise TypeError(
+            'scoring goes through a copy of the wrapped dataset with its own '
+            'pipeline, so GEDASubsetDataset must wrap an mmengine '
+            f'BaseDataset; got {type(inner).__name__}')
+    scored = copy.copy(inner)  # shares the data list, not the pipeline
+    scored.pipeline = Compose(list(pipeline))
+    return DataLoader(
+        scored,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=pseudo_collate)
+
+
+@HOOKS.register_module()
+class GradNormHook(Hook):
+    """Select the training subset once, before the first training epoch
+    (mmpretrain 1.x / mmengine).
+
+    In the first ``before_train_epoch`` (the training loader exists; its
+    workers, persistent ones too, read the wrapper's indices from shared
+    memory, so they serve the new selection) the hook scores the whole
+    wrapped training set with the model in eval mode (exact per-sample
+    gradient norms at the initial weights, over ``scope``; a method that
+    reads nothing scores nothing), selects with the numpy core (seed
+    :func:`~mmcls_geda.selection.schedule.selection_seed` of ``seed`` and
+    the epoch, as on mmcls 0.x: the same norms, seed and fraction give the
+    same indices on both stacks) and serves the selection unweighted. Rank
+    0 saves ``geda_selection.json`` (and the norms, labels and report, as
+    ``save_norms`` / ``report`` ask) and ``geda_schedule.json`` in
+    ``work_dir``. A resumed run (``resume=True``, or ``load_from`` with
+    ``resume``) serves the saved selection of its ``work_dir`` instead of
+    scoring again; a wrapper with a ``selection_file`` serves that file.
+    Distributed: every rank scores a strided share, rank 0 selects and
+    broadcasts the selection.
+
+    The scoring pipeline is the ``scoring_pipeline`` setting, else the
+    run's validation pipeline, else the test loader's, else the training
+    pipeline without its random transforms (see :func:`scoring_pipeline`).
+
+    Args:
+        **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
+            that select once: ``method`` (one that reads nothing or norms
+            and carries no weights: geda, random, quantile_random,
+            ranked_even, topk, bottomk, ccs), ``options``, ``scope``,
+            ``seed``, ``scoring_pipeline``, ``scoring_batch_size``,
+            ``scoring_workers``, ``save_norms``, ``report``. The rest
+            (``interval``, ``warmup_epochs``, ``weights``, ``then``,
+            ``checkpoint``, ``scoring_model``; per-epoch and weighted
+            methods) are mmcls 0.x only for now: refused with a ValueError.
+            ``priority`` is mmengine's config key (default ``'HIGHEST'``:
+            hooks after it see the selection).
+    """
+
+    priority = 'HIGHEST'
+
+    def __init__(self, **kwargs) -> None:
+        self.args = SelectionArgs.from_kwargs(**kwargs)
+        check_static(self.args, kwargs)
+        self.served: Optional[Selection] = None
+
+    def before_run(self, runner) -> None:
+        """Refuse an iteration-based loop: the hook acts before an epoch."""
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            raise TypeError(
+                'GradNormHook selects before the first training epoch, so it '
+                'needs an EpochBasedTrainLoop (train_cfg = dict('
+                f"by_epoch=True, ...)); got {type(runner.train_loop).__name__}"
+            )
+
+    def before_train_epoch(self, runner) -> None:
+        """Select (or serve the saved selection) in the first epoch this
+        process trains; later epochs keep it."""
+        if self.served is not None:
+            return
+        wrapper = find_subset(runner.train_dataloader.dataset)
+        epoch = runner.epoch
+        plan = make_plan(self.args, wrapper, runner.max_epochs, epoch,
+                         runner.work_dir)
+        step = plan.step(epoch)
+        path = saved_selection_path(wrapper, plan, step, runner.work_dir)
+        if path is None:
+            self._select(runner, wrapper, step)
+        else:
+            serve_saved(wrapper, self.args, step, path, epoch)
+            how = ('serving the selection file' if path
+                   == wrapper.selection_file else 'resumed the selection')
+            runner.logger.info(
+                f'GradNormHook: {how} from {path} (epoch {epoch}, no '
+                f'scoring pass): {wrapper.selection.summary()}')
+        self.served = wrapper.selection
+
+    def _select(self, runner, wrapper: GEDASubsetDataset, step: Step) -> None:
+        args, epoch = self.args, runner.epoch
+        rank, _ = get_dist_info()
+        norms, labels, scoring_s = None, wrapper.full_labels, 0.0
+        scored = 'nothing (the method reads no scores)'
+        if args.needs_scoring(step.phase):
+            pipeline, source = scoring_pipeline(
+                args, evaluation_pipelines(runner),
+                wrapper.dataset.pipeline.transforms)
+            scored = ('input norms' if args.scope == 'input' else
+                      f'{args.scope} gradient norms')
+            runner.logger.info(
+                f'GradNormHook: scoring {scored} of all {len(wrapper.dataset)}'
+                f' training samples (epoch {epoch}) with {source}')
+            loader = scoring_loader(wrapper, pipeline, args.scoring_batch_size,
+                                    args.scoring_workers)
+            start = time.perf_counter()
+            norms, labels = grad_norms(
+                runner.model, loader, scope=args.scope, logger=runner.logger)
+            scoring_s = time.perf_counter() - start
+            if not np.array_equal(labels, wrapper.full_labels):
+                raise RuntimeError(
+                    'the scoring loader\'s labels differ from the dataset\'s '
+                    'get_gt_labels(): the scoring pipeline must keep labels '
+                    'and the order of samples')
+        box = [None]
+        if rank == 0:  # one selection, whatever the ranks' random states
+            method, options = args.phase_method(step.phase)
+            box[0] = select_subset(
+                norms,
+                labels,
+                wrapper.fraction,
+                method,
+                seed=selection_seed(args.seed, epoch),
+                **options)
+        broadcast_object_list(box, src=0)
+        run = SelectionRun(box[0], norms, labels, scoring_s, scored)
+        wrapper.set_selection(run.selection, weighted=False)
+        runner.logger.info(
+            f'GradNormHook (epoch {epoch}): {run.selection.summary()}; '
+            f'scoring ({run.scored}) took {run.scoring_s:.1f}s')
+        if rank == 0:
+            save_run(
+                runner.work_dir,
+                run,
+                wrapper,
+                args,
+                phase=step.phase,
+                epoch=epoch,
+                logger=runner.logger)
+            save_event(runner.work_dir, args,
+                       selection_event(run, step.phase, epoch), runner.logger)
