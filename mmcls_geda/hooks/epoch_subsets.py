@@ -4,9 +4,10 @@ GradNormHook.
 :class:`GradNormHook` hands every event to :class:`EpochSubsets` when its
 method serves a new subset every epoch (its registry entry has an
 ``epoch`` rule). The plan is pure numpy (:class:`~mmcls_geda.selection.
-rotation.RotationPlan`, asking the rule); this class only scores, records
-the training losses, serves each epoch's indices through the wrapper and
-saves what a resumed run needs.
+rotation.RotationPlan`, asking the rule); the cycle's state, the log and
+the saved state are :class:`~mmcls_geda.apis.epoch_serving.EpochServing`'s,
+shared with the mmpretrain 1.x hook. This class only scores, records the
+training losses and serves each epoch's indices through the wrapper.
 
 A budget schedule (option ``budget`` other than ``'constant'``) changes the
 epoch's length: the wrapper is resized every epoch, the loader's
@@ -15,17 +16,16 @@ every rank and after a resume), and the iteration-based schedules follow
 the epoch progress (:class:`~.epoch_progress.EpochProgress`), as under
 dynamic pruning.
 """
-import time
-from typing import Any, Dict, List, Optional
+from typing import Optional
 
 import numpy as np
 from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, score_and_select
+from ..apis.epoch_serving import EpochServing
 from ..datasets.pruning import DynamicPruningSampler, epoch_iterations
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
-from ..selection.epoch_state import ROTATION
 from ..selection.rotation import RotationPlan
 from .epoch_progress import EpochProgress
 from .loss_recorder import LossRecorder
@@ -45,21 +45,21 @@ class EpochSubsets:
     """
 
     def __init__(self, args: SelectionArgs):
-        if not args.per_epoch():
-            raise ValueError(f'method {args.method!r} selects once (or on a '
-                             'schedule), not every epoch: GradNormHook '
-                             'serves it itself')
+        # the plan, the cycle's scores and carry, the log, the saved state
+        self.serving = EpochServing(args)
         self.args = args
         self.method, self.seed = args.method, args.seed
-        self.options = args.resolved_options()
+        self.options = self.serving.options
         self.records_losses = args.needs_losses()
         self.plan_rule = get_method(self.method).epoch
         self.progress = (None if self.options.get('budget', 'constant')
                          == 'constant' else EpochProgress())
-        self.plan: Optional[RotationPlan] = None
-        self.cycle_scores = self.carry = None
         self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
-        self.log: List[Dict[str, Any]] = []
+
+    @property
+    def plan(self) -> Optional[RotationPlan]:
+        """The run's plan (None before the first epoch)."""
+        return self.serving.plan
 
     # --- events --------------------------------------------------------------
 
@@ -84,23 +84,15 @@ class EpochSubsets:
         if self.plan is None:
             self._check_sampler(runner.data_loader.sampler)
             self._start(runner, wrapper, epoch)
-        plan = self.plan
-        refolded = plan.new_cycle(epoch)
-        if refolded:
-            # what the last cycle left over is served first in this one
-            self.carry = plan.leftover(epoch - 1, self.cycle_scores,
-                                       self.carry)
-            refold = self.options['refold']
-            if refold == 'loss':
-                self.cycle_scores = self._recorded_losses()
-            elif refold == 'grad_norm':
-                self.cycle_scores = self._norms(runner, wrapper)
-        scores = self.cycle_scores
+        plan, serving = self.plan, self.serving
+        refolded = serving.refold(
+            epoch, lambda refold: self._new_scores(runner, wrapper, refold))
+        scores = serving.cycle_scores
         if self.records_losses and not plan.rule.folded:
             # an epoch function reading the losses: all recorded so far
             scores = (None if not self.recorder.seen.any() else
                       self._recorded_losses())
-        indices = plan.indices(epoch, scores, self.carry)
+        indices = plan.indices(epoch, scores, serving.carry)
         repeated = 0
         if self.progress is None:
             wrapper.set_indices(indices)
@@ -108,25 +100,9 @@ class EpochSubsets:
             repeated = self._serve_resized(runner, wrapper, indices)
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
-        entry = dict(
-            epoch=epoch,
-            size=int(indices.size),
-            refolded=bool(refolded),
-            carried=int(self.carry.sum()) if self.carry is not None else 0,
-            scoring_s=self._scoring_s,
-            start=time.time())
-        if repeated:  # served twice, so that no batch holds one sample
-            entry['repeated'] = repeated
-        objective = self._objective(indices)
-        if objective is not None:
-            entry['objective'] = objective
-        self.log.append(entry)
         runner.logger.info(
-            f'GradNormHook: epoch {epoch}: {self.method} serves '
-            f'{indices.size} of {plan.labels.size} samples' +
-            (f', a new cycle folded on {self.options["refold"]}'
-             if refolded else '') + (f', fold objective mean {objective:.4g}'
-                                     if objective is not None else ''))
+            serving.log_epoch(epoch, indices, refolded, self._scoring_s,
+                              repeated))
 
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:
@@ -137,18 +113,9 @@ class EpochSubsets:
         if self.records_losses:
             # rank order: the same everywhere
             self.recorder.end_epoch()
-        self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
-        if get_dist_info()[0] == 0:
-            ROTATION.save(
-                runner.work_dir, runner.epoch + 1,
-                dict(
-                    losses=self.recorder.last().astype(np.float32),
-                    cycle_scores=np.asarray(
-                        [] if self.cycle_scores is None else self.cycle_scores,
-                        dtype=np.float64),
-                    carry=np.asarray(
-                        [] if self.carry is None else self.carry, dtype=bool)),
-                self._settings(), self.log)
+        self.serving.end_epoch(runner.work_dir, runner.epoch,
+                               self.recorder.last(),
+                               get_dist_info()[0] == 0)
 
     # --- helpers -------------------------------------------------------------
 
@@ -188,50 +155,31 @@ class EpochSubsets:
             indices.size)
 
     def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
-        if wrapper.selection_file is not None:
-            raise ValueError(
-                f'the wrapper serves the fixed selection '
-                f'{wrapper.selection_file}, and method {self.method!r} '
-                'serves a new subset every epoch: drop one of them')
-        self.fingerprint = wrapper.fingerprint
-        self.plan = RotationPlan(wrapper.full_labels, wrapper.fraction,
-                                 self.method, self.options, self.seed,
-                                 runner.max_epochs)
-        runner.logger.info(f'GradNormHook: {self.plan.describe()}')
+        plan = self.serving.start(wrapper, runner.max_epochs)
+        runner.logger.info(f'GradNormHook: {plan.describe()}')
         n = wrapper.full_labels.size
         if epoch > 0:
-            arrays, self.log = ROTATION.load(
-                runner.work_dir, epoch, self._settings(),
-                ('losses', 'cycle_scores', 'carry'))
-            self.recorder.start_from_last(arrays['losses'])
-            self.cycle_scores = self.carry = None
-            if arrays['cycle_scores'].size:  # rs2 reads no scores
-                self.cycle_scores = arrays['cycle_scores']
-                self.carry = arrays['carry']
+            losses = self.serving.resume(runner.work_dir, epoch)
+            self.recorder.start_from_last(losses)
             runner.logger.info(
                 f'GradNormHook: resumed at epoch {epoch} with the losses '
                 f'of {int(self.recorder.seen.sum())} samples')
             return
         self.recorder.start(n)
-        if self.plan.rule.reads_norms:
-            self.carry = np.zeros(n, dtype=bool)
-            self.cycle_scores = self._norms(runner, wrapper)
+        if plan.rule.reads_norms:
+            self.serving.start_scores(self._norms(runner, wrapper))
             if self.args.save_norms and get_dist_info()[0] == 0:
-                record.save_scores(runner.work_dir, self.cycle_scores,
+                record.save_scores(runner.work_dir, self.serving.cycle_scores,
                                    wrapper.full_labels)
 
-    def _settings(self) -> Dict[str, Any]:
-        """What a resumed run must share with the saved state."""
-        settings = dict(
-            method=self.method,
-            options=self.options,
-            seed=self.seed,
-            fraction=self.plan.fraction,
-            scope=self.args.scope,
-            fingerprint=self.fingerprint)
-        if self.plan.varies:  # the schedule is cut for the run's length
-            settings['max_epochs'] = int(self.plan.table.shape[0])
-        return settings
+    def _new_scores(self, runner, wrapper: GEDASubsetDataset,
+                    refold: str) -> Optional[np.ndarray]:
+        """The scores a new cycle is folded on (None: keep the last)."""
+        if refold == 'loss':
+            return self._recorded_losses()
+        if refold == 'grad_norm':
+            return self._norms(runner, wrapper)
+        return None
 
     def _recorded_losses(self) -> np.ndarray:
         """The last recorded loss of every sample; a sample never trained
@@ -247,24 +195,6 @@ class EpochSubsets:
             values[missing] = np.median(values[~missing])
             scores[members] = values
         return scores
-
-    def _objective(self, indices: np.ndarray) -> Optional[float]:
-        """Mean over classes of the served subset's objective against its
-        class (the rule's, on the cycle's scores), or None: the rule has
-        none or reads no scores."""
-        if self.cycle_scores is None:
-            return None
-        values = []
-        chosen = np.zeros(self.plan.labels.size, dtype=bool)
-        chosen[indices] = True
-        for members in self.plan.members:
-            positions = np.flatnonzero(chosen[members])
-            value = self.plan.rule.objective(self.cycle_scores[members],
-                                             positions, self.options)
-            if value is None:
-                return None
-            values.append(value)
-        return float(np.mean(values))
 
     def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
         """Per-sample gradient norms of the whole training set, now."""

@@ -1,0 +1,210 @@
+"""The stack-free half of serving a per-epoch method (RS2, GEDA rotation,
+your own): the plan, the current cycle's scores and carry, the per-epoch
+log and the saved state.
+
+Both stacks' ``GradNormHook`` serve a per-epoch method through
+:class:`EpochServing` (mmcls 0.x: :class:`~mmcls_geda.hooks.epoch_subsets.
+EpochSubsets`; mmpretrain 1.x: ``engines/mmpretrain/hook.py``); each stack
+adds what needs its runner: the scoring pass, recorded losses, the loader.
+The plan is :class:`~mmcls_geda.selection.rotation.RotationPlan` (numpy),
+the saved state :data:`~mmcls_geda.selection.epoch_state.ROTATION`, so the
+same labels, fraction, settings and seed serve the same indices, and write
+the same ``rotation_state_epoch{E}.npz`` / ``rotation_log.json``, on both
+stacks. No torch, mmcv or mmengine.
+"""
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from ..selection.epoch_state import ROTATION
+from ..selection.rotation import RotationPlan
+from ..subsets import SharedSubset
+from .settings import SelectionArgs
+
+# the arrays of a saved rotation state
+STATE_ARRAYS = ('losses', 'cycle_scores', 'carry')
+
+
+class EpochServing:
+    """A per-epoch method's plan and state over a run, without a runner.
+
+    Args:
+        args: The hook's settings; ``args.method`` is a per-epoch method.
+
+    Attributes:
+        plan: The run's plan (None before :meth:`start`).
+        cycle_scores: The scores the current cycle is folded on (None for a
+            method that reads no scores).
+        carry: Mask of the samples the last cycle left over (None: none).
+        log: One entry per epoch served (``rotation_log.json``).
+    """
+
+    def __init__(self, args: SelectionArgs):
+        if not args.per_epoch():
+            raise ValueError(f'method {args.method!r} selects once (or on a '
+                             'schedule), not every epoch: GradNormHook '
+                             'serves it itself')
+        self.args = args
+        self.method, self.seed = args.method, args.seed
+        self.options = args.resolved_options()
+        self.plan: Optional[RotationPlan] = None
+        self.fingerprint: Optional[Dict[str, Any]] = None
+        self.cycle_scores: Optional[np.ndarray] = None
+        self.carry: Optional[np.ndarray] = None
+        self.log: List[Dict[str, Any]] = []
+
+    def start(self, wrapper: SharedSubset, max_epochs: int) -> RotationPlan:
+        """Plan the run over the wrapper's whole training set.
+
+        Raises:
+            ValueError: The wrapper serves a fixed ``selection_file``.
+        """
+        if wrapper.selection_file is not None:
+            raise ValueError(
+                f'the wrapper serves the fixed selection '
+                f'{wrapper.selection_file}, and method {self.method!r} '
+                'serves a new subset every epoch: drop one of them')
+        self.fingerprint = wrapper.fingerprint
+        self.plan = RotationPlan(wrapper.full_labels, wrapper.fraction,
+                                 self.method, self.options, self.seed,
+                                 max_epochs)
+        return self.plan
+
+    def start_scores(self, norms: np.ndarray) -> None:
+        """Fold the first cycle on ``norms`` (the gradient norms at θ0),
+        nothing carried."""
+        self.carry = np.zeros(self.plan.labels.size, dtype=bool)
+        self.cycle_scores = norms
+
+    def resume(self, work_dir: str, epoch: int) -> np.ndarray:
+        """Load the state saved before ``epoch`` (checked against this
+        run's :meth:`settings`) and the log before it.
+
+        Returns:
+            np.ndarray: The saved last training loss of every sample (NaN:
+            none recorded).
+        """
+        arrays, self.log = ROTATION.load(work_dir, epoch, self.settings(),
+                                         STATE_ARRAYS)
+        self.cycle_scores = self.carry = None
+        if arrays['cycle_scores'].size:  # rs2 reads no scores
+            self.cycle_scores = arrays['cycle_scores']
+            self.carry = arrays['carry']
+        return arrays['losses']
+
+    def refold(self, epoch: int,
+               new_scores: Callable[[str], Optional[np.ndarray]]) -> bool:
+        """At the first epoch of a new cycle, carry what the last cycle left
+        over and take the new cycle's scores.
+
+        Args:
+            epoch: The epoch about to be served.
+            new_scores: ``new_scores(refold)`` gives the scores to fold
+                the new cycle on (``refold``: the option), or None to keep
+                the current ones (``'fixed'``).
+
+        Returns:
+            bool: Whether ``epoch`` starts a new cycle.
+        """
+        refolded = self.plan.new_cycle(epoch)
+        if refolded:
+            # what the last cycle left over is served first in this one
+            self.carry = self.plan.leftover(epoch - 1, self.cycle_scores,
+                                            self.carry)
+            scores = new_scores(self.options['refold'])
+            if scores is not None:
+                self.cycle_scores = scores
+        return refolded
+
+    def log_epoch(self,
+                  epoch: int,
+                  indices: np.ndarray,
+                  refolded: bool,
+                  scoring_s: float,
+                  repeated: int = 0) -> str:
+        """Add the epoch's log entry; returns the line for the run's log.
+
+        Args:
+            epoch: The epoch served.
+            indices: What it serves.
+            refolded: Whether it starts a new cycle.
+            scoring_s: Seconds of scoring before it.
+            repeated: Samples served twice in it (budget schedules).
+        """
+        entry = dict(
+            epoch=epoch,
+            size=int(indices.size),
+            refolded=bool(refolded),
+            carried=int(self.carry.sum()) if self.carry is not None else 0,
+            scoring_s=scoring_s,
+            start=time.time())
+        if repeated:  # served twice, so that no batch holds one sample
+            entry['repeated'] = repeated
+        objective = self.objective(indices)
+        if objective is not None:
+            entry['objective'] = objective
+        self.log.append(entry)
+        folded = (f', a new cycle folded on {self.options["refold"]}'
+                  if refolded else '')
+        measured = (f', fold objective mean {objective:.4g}'
+                    if objective is not None else '')
+        return (f'GradNormHook: epoch {epoch}: {self.method} serves '
+                f'{indices.size} of {self.plan.labels.size} samples'
+                f'{folded}{measured}')
+
+    def end_epoch(self, work_dir: str, epoch: int, losses: np.ndarray,
+                  save: bool) -> None:
+        """Close the log entry of ``epoch``; with ``save`` (rank 0), write
+        the state before ``epoch + 1`` and the log.
+
+        Args:
+            work_dir: The run's work dir.
+            epoch: The epoch just trained.
+            losses: Every sample's last training loss (NaN: none).
+            save: Whether this process writes.
+        """
+        self.log[-1]['time_s'] = time.time() - self.log[-1].pop('start')
+        if not save:
+            return
+        ROTATION.save(
+            work_dir, epoch + 1,
+            dict(
+                losses=np.asarray(losses).astype(np.float32),
+                cycle_scores=np.asarray(
+                    [] if self.cycle_scores is None else self.cycle_scores,
+                    dtype=np.float64),
+                carry=np.asarray(
+                    [] if self.carry is None else self.carry, dtype=bool)),
+            self.settings(), self.log)
+
+    def settings(self) -> Dict[str, Any]:
+        """What a resumed run must share with the saved state."""
+        settings = dict(
+            method=self.method,
+            options=self.options,
+            seed=self.seed,
+            fraction=self.plan.fraction,
+            scope=self.args.scope,
+            fingerprint=self.fingerprint)
+        if self.plan.varies:  # the schedule is cut for the run's length
+            settings['max_epochs'] = int(self.plan.table.shape[0])
+        return settings
+
+    def objective(self, indices: np.ndarray) -> Optional[float]:
+        """Mean over classes of the served subset's objective against its
+        class (the rule's, on the cycle's scores), or None: the rule has
+        none or reads no scores."""
+        if self.cycle_scores is None:
+            return None
+        values = []
+        chosen = np.zeros(self.plan.labels.size, dtype=bool)
+        chosen[indices] = True
+        for members in self.plan.members:
+            positions = np.flatnonzero(chosen[members])
+            value = self.plan.rule.objective(self.cycle_scores[members],
+                                             positions, self.options)
+            if value is None:
+                return None
+            values.append(value)
+        return float(np.mean(values))
