@@ -1,14 +1,20 @@
-"""``GradNormHook`` for mmpretrain 1.x / mmengine: static selection.
+"""``GradNormHook`` for mmpretrain 1.x / mmengine: static selection and
+the per-epoch subsets of a constant budget.
 
-The subset is selected once, before the first training epoch, from the
-exact per-sample gradient norms of the model at its initial weights
-(:func:`mmcls_geda.scoring.grad_norms`) by the numpy core
+A static method's subset is selected once, before the first training
+epoch, from the exact per-sample gradient norms of the model at its
+initial weights (:func:`mmcls_geda.scoring.grad_norms`) by the numpy core
 (:func:`mmcls_geda.selection.select_subset`), and served by
 :class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset`. The
 settings are the mmcls 0.x hook's (:class:`~mmcls_geda.apis.SelectionArgs`)
 and so are the saved records and the resume logic
-(:mod:`mmcls_geda.apis.serving`); what only the mmcls 0.x hook does yet
-(re-selection, warm-up, weights, per-epoch subsets) is refused here.
+(:mod:`mmcls_geda.apis.serving`). A per-epoch method (``rs2``; your own
+reading nothing or the θ0 norms; ``geda_rotate`` / ``strata_rotate``
+refolded on ``'fixed'`` norms or a new ``'grad_norm'`` pass) is served
+through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
+0.x server's plan, log and saved state. What only the mmcls 0.x hook does
+yet (re-selection, warm-up, weights, budget schedules, recorded losses) is
+refused here.
 """
 import copy
 import time
@@ -24,11 +30,13 @@ from mmpretrain.registry import HOOKS
 from torch.utils.data import DataLoader
 
 from ...apis import SelectionArgs, SelectionRun, save_run
+from ...apis.epoch_serving import EpochServing
 from ...apis.serving import (make_plan, save_event, saved_selection_path,
                              selection_event, serve_saved)
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
-from ...selection import METHODS, Selection, get_method, select_subset
+from ...selection import METHODS, Selection, get_method, record, select_subset
+from ...selection.epoch_state import ROTATION
 from ...selection.schedule import Step, selection_seed
 from .subset import GEDASubsetDataset
 
@@ -49,27 +57,62 @@ def static_methods() -> List[str]:
         if not entry.per_epoch and not entry.weighted and entry.reads in READS)
 
 
+def epoch_methods() -> List[str]:
+    """The registered per-epoch methods this hook takes (with the
+    constant budget, and ``refold='fixed'`` or ``'grad_norm'`` where
+    they refold): they read nothing or norms."""
+    return sorted(name for name, entry in METHODS.items()
+                  if entry.per_epoch and entry.reads in READS)
+
+
+def _check_epoch_method(args: SelectionArgs) -> None:
+    """A ValueError unless the per-epoch method of ``args`` serves epochs
+    of the constant budget without recording training losses."""
+    entry, options = get_method(args.method), args.resolved_options()
+    budget = options.get('budget', 'constant')
+    if budget != 'constant':
+        raise ValueError(
+            f'GradNormHook on mmpretrain 1.x: method {args.method!r} with '
+            f'budget={budget!r} serves epochs of varying length, which '
+            'need a sampler and learning-rate schedules that follow them: '
+            f"{_DOC}; use budget='constant'")
+    if entry.epoch.needs_losses(options):
+        how = (f" with refold={options['refold']!r}"
+               if entry.epoch.folded else '')
+        fix = ("choose refold='fixed' (the θ0 norms) or 'grad_norm' (a new "
+               'scoring pass every cycle)' if entry.epoch.folded else
+               "choose a method that reads 'nothing' or 'norms'")
+        raise ValueError(
+            f'GradNormHook on mmpretrain 1.x: method {args.method!r}{how} '
+            f'reads the per-sample training losses, whose recording is '
+            f'{_DOC}; {fix}')
+
+
 def check_static(args: SelectionArgs, given: dict) -> None:
     """A ValueError naming the setting unless ``args`` ask for what this
-    hook does: one unweighted selection before the first epoch (``given``:
-    the arguments as given, for the message)."""
+    hook does: one unweighted selection before the first epoch, or a
+    per-epoch method of the constant budget that records no losses
+    (``given``: the arguments as given, for the message)."""
     entry = get_method(args.method)
-    why = ('serves a new subset every epoch' if entry.per_epoch else
-           'carries per-sample weights' if entry.weighted else
+    why = ('carries per-sample weights' if entry.weighted else
            f'reads {entry.reads}' if entry.reads not in READS else None)
     if why is not None:
         raise ValueError(
             f'GradNormHook on mmpretrain 1.x: method {args.method!r} {why}, '
             f'which is {_DOC}; this hook selects once, before the first '
-            f'epoch, with one of {static_methods()}')
+            f'epoch, with one of {static_methods()}, or every epoch with '
+            f'one of {epoch_methods()}')
+    if entry.per_epoch:
+        _check_epoch_method(args)
     defaults = {f.name: f.default for f in fields(SelectionArgs)}
     for name in MMCLS_ONLY:
         if getattr(args, name) != defaults[name]:
             value = given.get(name, getattr(args, name))
             raise ValueError(
                 f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC}; '
-                f'this hook selects once, before the first epoch: leave '
-                f'{name} at {defaults[name]!r}')
+                f'this hook selects once, before the first epoch, or every '
+                f'epoch by a per-epoch method: leave {name} at '
+                f'{defaults[name]!r}')
 
 
 def find_subset(dataset: Any) -> GEDASubsetDataset:
@@ -173,22 +216,39 @@ class GradNormHook(Hook):
     Distributed: every rank scores a strided share, rank 0 selects and
     broadcasts the selection.
 
+    A per-epoch method (:func:`epoch_methods`, with the constant budget)
+    is served as on mmcls 0.x: before every training epoch the plan's
+    indices for that epoch (:class:`~mmcls_geda.selection.rotation.
+    RotationPlan`, the same numpy plan: the same labels, fraction, options
+    and seed serve the same indices on both stacks) go to the wrapper, of
+    the subset's constant size; a method that reads norms scores them at
+    the initial weights before the first epoch (and again at every new
+    cycle with ``refold='grad_norm'``). After every epoch rank 0 writes
+    ``rotation_state_epoch{E}.npz`` and ``rotation_log.json`` in
+    ``work_dir`` (:data:`~mmcls_geda.selection.epoch_state.ROTATION`, the
+    mmcls 0.x files and settings); a resumed run loads and checks the state
+    of its epoch and serves what an uninterrupted run serves.
+
     The scoring pipeline is the ``scoring_pipeline`` setting, else the
     run's validation pipeline, else the test loader's, else the training
     pipeline without its random transforms (see :func:`scoring_pipeline`).
 
     Args:
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
-            that select once: ``method`` (one that reads nothing or norms
-            and carries no weights: geda, random, quantile_random,
-            ranked_even, topk, bottomk, ccs), ``options``, ``scope``,
-            ``seed``, ``scoring_pipeline``, ``scoring_batch_size``,
+            taken here: ``method`` (one that reads nothing or norms and
+            carries no weights; once: geda, random, quantile_random,
+            ranked_even, topk, bottomk, ccs; every epoch: rs2, and
+            geda_rotate / strata_rotate with ``refold='fixed'`` or
+            ``'grad_norm'``), ``options`` (a per-epoch method's ``budget``
+            stays ``'constant'``), ``scope``, ``seed``,
+            ``scoring_pipeline``, ``scoring_batch_size``,
             ``scoring_workers``, ``save_norms``, ``report``. The rest
             (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-            ``checkpoint``, ``scoring_model``; per-epoch and weighted
-            methods) are mmcls 0.x only for now: refused with a ValueError.
-            ``priority`` is mmengine's config key (default ``'HIGHEST'``:
-            hooks after it see the selection).
+            ``checkpoint``, ``scoring_model``; weighted methods, budget
+            schedules, methods that read the training losses) are mmcls
+            0.x only for now: refused with a ValueError. ``priority`` is
+            mmengine's config key (default ``'HIGHEST'``: hooks after it
+            see the selection).
     """
 
     priority = 'HIGHEST'
@@ -197,6 +257,10 @@ class GradNormHook(Hook):
         self.args = SelectionArgs.from_kwargs(**kwargs)
         check_static(self.args, kwargs)
         self.served: Optional[Selection] = None
+        self._scoring_s = 0.0
+        # a per-epoch method's plan, cycle state, log and saved state
+        self.serving = (
+            EpochServing(self.args) if self.args.per_epoch() else None)
 
     def before_run(self, runner) -> None:
         """Refuse an iteration-based loop: the hook acts before an epoch."""
@@ -209,7 +273,11 @@ class GradNormHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         """Select (or serve the saved selection) in the first epoch this
-        process trains; later epochs keep it."""
+        process trains; later epochs keep it. A per-epoch method serves
+        the epoch's subset."""
+        if self.serving is not None:
+            self._serve_epoch(runner)
+            return
         if self.served is not None:
             return
         wrapper = find_subset(runner.train_dataloader.dataset)
@@ -229,31 +297,84 @@ class GradNormHook(Hook):
                 f'scoring pass): {wrapper.selection.summary()}')
         self.served = wrapper.selection
 
+    def after_train_epoch(self, runner) -> None:
+        """A per-epoch method: rank 0 saves the state before the next
+        epoch and the per-epoch log."""
+        if self.serving is None:
+            return
+        n = self.serving.plan.labels.size
+        self.serving.end_epoch(runner.work_dir, runner.epoch,
+                               np.full(n, np.nan),
+                               get_dist_info()[0] == 0)
+
+    def _serve_epoch(self, runner) -> None:
+        """Serve a per-epoch method's subset of ``runner.epoch``."""
+        wrapper = find_subset(runner.train_dataloader.dataset)
+        epoch, serving = runner.epoch, self.serving
+        self._scoring_s = 0.0
+        if serving.plan is None:
+            plan = serving.start(wrapper, runner.max_epochs)
+            runner.logger.info(f'GradNormHook: {plan.describe()}')
+            if epoch > 0:
+                serving.resume(runner.work_dir, epoch)
+                runner.logger.info(
+                    f'GradNormHook: resumed at epoch {epoch} from '
+                    f'{ROTATION.file(epoch)} (no scoring pass)')
+            elif plan.rule.reads_norms:
+                norms, labels = self._norms(runner, wrapper)
+                serving.start_scores(norms)
+                if self.args.save_norms and get_dist_info()[0] == 0:
+                    record.save_scores(runner.work_dir, norms, labels)
+        refolded = serving.refold(
+            epoch, lambda refold: self._norms(runner, wrapper)[0]
+            if refold == 'grad_norm' else None)
+        indices = serving.plan.indices(epoch, serving.cycle_scores,
+                                       serving.carry)
+        wrapper.set_indices(indices)
+        wrapper.selection = None
+        runner.logger.info(
+            serving.log_epoch(epoch, indices, refolded, self._scoring_s))
+
+    def _norms(self, runner,
+               wrapper: GEDASubsetDataset) -> Tuple[np.ndarray, np.ndarray]:
+        """The norms (over ``scope``) and labels of the whole wrapped
+        training set with the model as it is now; adds the time taken to
+        ``_scoring_s``."""
+        pipeline, source = scoring_pipeline(
+            self.args, evaluation_pipelines(runner),
+            wrapper.dataset.pipeline.transforms)
+        runner.logger.info(
+            f'GradNormHook: scoring {self._scored()} of all '
+            f'{len(wrapper.dataset)} training samples (epoch {runner.epoch}) '
+            f'with {source}')
+        loader = scoring_loader(wrapper, pipeline,
+                                self.args.scoring_batch_size,
+                                self.args.scoring_workers)
+        start = time.perf_counter()
+        norms, labels = grad_norms(
+            runner.model, loader, scope=self.args.scope, logger=runner.logger)
+        self._scoring_s += time.perf_counter() - start
+        if not np.array_equal(labels, wrapper.full_labels):
+            raise RuntimeError(
+                'the scoring loader\'s labels differ from the dataset\'s '
+                'get_gt_labels(): the scoring pipeline must keep labels '
+                'and the order of samples')
+        return np.asarray(norms, dtype=np.float64), labels
+
+    def _scored(self) -> str:
+        """What a scoring pass scores, for messages."""
+        return ('input norms' if self.args.scope == 'input' else
+                f'{self.args.scope} gradient norms')
+
     def _select(self, runner, wrapper: GEDASubsetDataset, step: Step) -> None:
         args, epoch = self.args, runner.epoch
         rank, _ = get_dist_info()
         norms, labels, scoring_s = None, wrapper.full_labels, 0.0
         scored = 'nothing (the method reads no scores)'
         if args.needs_scoring(step.phase):
-            pipeline, source = scoring_pipeline(
-                args, evaluation_pipelines(runner),
-                wrapper.dataset.pipeline.transforms)
-            scored = ('input norms' if args.scope == 'input' else
-                      f'{args.scope} gradient norms')
-            runner.logger.info(
-                f'GradNormHook: scoring {scored} of all {len(wrapper.dataset)}'
-                f' training samples (epoch {epoch}) with {source}')
-            loader = scoring_loader(wrapper, pipeline, args.scoring_batch_size,
-                                    args.scoring_workers)
-            start = time.perf_counter()
-            norms, labels = grad_norms(
-                runner.model, loader, scope=args.scope, logger=runner.logger)
-            scoring_s = time.perf_counter() - start
-            if not np.array_equal(labels, wrapper.full_labels):
-                raise RuntimeError(
-                    'the scoring loader\'s labels differ from the dataset\'s '
-                    'get_gt_labels(): the scoring pipeline must keep labels '
-                    'and the order of samples')
+            self._scoring_s = 0.0
+            norms, labels = self._norms(runner, wrapper)
+            scoring_s, scored = self._scoring_s, self._scored()
         box = [None]
         if rank == 0:  # one selection, whatever the ranks' random states
             method, options = args.phase_method(step.phase)

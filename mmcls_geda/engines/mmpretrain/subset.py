@@ -1,9 +1,10 @@
 """``GEDASubsetDataset`` for mmpretrain 1.x: serve a fixed, selected subset.
 
-Static selection only so far: the selection comes from a saved selection
+A subset of a fixed size: the selection comes from a saved selection
 (``selection_file``: a record written by either stack, see
 :mod:`mmcls_geda.selection.record`), from ``GradNormHook`` before the first
-epoch (:mod:`mmcls_geda.engines.mmpretrain.hook`) or from
+epoch or before every epoch (a per-epoch method of the constant budget,
+:mod:`mmcls_geda.engines.mmpretrain.hook`) or from
 :meth:`set_selection` / :meth:`set_indices` before the training loader
 iterates; per-sample weights do not reach mmpretrain's loss yet, so
 weighted selections are refused. The state (size, shared-memory indices,
