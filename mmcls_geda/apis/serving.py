@@ -63,6 +63,26 @@ def serve_saved(wrapper: SharedSubset, args: SelectionArgs, step: Step,
     wrapper.load_selection(path, args.record_settings(step.phase))
 
 
+def serve_saved_if_any(wrapper: SharedSubset, args: SelectionArgs,
+                       plan: SchedulePlan, step: Step, epoch: int,
+                       work_dir: str) -> Optional[str]:
+    """Serve the saved record ``step`` trains on, if there is one (a
+    resume, the wrapper's ``selection_file``), checked as
+    :func:`serve_saved` does.
+
+    Returns:
+        str | None: What was served, for the log (``'resumed the selection
+        from PATH'``); None when the selection is due now.
+    """
+    path = saved_selection_path(wrapper, plan, step, work_dir)
+    if path is None:
+        return None
+    serve_saved(wrapper, args, step, path, epoch)
+    how = ('serving the selection file'
+           if path == wrapper.selection_file else 'resumed the selection')
+    return f'{how} from {path}'
+
+
 def selection_event(run: SelectionRun, phase: str,
                     epoch: int) -> Dict[str, Any]:
     """The ``geda_schedule.json`` event of a selection."""

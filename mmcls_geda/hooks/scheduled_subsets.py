@@ -2,8 +2,8 @@
 from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, save_run, score_and_select
-from ..apis.serving import (make_plan, save_event, saved_selection_path,
-                            selection_event, serve_saved, warmup_event)
+from ..apis.serving import (make_plan, save_event, selection_event,
+                            serve_saved_if_any, warmup_event)
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection.schedule import Step, warmup_indices
 from .runner_checks import eval_pipeline
@@ -47,15 +47,12 @@ class ScheduledSubsets:
             self._serve_warmup(runner, wrapper)
             return
         if step.due != self.serving:
-            path = saved_selection_path(wrapper, self.plan, step,
-                                        runner.work_dir)
-            if path is None:
+            served = serve_saved_if_any(wrapper, self.args, self.plan, step,
+                                        epoch, runner.work_dir)
+            if served is None:
                 self._select(runner, wrapper, step)
             else:
-                serve_saved(wrapper, self.args, step, path, epoch)
-                how = ('serving the selection file' if path
-                       == wrapper.selection_file else 'resumed the selection')
-                runner.logger.info(f'GradNormHook: {how} from {path}: '
+                runner.logger.info(f'GradNormHook: {served}: '
                                    f'{wrapper.selection.summary()}')
             self.serving = step.due
         runner.logger.info(

@@ -19,11 +19,18 @@ from mmcls_geda.selection.schedule import selection_seed
 from .test_subset import ServedIndices
 
 
-def stock_cfg(root, work_dir, tmp_path, hook=None, max_epochs=1, wrap=True):
+def stock_cfg(root,
+              work_dir,
+              tmp_path,
+              hook=None,
+              max_epochs=1,
+              wrap=True,
+              **wrapper):
     """mmpretrain's resnet18_8xb16_cifar10 (``mmpretrain::`` base) with
     the plugin through custom_imports, LocalCIFAR10 (wrapped in a
-    GEDASubsetDataset of half the data unless ``wrap`` is False), a narrow
-    ResNet and ``hook`` (a GradNormHook config)."""
+    GEDASubsetDataset of half the data, with ``wrapper``'s other arguments,
+    unless ``wrap`` is False), a narrow ResNet and ``hook`` (a GradNormHook
+    config; None: GEDA's, False: none)."""
     cfg_path = tmp_path / 'geda_cfg.py'
     cfg_path.write_text(
         "_base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']\n"
@@ -36,7 +43,8 @@ def stock_cfg(root, work_dir, tmp_path, hook=None, max_epochs=1, wrap=True):
     cfg.train_dataloader.update(
         batch_size=8, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset = dict(
-        type='GEDASubsetDataset', fraction=0.5, dataset=data) if wrap else data
+        type='GEDASubsetDataset', fraction=0.5, dataset=data, **
+        wrapper) if wrap else data
     val = cfg.val_dataloader.dataset.to_dict()
     val.update(type='LocalCIFAR10', data_root=root)
     cfg.val_dataloader.update(
@@ -54,7 +62,8 @@ def stock_cfg(root, work_dir, tmp_path, hook=None, max_epochs=1, wrap=True):
         method='geda',
         priority='HIGHEST',
         scoring_workers=0) if hook is None else hook
-    cfg.custom_hooks = [hook, dict(type='ServedIndices')]
+    hooks = [] if hook is False else [hook]
+    cfg.custom_hooks = hooks + [dict(type='ServedIndices')]
     cfg.default_hooks.logger.interval = 1
     return cfg
 

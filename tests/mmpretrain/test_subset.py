@@ -7,7 +7,6 @@ import warnings
 import mmpretrain
 import numpy as np
 import pytest
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -141,35 +140,13 @@ def test_stock_config_trains_on_the_selection(cifar10_root, tmp_path):
     inner, selection = geda_selection(cifar10_root)
     path = save(tmp_path, inner, selection)
     assert osp.isdir(osp.join(osp.dirname(mmpretrain.__file__), '.mim'))
-    cfg_path = tmp_path / 'geda_cfg.py'
-    cfg_path.write_text(
-        "_base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']\n"
-        "custom_imports = dict(imports=['mmcls_geda'], "
-        'allow_failed_imports=False)\n')
-    cfg = Config.fromfile(str(cfg_path))
-    # ConfigDict.update merges: replace the datasets by assignment
-    data = cfg.train_dataloader.dataset.to_dict()
-    data.update(type='LocalCIFAR10', data_root=cifar10_root)
-    cfg.train_dataloader.update(
-        batch_size=8, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.dataset = dict(
-        type='GEDASubsetDataset',
-        fraction=0.5,
-        selection_file=path,
-        dataset=data)
-    val = cfg.val_dataloader.dataset.to_dict()
-    val.update(type='LocalCIFAR10', data_root=cifar10_root)
-    cfg.val_dataloader.update(
-        batch_size=8, num_workers=0, persistent_workers=False)
-    cfg.val_dataloader.dataset = val
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.model.backbone.update(stem_channels=8, base_channels=8)
-    cfg.model.head.in_channels = 64
-    cfg.train_cfg.max_epochs = 1
-    cfg.param_scheduler = []
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.custom_hooks = [dict(type='ServedIndices')]
-    cfg.default_hooks.logger.interval = 1
+    from .test_hook import stock_cfg  # it imports this module
+    cfg = stock_cfg(
+        cifar10_root,
+        tmp_path / 'work',
+        tmp_path,
+        hook=False,
+        selection_file=path)
     ServedIndices.served = []
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

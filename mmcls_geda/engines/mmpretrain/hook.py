@@ -31,8 +31,8 @@ from torch.utils.data import DataLoader
 
 from ...apis import SelectionArgs, SelectionRun, save_run
 from ...apis.epoch_serving import EpochServing
-from ...apis.serving import (make_plan, save_event, saved_selection_path,
-                             selection_event, serve_saved)
+from ...apis.serving import (make_plan, save_event, selection_event,
+                             serve_saved_if_any)
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
 from ...selection import METHODS, Selection, get_method, record, select_subset
@@ -285,16 +285,14 @@ class GradNormHook(Hook):
         plan = make_plan(self.args, wrapper, runner.max_epochs, epoch,
                          runner.work_dir)
         step = plan.step(epoch)
-        path = saved_selection_path(wrapper, plan, step, runner.work_dir)
-        if path is None:
+        served = serve_saved_if_any(wrapper, self.args, plan, step, epoch,
+                                    runner.work_dir)
+        if served is None:
             self._select(runner, wrapper, step)
         else:
-            serve_saved(wrapper, self.args, step, path, epoch)
-            how = ('serving the selection file' if path
-                   == wrapper.selection_file else 'resumed the selection')
             runner.logger.info(
-                f'GradNormHook: {how} from {path} (epoch {epoch}, no '
-                f'scoring pass): {wrapper.selection.summary()}')
+                f'GradNormHook: {served} (epoch {epoch}, no scoring pass): '
+                f'{wrapper.selection.summary()}')
         self.served = wrapper.selection
 
     def after_train_epoch(self, runner) -> None:
