@@ -10,8 +10,11 @@ either):
 * mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
   ``GEDASubsetDataset`` (static, unweighted selection), ``LocalCIFAR10``
   and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``,
-  ``GradNormHook`` (one selection before the first epoch) in
-  ``mmpretrain.registry.HOOKS``.
+  ``GradNormHook`` (one selection before the first epoch, or a per-epoch
+  method's subset every epoch at a constant budget) in
+  ``mmpretrain.registry.HOOKS``; ``apply_geda`` for an mmengine config
+  (the same call as on mmcls 0.x); ``apply_pruning`` raises
+  NotImplementedError (dynamic pruning is mmcls 0.x only so far).
 
 ``mmcls_geda.selection`` and ``mmcls_geda.local_data`` need numpy/scipy only
 and can be used where torch and both stacks are absent.
@@ -38,7 +41,9 @@ if STACK == 'mmcls':
     ]
 elif STACK == 'mmpretrain':
     from .engines.mmpretrain import (GEDASubsetDataset, GradNormHook,
-                                     LocalCIFAR10, LocalCIFAR100)
+                                     LocalCIFAR10, LocalCIFAR100, apply_geda,
+                                     apply_pruning)
     __all__ += [
-        'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10', 'LocalCIFAR100'
+        'apply_geda', 'apply_pruning', 'GEDASubsetDataset', 'GradNormHook',
+        'LocalCIFAR10', 'LocalCIFAR100'
     ]

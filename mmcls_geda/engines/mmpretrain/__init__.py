@@ -4,12 +4,16 @@ Importing it registers ``GEDASubsetDataset`` (a fixed-size, unweighted
 subset), ``LocalCIFAR10`` and ``LocalCIFAR100`` in
 ``mmpretrain.registry.DATASETS`` and ``GradNormHook`` (one selection
 before the first epoch, or a per-epoch method's subset every epoch at a
-constant budget) in ``mmpretrain.registry.HOOKS``.
+constant budget) in ``mmpretrain.registry.HOOKS``; :func:`apply_geda`
+adds both to an mmengine config (:func:`apply_pruning` says that dynamic
+pruning is mmcls 0.x only so far).
 """
 from .cifar import LocalCIFAR10, LocalCIFAR100
+from .config import apply_geda, apply_pruning
 from .hook import GradNormHook
 from .subset import GEDASubsetDataset
 
 __all__ = [
-    'GEDASubsetDataset', 'GradNormHook', 'LocalCIFAR10', 'LocalCIFAR100'
+    'apply_geda', 'apply_pruning', 'GEDASubsetDataset', 'GradNormHook',
+    'LocalCIFAR10', 'LocalCIFAR100'
 ]

@@ -1,0 +1,191 @@
+"""``apply_geda`` for an mmengine config (mmpretrain 1.x).
+
+The contract of the mmcls 0.x helper (:func:`mmcls_geda.apis.apply_geda`):
+the config is copied, every argument is checked before anything is
+returned (so a typo or a setting only mmcls 0.x serves fails here, naming
+it, not in the runner), the training set is wrapped in
+``GEDASubsetDataset`` and the ``GradNormHook`` added with
+``priority='HIGHEST'``. On mmengine the training set is
+``train_dataloader.dataset`` and the hook is
+:class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which takes one
+selection before the first epoch, or a per-epoch method of the constant
+budget (:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
+"""
+import copy
+from typing import Any, Dict, Optional, Tuple
+
+from mmengine.config import Config
+
+from ...apis import SelectionArgs
+from ...selection import check_fraction
+from .hook import check_static
+
+# Every GradNormHook argument that ``hook`` may hold (method and options
+# are apply_geda's own arguments).
+HOOK_ARGS = tuple(name for name in SelectionArgs.names()
+                  if name not in ('method', 'options'))
+WRAPPER = 'GEDASubsetDataset'
+HOOK = 'GradNormHook'
+# mmengine's dataset wrappers: the hook serves a GEDASubsetDataset whose
+# dataset holds the samples (scored through a copy with its own pipeline).
+DATASET_WRAPPERS = ('ClassBalancedDataset', 'ConcatDataset', 'RepeatDataset',
+                    'KFoldDataset')
+_DOC = 'mmcls 0.x only for now (docs/mmpretrain.md)'
+
+
+def apply_geda(cfg,
+               fraction: float,
+               method: str = 'geda',
+               *,
+               hook: Optional[Dict[str, Any]] = None,
+               epoch_pause: Optional[float] = None,
+               **options: Any):
+    """Wrap ``train_dataloader.dataset`` in ``GEDASubsetDataset`` and add
+    the ``GradNormHook`` (mmpretrain 1.x / mmengine).
+
+    The same call as on mmcls 0.x (:func:`mmcls_geda.apis.apply_geda`),
+    for what the mmengine hook serves: one unweighted selection before the
+    first epoch (``'geda'``, ``'random'``, ``'topk'``, ...) or a per-epoch
+    method of the constant budget (``'rs2'``; ``'geda_rotate'`` /
+    ``'strata_rotate'`` with ``refold='fixed'`` or ``'grad_norm'``).
+    Every argument is checked before the copy is returned: a bad fraction,
+    an unknown method, option or hook argument, and what is mmcls 0.x only
+    for now (``interval``, ``warmup_epochs``, ``weights``, ``then``,
+    ``checkpoint``, ``scoring_model``, weighted methods, budget schedules,
+    methods that read the training losses) are a ValueError naming the
+    value.
+
+    The config is copied, not changed. Applying it to a config that
+    already has GEDA replaces the fraction (the wrapper's other arguments,
+    e.g. a ``selection_file``, are dropped), the method and the hook.
+    ``mmcls_geda`` is added to ``custom_imports``.
+
+    Args:
+        cfg (mmengine.config.Config | dict): An mmpretrain classification
+            config with an epoch-based training loop and a
+            ``train_dataloader``.
+        fraction: Fraction of the training data to keep (per epoch, for a
+            per-epoch method), in (0, 1].
+        method: Selection method (see ``mmcls_geda.selection``).
+        hook: Further GradNormHook arguments (``scope``, ``seed``,
+            ``scoring_pipeline``, ``scoring_batch_size``,
+            ``scoring_workers``, ``save_norms``, ``report``).
+        epoch_pause: None or 0: mmengine's ``EpochBasedTrainLoop`` has no
+            pause between epochs to remove (on mmcls 0.x a number chooses
+            the pauseless runner); another value is refused.
+        **options: The method's options (e.g. ``nodes=5``,
+            ``replace=True``).
+
+    Returns:
+        The same type as ``cfg``: the GEDA config.
+    """
+    fraction = check_fraction(fraction)
+    hook = dict(hook or {})
+    unknown = sorted(set(hook) - set(HOOK_ARGS))
+    if unknown:
+        raise ValueError(
+            f'hook takes GradNormHook arguments other than method and '
+            f'options (given as apply_geda\'s own arguments); unknown or '
+            f'doubled: {unknown}; allowed: {sorted(HOOK_ARGS)}')
+    if epoch_pause not in (None, 0):
+        raise ValueError(
+            f'epoch_pause={epoch_pause!r}: mmengine\'s EpochBasedTrainLoop '
+            'has no pause between epochs (the pauseless runner is mmcv 1.x '
+            'only); leave epoch_pause at None')
+    # fail now, not in the runner
+    args = SelectionArgs(method=method, options=dict(options), **hook)
+    check_static(args, hook)
+    plain, as_config, filename = _plain(cfg)
+    _check_loop(plain)
+    train = _train_dataset(plain)
+    if _type_name(train.get('type')) == WRAPPER:
+        train = train['dataset']
+    if _type_name(train.get('type')) in DATASET_WRAPPERS:
+        raise ValueError(
+            f'train_dataloader.dataset is a {_type_name(train["type"])}: '
+            f'GradNormHook on mmpretrain 1.x scores and serves a {WRAPPER} '
+            'around the training set itself, not around another dataset '
+            f'wrapper, which is {_DOC}')
+    plain['train_dataloader']['dataset'] = dict(
+        type=WRAPPER, fraction=fraction, dataset=train)
+    hooks = [
+        h for h in (plain.get('custom_hooks') or [])
+        if _type_name(h.get('type')) != HOOK
+    ]
+    plain['custom_hooks'] = hooks + [
+        dict(
+            type=HOOK,
+            method=method,
+            options=dict(options),
+            priority='HIGHEST',
+            **hook)
+    ]
+    imports = dict(plain.get('custom_imports') or {})
+    names = list(imports.get('imports', []))
+    if 'mmcls_geda' not in names:
+        names.append('mmcls_geda')
+    plain['custom_imports'] = dict(
+        imports, imports=names, allow_failed_imports=False)
+    return Config(plain, filename=filename) if as_config else plain
+
+
+def apply_pruning(cfg, *args: Any, **kwargs: Any):
+    """Dynamic pruning (InfoBatch's rule) is mmcls 0.x only so far.
+
+    Raises:
+        NotImplementedError: Always, on mmpretrain 1.x: the
+            ``DynamicPruningHook`` / ``DynamicPruningDataset`` /
+            ``DynamicPruningSampler`` trio and the weighted classifier
+            exist for mmcls 0.x / mmcv 1.x only (docs/mmpretrain.md).
+    """
+    raise NotImplementedError(
+        'apply_pruning: dynamic pruning (DynamicPruningHook, '
+        f'DynamicPruningDataset/Sampler) is {_DOC}; on mmpretrain 1.x '
+        'apply_geda serves static selections and per-epoch subsets (rs2) of '
+        'a constant budget')
+
+
+def _plain(cfg) -> Tuple[dict, bool, Optional[str]]:
+    """A deep copy of ``cfg`` as plain dicts, whether it was an mmengine
+    ``Config`` and its file name (kept: mmengine names the dumped config
+    and tools name the work_dir after it)."""
+    if isinstance(cfg, Config):
+        return cfg.to_dict(), True, cfg.filename
+    if isinstance(cfg, dict):
+        return copy.deepcopy(dict(cfg)), False, None
+    raise TypeError('apply_geda takes an mmengine Config or a dict, got '
+                    f'{type(cfg).__name__}')
+
+
+def _type_name(value: Any) -> Any:
+    """A config's ``type`` as a name (lazy-import configs give classes)."""
+    return value if isinstance(value, str) or value is None else getattr(
+        value, '__name__', value)
+
+
+def _check_loop(cfg: dict) -> None:
+    """A ValueError unless the training loop is epoch-based (the hook acts
+    before an epoch; mmengine's default ``train_cfg`` is by epoch)."""
+    train_cfg = cfg.get('train_cfg') or {}
+    loop = _type_name(train_cfg.get('type'))
+    by_iter = (
+        loop == 'IterBasedTrainLoop' if loop is not None else
+        train_cfg.get('by_epoch') is False or 'max_iters' in train_cfg)
+    if by_iter:
+        raise ValueError(
+            f'train_cfg={train_cfg!r} is iteration-based: GradNormHook '
+            'selects before a training epoch, so it needs an '
+            'EpochBasedTrainLoop (train_cfg = dict(by_epoch=True, '
+            'max_epochs=...))')
+
+
+def _train_dataset(cfg: dict) -> dict:
+    """``cfg['train_dataloader']['dataset']``, or a ValueError."""
+    loader = cfg.get('train_dataloader')
+    dataset = loader.get('dataset') if isinstance(loader, dict) else None
+    if not isinstance(dataset, dict):
+        raise ValueError(
+            'apply_geda needs an mmengine config with a training set in '
+            'train_dataloader.dataset; this config has '
+            f"{'no train_dataloader' if loader is None else loader!r}")
+    return dataset
