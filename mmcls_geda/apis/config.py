@@ -7,6 +7,7 @@ from ..selection import check_fraction, get_method
 from ..selection.epoch_budgets import epoch_shares
 from ..selection.pruning import PruningArgs
 from ..selection.schedule import warmup_epoch_count
+from .config_dicts import import_plugin
 from .settings import SelectionArgs
 
 # Every GradNormHook argument (from SelectionArgs).
@@ -236,12 +237,7 @@ def _plain(cfg):
 
 
 def _returned(cfg: dict, as_config: bool):
-    imports = dict(cfg.get('custom_imports') or {})
-    names = list(imports.get('imports', []))
-    if 'mmcls_geda' not in names:
-        names.append('mmcls_geda')
-    cfg['custom_imports'] = dict(
-        imports, imports=names, allow_failed_imports=False)
+    import_plugin(cfg)
     if as_config:
         from mmcv import Config
         return Config(cfg)

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 from mmengine.config import Config
 
 from ...apis import SelectionArgs
+from ...apis.config_dicts import import_plugin
 from ...selection import check_fraction
 from .hook import check_static
 
@@ -120,12 +121,7 @@ def apply_geda(cfg,
             priority='HIGHEST',
             **hook)
     ]
-    imports = dict(plain.get('custom_imports') or {})
-    names = list(imports.get('imports', []))
-    if 'mmcls_geda' not in names:
-        names.append('mmcls_geda')
-    plain['custom_imports'] = dict(
-        imports, imports=names, allow_failed_imports=False)
+    import_plugin(plain)
     return Config(plain, filename=filename) if as_config else plain
 
 
