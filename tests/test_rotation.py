@@ -751,9 +751,8 @@ def test_own_method_outside_a_run_is_its_first_epoch_or_refused():
         norms = np.random.default_rng(0).random(30)
         sel = select_subset(norms, labels, 0.3, 'top_each_epoch')
         want = [
-            i for c in range(3)
-            for i in np.flatnonzero(labels == c)[np.argsort(norms[
-                labels == c])[-3:]]
+            i for c in range(3) for i in np.flatnonzero(
+                labels == c)[np.argsort(norms[labels == c])[-3:]]
         ]
         assert sorted(sel.indices.tolist()) == sorted(want)
         with pytest.raises(ValueError, match='serves through GradNormHook'):
