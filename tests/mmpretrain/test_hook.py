@@ -3,6 +3,7 @@ through mmpretrain's stock CIFAR-10 config and mmengine's ``Runner``, saved
 as on mmcls 0.x and served again on a resume."""
 import os
 import os.path as osp
+import uuid
 import warnings
 
 import numpy as np
@@ -74,6 +75,9 @@ def train(cfg, **overrides):
     HOOKS.register_module(module=ServedIndices, force=True)
     ServedIndices.served = []
     cfg.merge_from_dict(overrides)
+    # mmengine names its logger by the config's name and the second: two
+    # runs in one second would share the first one's logger and log file
+    cfg.experiment_name = f'run_{uuid.uuid4().hex}'
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the tiny files' md5 sums differ
         runner = Runner.from_cfg(cfg)
