@@ -782,3 +782,26 @@ def test_a_warmup_is_checked_on_the_share_the_hook_serves(tmp_path):
     ]
     assert 'each epoch serves 0.5004 of a pass' in _refused(main, argv)
     assert not osp.exists(tmp_path / 'w')
+
+
+def test_a_grid_started_outside_the_repository_trains_there(python, tmp_path):
+    """A grid started in another folder with a relative --work-dir: its
+    runs train in that folder (they failed, config not found, when they
+    ran in the repository root)."""
+    out = subprocess.run([
+        python,
+        osp.join(REPO, 'tools', 'run_experiments.py'),
+        osp.join(REPO, DIGITS), '--methods', 'random', '--fractions', '0.5',
+        '--seeds', '0', '--work-dir', 'grid', '--device', 'cpu',
+        '--cfg-options', 'runner.max_epochs=1', 'evaluation.interval=1',
+        'data.workers_per_gpu=0', 'runner.type=PauselessEpochBasedRunner',
+        'runner.epoch_pause=0'
+    ],
+                         cwd=str(tmp_path),
+                         env=dict(os.environ, PYTHONPATH=REPO),
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert osp.isfile(tmp_path / 'grid' / 'results.csv')
+    assert osp.isfile(tmp_path / 'grid' / 'random-f0.5-s0' / 'result.json')
