@@ -161,9 +161,12 @@ class EpochSubsets:
         if epoch > 0:
             losses = self.serving.resume(runner.work_dir, epoch)
             self.recorder.start_from_last(losses)
+            # the losses only where the method records them
+            losses_line = (
+                f' with the losses of {int(self.recorder.seen.sum())}'
+                ' samples' if self.records_losses else '')
             runner.logger.info(
-                f'GradNormHook: resumed at epoch {epoch} with the losses '
-                f'of {int(self.recorder.seen.sum())} samples')
+                f'GradNormHook: resumed at epoch {epoch}{losses_line}')
             return
         self.recorder.start(n)
         if plan.rule.reads_norms:
