@@ -13,10 +13,10 @@ from mmcls.models import build_classifier
 from mmcv.runner import EpochBasedRunner, build_optimizer
 
 from mmcls_geda import DynamicPruningHook, GradNormHook
-from mmcls_geda.datasets.batches import (PaddedSampler, no_lone_share,
-                                         pad_lone_batch)
 from mmcls_geda.datasets.pruning import DynamicPruningSampler
 from mmcls_geda.selection.epoch_state import PRUNING_LOG
+from mmcls_geda.subsets.batches import (PaddedSampler, no_lone_share,
+                                        pad_lone_batch)
 from .conftest import (TRAIN_PIPELINE, ServedIndices, small_resnet_cfg,
                        write_cifar10)
 

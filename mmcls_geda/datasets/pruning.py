@@ -10,16 +10,14 @@ share), and :class:`DynamicPruningDataset` adds each item's dataset index
 live in shared memory, so persistent loader workers see every epoch's.
 """
 import copy
-import math
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
 from mmcls.datasets import DATASETS, build_dataset
 from mmcls.datasets.builder import SAMPLERS
-from torch.utils.data import Sampler
 
-from .batches import no_lone_share
+from ..subsets import PlanSampler
 
 
 @DATASETS.register_module()
@@ -75,18 +73,14 @@ class DynamicPruningDataset:
 
 
 @SAMPLERS.register_module()
-class DynamicPruningSampler(Sampler):
-    """Serve the current epoch's plan: this rank's strided share of it.
+class DynamicPruningSampler(PlanSampler):
+    """Serve the current epoch's plan (mmcls 0.x's ``sampler`` config key):
+    this rank's strided share of it, padded to equal shares and against a
+    last batch of one (:class:`~mmcls_geda.subsets.PlanSampler`).
 
-    Until ``DynamicPruningHook`` (or ``GradNormHook`` with a budget
-    schedule) sets a plan, the length is the whole
-    dataset's (the runner reads it before training) and iterating is an
-    error that names the missing hook. Shares are padded by wrapping
-    around, so that every rank runs the same number of iterations. Once
-    the hook has told it the loader's batching (:meth:`set_batching`), a
-    share whose last batch would hold one sample (batch normalisation
-    cannot train on it) is padded with one more: the rank's first sample
-    of the epoch, again (see :mod:`mmcls_geda.datasets.batches`).
+    ``DynamicPruningHook`` (or ``GradNormHook`` with a budget schedule)
+    sets each epoch's plan; until then the length is the whole dataset's
+    and iterating is an error that names the missing hook.
 
     Args:
         dataset: The training set (built by mmcls's ``build_dataloader``).
@@ -95,9 +89,6 @@ class DynamicPruningSampler(Sampler):
         seed (int, optional): Unused: the hook's seed orders each plan.
         shuffle (bool): Must be True (training).
     """
-
-    # each epoch's plan is padded here (``pad_lone_batch`` leaves it alone)
-    pads_lone_batches = True
 
     def __init__(self,
                  dataset,
@@ -109,51 +100,7 @@ class DynamicPruningSampler(Sampler):
             raise ValueError('DynamicPruningSampler serves training epochs '
                              '(shuffle=True); evaluation loaders take the '
                              'default sampler')
-        self.dataset = dataset
-        self.num_replicas, self.rank = num_replicas, rank
-        self.plan: Optional[np.ndarray] = None
-        self.batch_size, self.drop_last = 1, False
-
-    def set_batching(self, batch_size: int, drop_last: bool) -> None:
-        """The loader's batch size and ``drop_last``: a share is padded
-        so that its last batch never holds a single sample."""
-        self.batch_size, self.drop_last = int(batch_size), bool(drop_last)
-
-    def set_plan(self, indices: np.ndarray) -> None:
-        """The epoch's dataset indices, in order, the same on every rank."""
-        self.plan = np.asarray(indices, dtype=np.int64)
-
-    def share(self, total: int) -> int:
-        """Samples each rank serves of a plan of ``total`` (padded to
-        equal shares, and against a last batch of one)."""
-        return no_lone_share(-(-int(total) // self.num_replicas),
-                             self.batch_size, self.drop_last)
-
-    def __len__(self) -> int:
-        return self.share(
-            len(self.dataset) if self.plan is None else self.plan.size)
-
-    def __iter__(self) -> Iterator[int]:
-        if self.plan is None:
-            raise RuntimeError(
-                'DynamicPruningSampler has no plan: add '
-                "dict(type='DynamicPruningHook', priority='HIGHEST') to "
-                'custom_hooks (or use mmcls_geda.apply_pruning)')
-        equal = -(-self.plan.size // self.num_replicas)
-        padded = np.resize(self.plan, equal * self.num_replicas)
-        own = padded[self.rank::self.num_replicas].tolist()
-        # against a last batch of one: the rank's first sample, again
-        return iter(own + own[:len(self) - equal])
-
-
-def epoch_iterations(loader, total: float) -> float:
-    """Iterations ``loader`` (with a :class:`DynamicPruningSampler`) runs
-    for a plan of ``total`` samples: the one place of this rounding.
-
-    A fractional ``total`` (an expected epoch length) is rounded up.
-    """
-    per_rank = loader.sampler.share(math.ceil(total))
-    batch = loader.batch_sampler.batch_size
-    if loader.batch_sampler.drop_last:
-        return per_rank // batch
-    return -(-per_rank // batch)
+        super().__init__(
+            dataset, num_replicas, rank,
+            "add dict(type='DynamicPruningHook', priority='HIGHEST') to "
+            'custom_hooks (or use mmcls_geda.apply_pruning)')

@@ -23,10 +23,11 @@ from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, score_and_select
 from ..apis.epoch_serving import EpochServing
-from ..datasets.pruning import DynamicPruningSampler, epoch_iterations
+from ..datasets.pruning import DynamicPruningSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
 from ..selection.rotation import RotationPlan
+from ..subsets import epoch_iterations
 from .epoch_progress import EpochProgress
 from .loss_recorder import LossRecorder
 from .runner_checks import check_weighted_model, eval_pipeline, inner_model

@@ -2,7 +2,7 @@
 from mmcv.runner import HOOKS, Hook
 
 from ..apis import SelectionArgs
-from ..datasets.batches import pad_lone_batch
+from ..subsets.batches import pad_lone_batch
 from .epoch_subsets import EpochSubsets
 from .runner_checks import check_runner, check_weighted_model, inner_model
 from .scheduled_subsets import ScheduledSubsets
@@ -25,7 +25,7 @@ class GradNormHook(Hook):
     EpochSubsets`. Register with ``priority='HIGHEST'``, before the
     learning-rate hooks. A subset whose epochs would end with a batch of
     one sample (on any rank) is padded with one repeat
-    (:mod:`mmcls_geda.datasets.batches`).
+    (:mod:`mmcls_geda.subsets.batches`).
 
     Args:
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`

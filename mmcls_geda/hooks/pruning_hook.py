@@ -5,12 +5,12 @@ from typing import List
 
 from mmcv.runner import HOOKS, Hook, get_dist_info
 
-from ..datasets.pruning import (DynamicPruningDataset, DynamicPruningSampler,
-                                epoch_iterations)
+from ..datasets.pruning import DynamicPruningDataset, DynamicPruningSampler
 from ..selection.budgets import class_rng
 from ..selection.epoch_state import PRUNING
 from ..selection.pruning import PruningArgs, is_pruned, plan_epoch
 from ..selection.record import labels_fingerprint
+from ..subsets import epoch_iterations
 from .epoch_progress import EpochProgress
 from .loss_recorder import LossRecorder
 from .runner_checks import check_runner, check_weighted_model, inner_model

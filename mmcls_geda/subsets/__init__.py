@@ -1,5 +1,7 @@
-"""A served subset's state, shared by both stacks' ``GEDASubsetDataset``
-(torch shared memory and numpy; no engine)."""
+"""What serves a subset, shared by both stacks (torch shared memory and
+numpy; no engine): a served subset's state (``GEDASubsetDataset``), the
+sampler core that serves each epoch's plan, no batch of one."""
+from .plan_sampler import PlanSampler, epoch_iterations
 from .shared import SharedSubset
 
-__all__ = ['SharedSubset']
+__all__ = ['PlanSampler', 'SharedSubset', 'epoch_iterations']
