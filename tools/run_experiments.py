@@ -1,9 +1,13 @@
 """Run a grid of subset-selection experiments and summarise it.
 
 Every (method spec, fraction, seed) is one training run of a full-data
-mmcls config made into its subset (``apply_geda``) or dynamic-pruning
+config made into its subset (``apply_geda``) or dynamic-pruning
 (``apply_pruning``) version; ``--full`` adds the full-data reference once
-per seed. Method specs (docs/experiments.md): ``geda``, ``geda+w1``
+per seed. The installed stack trains: an mmcls 0.x config through
+``tools/train.py`` (mmcls's own script) in ``.venv``, or an mmpretrain 1.x
+config through ``tools/train_mmpretrain.py`` (mmpretrain's own script,
+mmengine's Runner) in ``.venv-mmpretrain``; what that stack's hook does not
+serve is refused before any run starts. Method specs (docs/experiments.md): ``geda``, ``geda+w1``
 (warm-up), ``geda+r4+gm``, ``geda+e4-gradmatch-r4``, ``geda+nodes=9``
 (a method option), ``rs2+replace=true``, ``infobatch-r0.5``,
 ``randprune-r0.5``, ``full``.
@@ -20,21 +24,28 @@ t-intervals over seeds), ``accuracy_vs_fraction.png``,
 ``accuracy_vs_samples.png`` and ``accuracy_vs_time.png`` (the
 time-to-accuracy front).
 
-Example:
+Examples:
     .venv/bin/python tools/run_experiments.py \\
         configs/demo/resnet18_1xb64-full_digits.py \\
         --methods geda random --fractions 0.4 --seeds 0 1 --full \\
         --work-dir work_dirs/grid --device cpu --jobs 2
+    .venv-mmpretrain/bin/python tools/run_experiments.py \\
+        my_mmpretrain_cifar10.py --methods geda rs2 --fractions 0.2 \\
+        --seeds 0 --work-dir work_dirs/mmp_grid --device cpu
 """
 import argparse
 import sys
 from typing import List
 
-from mmcv import DictAction
-
 from mmcls_geda.experiments import (GRAMMAR, GridInterrupted, prepare_grid,
                                     run_grid)
 from mmcls_geda.selection.pruning import PruningArgs
+from mmcls_geda.stack import STACK
+
+if STACK == 'mmpretrain':
+    from mmengine.config import DictAction
+else:
+    from mmcv import DictAction
 
 
 def parse_args(argv=None):
@@ -42,7 +53,10 @@ def parse_args(argv=None):
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
-    parser.add_argument('config', help='a full-data mmcls config')
+    parser.add_argument(
+        'config',
+        help='a full-data config of the installed stack (mmcls 0.x or '
+        'mmpretrain 1.x)')
     parser.add_argument(
         '--methods', nargs='+', default=['geda', 'random'], help=GRAMMAR)
     parser.add_argument(
@@ -59,7 +73,10 @@ def parse_args(argv=None):
         default=None,
         help='seeds of the full-data runs (default: --seeds)')
     parser.add_argument('--work-dir', required=True)
-    parser.add_argument('--device', default=None, help="e.g. 'cpu'")
+    parser.add_argument(
+        '--device',
+        default=None,
+        help="e.g. 'cpu' (on mmpretrain 1.x: cpu or cuda)")
     parser.add_argument(
         '--gpus',
         type=int,

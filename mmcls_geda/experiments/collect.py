@@ -118,10 +118,3 @@ def rotation_samples(run_dir: str) -> Optional[int]:
             int(e['size']) + int(e.get('repeated', 0))
             for e in json.load(f)['epochs'])
 
-
-def served_samples(cfg) -> int:
-    """Samples a (subset or full-data) run serves: the training dataset's
-    length (a subset wrapper's length is its per-epoch budget, for static
-    and per-epoch methods alike) times ``runner.max_epochs``."""
-    from mmcls.datasets import build_dataset
-    return len(build_dataset(cfg.data.train)) * int(cfg.runner.max_epochs)

@@ -1,5 +1,7 @@
 """A grid of training runs: prepared (every check, nothing written), then
-run (one ``tools/train.py`` process a run) and summarised."""
+run (one process of the installed stack's stock training script a run:
+``tools/train.py`` on mmcls 0.x, ``tools/train_mmpretrain.py`` on
+mmpretrain 1.x) and summarised."""
 import json
 import os
 import os.path as osp
@@ -19,14 +21,12 @@ from ..selection.pruning import PruningArgs
 from ..selection.schedule import warmup_epoch_count
 from . import collect
 from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan,
-                   check_evaluation, check_work_dir, distinct, fraction_key,
-                   run_dir_state, run_settings, stale_message)
+                   check_work_dir, distinct, fraction_key, run_dir_state,
+                   run_settings, stale_message)
 from .plots import FIGURES, plot
 from .spec import Spec, make_config, method_options, parse_spec
+from .stacks import SELECTING, MmclsStack, grid_stack
 from .summary import clear_results, write_results
-
-# the repository's tools/train.py (the package is installed in develop mode)
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_json_arg(text: Any, arg: str) -> Dict[str, Any]:
@@ -82,6 +82,8 @@ class Grid:
     threads: Optional[int] = None
     summary_only: bool = False
     notes: List[str] = field(default_factory=list)
+    # the installed stack's configs, training script and run folders
+    stack: Any = field(default_factory=grid_stack)
 
     def run_dir(self, run: Run) -> str:
         return osp.join(self.work_dir, run.name)
@@ -167,7 +169,8 @@ def prepare_grid(config: str,
         ValueError: For any bad argument, a run that cannot give a result,
             or a run folder made with other settings (unless ``force``).
     """
-    from mmcv import Config
+    stack = grid_stack()
+    Config = stack.config_class()
     check_int(jobs, '--jobs', 1)
     check_int(gpus, '--gpus', 1)
     if threads is not None:
@@ -176,6 +179,7 @@ def prepare_grid(config: str,
         raise ValueError('--jobs > 1 runs several single-process runs at '
                          'once; it does not combine with --gpus > 1')
     check_number(anneal, '--anneal', 0, 1)
+    stack.check_device(device)
     hook = check_grid_hook(parse_json_arg(hook, '--hook'))
     options = parse_json_arg(options, '--options')
     check_work_dir(work_dir)
@@ -183,8 +187,7 @@ def prepare_grid(config: str,
         raise ValueError(f'config {config} not found')
     base = Config.fromfile(config)
     base.merge_from_dict(dict(cfg_options or {}))
-    if base.data.train.get('type') in ('GEDASubsetDataset',
-                                       'DynamicPruningDataset'):
+    if stack.train_set(base).get('type') in SELECTING:
         raise ValueError(f'{config} already selects or prunes its data: '
                          'give the full-data config')
     notes = []
@@ -207,23 +210,25 @@ def prepare_grid(config: str,
     runs = build_plan(specs, fractions, seeds, full_seeds, full)
     grid = Grid(work_dir, runs, {}, {}, {}, device, gpus, jobs,
                 threads if threads or jobs == 1 else 1, summary_only,
-                [n for n in notes if n])
+                [n for n in notes if n], stack)
     stale, labels = [], None
     for run in runs:
+        # what the stack's apply_geda / apply_pruning refuse (settings its
+        # hook does not serve) is refused here, naming the spec
+        cfg = _run_config(stack, base, run, hook, options, anneal)
+        cfg = stack.seeded(
+            cfg if isinstance(cfg, Config) else Config(cfg), run.seed)
         warmup = run.spec.schedule.get('warmup_epochs')
         if warmup is not None:
-            warmup_epoch_count(warmup, base.runner.max_epochs, run.fraction)
+            epochs = stack.max_epochs(base)
+            warmup_epoch_count(warmup, epochs, run.fraction)
             # then as the hook checks it: on the share an epoch serves
             # (whole class budgets), so no run fails on it mid-grid
             if labels is None:
-                from mmcls.datasets import build_dataset
-                labels = build_dataset(base.data.train).get_gt_labels()
-            warmup_epoch_count(warmup, base.runner.max_epochs,
+                labels = stack.build_train_set(base).get_gt_labels()
+            warmup_epoch_count(warmup, epochs,
                                _served_share(labels, run.fraction))
-        cfg = make_config(base, run.spec, run.fraction, run.seed, hook,
-                          options, anneal)
-        cfg = cfg if isinstance(cfg, Config) else Config(cfg)
-        check_evaluation(cfg, f'{run.name} ({config})')
+        stack.check_evaluation(cfg, f'{run.name} ({config})')
         settings = run_settings(cfg, run, device, gpus)
         state = run_dir_state(grid.run_dir(run), settings)
         if state == 'stale' and summary_only:  # nothing is trained
@@ -238,6 +243,23 @@ def prepare_grid(config: str,
         raise ValueError(f'{len(stale)} run folder(s) of --work-dir do not '
                          'hold the planned runs:\n' + '\n'.join(stale))
     return grid
+
+
+def _run_config(stack, base, run: Run, hook: Dict[str, Any],
+                options: Dict[str, Any], anneal: float):
+    """``make_config`` of one run; what the installed stack does not
+    serve is a ValueError naming the spec and the stack."""
+    try:
+        return make_config(base, run.spec, run.fraction, run.seed, hook,
+                           options, anneal)
+    except NotImplementedError as error:
+        raise ValueError(f'method spec {run.spec.text!r} on the '
+                         f'{stack.name} stack: {error}') from None
+    except ValueError as error:
+        if stack.name == 'mmcls':  # its messages name the spec's setting
+            raise
+        raise ValueError(f'method spec {run.spec.text!r} on the '
+                         f'{stack.name} stack: {error}') from None
 
 
 def _served_share(labels, fraction: float) -> float:
@@ -278,7 +300,7 @@ def run_grid(grid: Grid, log=print) -> List[dict]:
                 row = json.load(f)
             return dict(
                 row,
-                pause_s=collect.pause_seconds(grid.configs[run.name]),
+                pause_s=grid.stack.pause_seconds(grid.configs[run.name]),
                 **collect.split_time(row['total_s'],
                                      collect.selection_time(run_dir)[0]))
         if grid.summary_only:
@@ -343,18 +365,13 @@ def train_run(grid: Grid,
         lambda p: _dump(grid.settings[run.name], p))
     config_path = osp.join(run_dir, 'config.py')
     cfg.dump(config_path)
-    train = [
-        osp.join(REPO, 'tools', 'train.py'), config_path, '--work-dir',
-        run_dir, '--seed',
-        str(run.seed)
-    ]
-    if grid.device:
-        train += ['--device', grid.device]
+    train, env_update = grid.stack.command(config_path, run_dir, run.seed,
+                                           grid.device)
     cmd = [sys.executable, *train] if grid.gpus == 1 else [
         sys.executable, '-m', 'torch.distributed.run',
         f'--nproc_per_node={grid.gpus}', *train, '--launcher', 'pytorch'
     ]
-    env = dict(os.environ)
+    env = dict(os.environ, **env_update)
     if grid.threads:
         env.update(
             OMP_NUM_THREADS=str(grid.threads),
@@ -372,29 +389,33 @@ def train_run(grid: Grid,
         raise RuntimeError(f'run {run_dir} failed (exit {returncode}); '
                            f'see {osp.join(run_dir, "stdout.txt")}')
     row = dict(method=run.spec.text, fraction=run.fraction, seed=run.seed)
-    row.update(collect_row(cfg, run_dir, total), run_dir=run_dir)
+    row.update(collect_row(cfg, run_dir, total, grid.stack), run_dir=run_dir)
     record.atomic_write(
         osp.join(run_dir, RESULT_FILE), lambda p: _dump(row, p))
     return row
 
 
-def collect_row(cfg, run_dir: str, total: float) -> dict:
-    """A finished run's accuracy, samples processed and times."""
-    val = collect.last_val(collect.run_log(run_dir))
+def collect_row(cfg, run_dir: str, total: float, stack=None) -> dict:
+    """A finished run's accuracy, samples processed and times, from what
+    ``stack``'s training script left in ``run_dir`` (default: mmcls 0.x);
+    the selection records are the same files on both stacks."""
+    stack = stack or MmclsStack()
+    val = stack.last_val(run_dir)
     selection_s, n_train = collect.selection_time(run_dir)
     pruned = collect.pruning_samples(run_dir)
     rotated = collect.rotation_samples(run_dir)
+    epochs = stack.max_epochs(cfg)
     samples = (
-        pruned[0]
-        if pruned else rotated if rotated else collect.served_samples(cfg))
+        pruned[0] if pruned else rotated if rotated else
+        len(stack.build_train_set(cfg)) * epochs)
     if n_train is None and not pruned:  # full data: the training set's size
-        n_train = samples // int(cfg.runner.max_epochs)
+        n_train = samples // epochs
     row = dict(
-        top1=val['accuracy_top-1'],
-        top5=val.get('accuracy_top-5'),
+        top1=val['top1'],
+        top5=val['top5'],
         n_train=n_train,
         samples=samples,
-        pause_s=collect.pause_seconds(cfg),
+        pause_s=stack.pause_seconds(cfg),
         **collect.split_time(total, selection_s))
     if pruned:  # its fraction: the measured share of samples processed
         row['fraction'] = round(pruned[0] / pruned[1], 4)

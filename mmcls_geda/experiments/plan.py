@@ -199,7 +199,8 @@ def read_settings(run_dir: str) -> Optional[Dict[str, Any]]:
     except (OSError, ValueError):
         pass
     try:
-        from mmcv import Config
+        from .stacks import grid_stack
+        Config = grid_stack().config_class()
         with open(osp.join(run_dir, RESULT_FILE), encoding='utf-8') as f:
             row = json.load(f)
         cfg = Config.fromfile(osp.join(run_dir, 'config.py'))

@@ -173,8 +173,10 @@ def pruning_kwargs(spec: Spec, anneal: float, seed: int) -> Dict[str, Any]:
 def make_config(base_cfg, spec: Spec, fraction: Optional[float], seed: int,
                 hook: Dict[str, Any], options: Dict[str, Any], anneal: float):
     """The config of one run: the base (``full``), ``apply_pruning`` or
-    ``apply_geda`` with the spec's schedule, ``hook`` and options."""
-    from ..apis import apply_geda, apply_pruning
+    ``apply_geda`` with the spec's schedule, ``hook`` and options (the
+    installed stack's: an mmcv config on mmcls 0.x, an mmengine one on
+    mmpretrain 1.x)."""
+    from .. import apply_geda, apply_pruning
     if spec.kind == 'full':
         return base_cfg
     if spec.kind == 'pruning':
