@@ -7,9 +7,10 @@ per seed. The installed stack trains: an mmcls 0.x config through
 ``tools/train.py`` (mmcls's own script) in ``.venv``, or an mmpretrain 1.x
 config through ``tools/train_mmpretrain.py`` (mmpretrain's own script,
 mmengine's Runner) in ``.venv-mmpretrain``; what that stack's hook does not
-serve is refused before any run starts. Method specs (docs/experiments.md): ``geda``, ``geda+w1``
-(warm-up), ``geda+r4+gm``, ``geda+e4-gradmatch-r4``, ``geda+nodes=9``
-(a method option), ``rs2+replace=true``, ``infobatch-r0.5``,
+serve is refused before any run starts. Method specs
+(docs/experiments.md): ``geda``, ``geda+w1`` (warm-up), ``geda+r4+gm``,
+``geda+e4-gradmatch-r4``, ``geda+nodes=9`` (a method option),
+``rs2+replace=true``, ``infobatch-r0.5``,
 ``randprune-r0.5``, ``full``.
 
 Everything is checked before anything is trained or deleted. A run folder

@@ -117,4 +117,3 @@ def rotation_samples(run_dir: str) -> Optional[int]:
         return sum(
             int(e['size']) + int(e.get('repeated', 0))
             for e in json.load(f)['epochs'])
-

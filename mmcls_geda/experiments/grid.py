@@ -20,9 +20,9 @@ from ..selection.checks import check_int, check_number
 from ..selection.pruning import PruningArgs
 from ..selection.schedule import warmup_epoch_count
 from . import collect
-from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan,
-                   check_work_dir, distinct, fraction_key, run_dir_state,
-                   run_settings, stale_message)
+from .plan import (RESULT_FILE, SETTINGS_FILE, Run, build_plan, check_work_dir,
+                   distinct, fraction_key, run_dir_state, run_settings,
+                   stale_message)
 from .plots import FIGURES, plot
 from .spec import Spec, make_config, method_options, parse_spec
 from .stacks import SELECTING, MmclsStack, grid_stack
@@ -406,8 +406,8 @@ def collect_row(cfg, run_dir: str, total: float, stack=None) -> dict:
     rotated = collect.rotation_samples(run_dir)
     epochs = stack.max_epochs(cfg)
     samples = (
-        pruned[0] if pruned else rotated if rotated else
-        len(stack.build_train_set(cfg)) * epochs)
+        pruned[0] if pruned else
+        rotated if rotated else len(stack.build_train_set(cfg)) * epochs)
     if n_train is None and not pruned:  # full data: the training set's size
         n_train = samples // epochs
     row = dict(

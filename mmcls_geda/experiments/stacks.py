@@ -81,8 +81,7 @@ class MmclsStack:
 
     def last_val(self, run_dir: str) -> Dict[str, Optional[float]]:
         val = collect.last_val(collect.run_log(run_dir))
-        return dict(
-            top1=val['accuracy_top-1'], top5=val.get('accuracy_top-5'))
+        return dict(top1=val['accuracy_top-1'], top5=val.get('accuracy_top-5'))
 
     def pause_seconds(self, cfg) -> float:
         return collect.pause_seconds(cfg)
@@ -121,7 +120,7 @@ class MmpretrainStack:
     def build_train_set(self, cfg):
         from mmengine.registry import DefaultScope
         from mmpretrain.registry import DATASETS
-        import mmcls_geda  # noqa: F401  (registers the plugin's datasets)
+
         # the transforms' registry is mmpretrain's, as in a Runner
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             with warnings.catch_warnings():

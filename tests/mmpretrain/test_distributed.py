@@ -21,6 +21,7 @@ import json
 import os
 import os.path as osp
 import socket
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -111,13 +112,13 @@ def _train_on_rank(rank, port, root, out):
             geda=(dict(method='geda'), 2, 0.5),
             rs2=(dict(method='rs2', seed=3), 3, 0.3))
         for name, (hook, epochs, fraction) in runs.items():
-            tmp = osp.join(out, f'{name}_cfg{rank}')
-            os.makedirs(tmp)
-            from pathlib import Path
-            cfg = distributed_cfg(root, osp.join(out, name), Path(tmp), hook,
-                                  epochs, fraction)
+            tmp = Path(out) / f'{name}_cfg{rank}'  # this rank's config file
+            tmp.mkdir()
+            cfg = distributed_cfg(root, osp.join(out, name), tmp, hook, epochs,
+                                  fraction)
             # one experiment name for both ranks (rank 0 names the log)
-            cfg.experiment_name = f'{name}_{uuid.uuid5(uuid.NAMESPACE_URL, out)}'
+            cfg.experiment_name = (
+                f'{name}_{uuid.uuid5(uuid.NAMESPACE_URL, out).hex}')
             EpochServed.served = []
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')  # the tiny files' md5 sums
