@@ -179,7 +179,7 @@ def prepare_grid(config: str,
         raise ValueError('--jobs > 1 runs several single-process runs at '
                          'once; it does not combine with --gpus > 1')
     check_number(anneal, '--anneal', 0, 1)
-    stack.check_device(device)
+    stack.check_device(device, gpus)
     hook = check_grid_hook(parse_json_arg(hook, '--hook'))
     options = parse_json_arg(options, '--options')
     check_work_dir(work_dir)

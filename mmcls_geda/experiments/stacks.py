@@ -62,7 +62,7 @@ class MmclsStack:
         from .plan import check_evaluation
         check_evaluation(cfg, what)
 
-    def check_device(self, device: Optional[str]) -> None:
+    def check_device(self, device: Optional[str], gpus: int) -> None:
         """Any ``--device`` of mmcls's ``tools/train.py``."""
 
     def seeded(self, cfg, seed: int):
@@ -153,12 +153,21 @@ class MmpretrainStack:
                 f'epoch ({epochs}), so the run is never validated; add '
                 '--cfg-options train_cfg.val_begin=1')
 
-    def check_device(self, device: Optional[str]) -> None:
+    def check_device(self, device: Optional[str], gpus: int) -> None:
+        """cpu, cuda or None (mmengine's choice); not cpu with ``--gpus``
+        > 1: mmengine 0.10.7's ``pytorch`` launcher (``init_dist``) sets a
+        CUDA device for every process."""
         if device not in (None, ) + self.devices:
             raise ValueError(
                 f'--device {device!r}: on mmpretrain 1.x a run trains on '
                 f'{" or ".join(self.devices)} (mmengine takes the GPU when '
                 'one is visible; cpu hides it)')
+        if device == 'cpu' and gpus > 1:
+            raise ValueError(
+                f'--device cpu with --gpus {gpus}: mmengine\'s pytorch '
+                'launcher sets a CUDA device for each process '
+                '(torch.cuda.set_device), so a distributed run on '
+                'mmpretrain 1.x needs GPUs; drop --device cpu or --gpus')
 
     def seeded(self, cfg, seed: int):
         """The config of a run of ``seed``: ``randomness.seed`` (mmpretrain's

@@ -205,7 +205,8 @@ def test_what_the_hook_refuses_is_refused_before_any_run(clone, spec):
 def test_the_tool_names_a_refused_spec_and_trains_nothing(clone):
     """The command line: ``run_experiments.py: error: ...`` and status 1
     before any run, for dynamic pruning while mmpretrain's
-    ``apply_pruning`` refuses it; ``--device`` other than cpu or cuda is
+    ``apply_pruning`` refuses it; ``--device`` other than cpu or cuda, and
+    cpu with ``--gpus 2`` (mmengine's launcher sets a CUDA device), are
     refused too."""
     base = [
         sys.executable, 'tools/run_experiments.py', 'my_mmpretrain_cifar10.py',
@@ -220,4 +221,7 @@ def test_the_tool_names_a_refused_spec_and_trains_nothing(clone):
     result = run(base + ['--device', 'ipu'], clone)
     assert result.returncode == 1
     assert "--device 'ipu': on mmpretrain 1.x" in result.stderr
+    result = run(base + ['--device', 'cpu', '--gpus', '2'], clone)
+    assert result.returncode == 1
+    assert 'needs GPUs; drop --device cpu or --gpus' in result.stderr
     assert not (clone / 'work').exists()
