@@ -809,3 +809,16 @@ def test_a_grid_started_outside_the_repository_trains_there(python, tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert osp.isfile(tmp_path / 'grid' / 'results.csv')
     assert osp.isfile(tmp_path / 'grid' / 'random-f0.5-s0' / 'result.json')
+
+
+def test_a_config_of_the_other_generation_is_named(tmp_path):
+    """An mmpretrain 1.x config (``train_dataloader``) given to the grid on
+    mmcls 0.x: refused before anything, with the interpreter to use."""
+    config = tmp_path / 'mmpretrain_config.py'
+    config.write_text("train_dataloader = dict(dataset=dict(type='CIFAR10'))\n"
+                      'train_cfg = dict(max_epochs=1)\n')
+    from mmcls_geda.experiments import prepare_grid
+    with pytest.raises(ValueError) as error:
+        prepare_grid(str(config), ['random'], [0.5], [0], str(tmp_path / 'w'))
+    assert 'no data.train' in str(error.value)
+    assert '.venv-mmpretrain/bin/python for mmpretrain 1.x' in str(error.value)

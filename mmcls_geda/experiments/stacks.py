@@ -37,6 +37,14 @@ def _type_name(value: Any) -> Any:
         value, '__name__', value)
 
 
+def _other_generation(looks_like_it: bool) -> str:
+    """The hint for a config of the other OpenMMLab generation."""
+    return ('; it looks like a config of the other generation: run the '
+            "grid with that stack's interpreter (.venv/bin/python for mmcls "
+            '0.x, .venv-mmpretrain/bin/python for mmpretrain 1.x)'
+            if looks_like_it else '')
+
+
 class MmclsStack:
     """mmcls 0.x on mmcv 1.x's ``EpochBasedRunner``."""
 
@@ -49,7 +57,13 @@ class MmclsStack:
         return Config
 
     def train_set(self, cfg) -> dict:
-        return cfg.data.train
+        train = (cfg.get('data') or {}).get('train')
+        if not isinstance(train, dict):
+            raise ValueError(
+                'the config has no data.train: a grid on mmcls 0.x takes an '
+                'mmcls 0.x config' +
+                _other_generation('train_dataloader' in cfg))
+        return train
 
     def max_epochs(self, cfg) -> int:
         return int(cfg.runner.max_epochs)
@@ -103,9 +117,10 @@ class MmpretrainStack:
         loader = cfg.get('train_dataloader') or {}
         dataset = loader.get('dataset') if isinstance(loader, dict) else None
         if not isinstance(dataset, dict):
-            raise ValueError('the config has no train_dataloader.dataset: a '
-                             'grid on mmpretrain 1.x takes an mmpretrain '
-                             'classification config')
+            raise ValueError(
+                'the config has no train_dataloader.dataset: a grid on '
+                'mmpretrain 1.x takes an mmpretrain classification config' +
+                _other_generation('data' in cfg))
         return dict(dataset, type=_type_name(dataset.get('type')))
 
     def max_epochs(self, cfg) -> int:

@@ -225,3 +225,15 @@ def test_the_tool_names_a_refused_spec_and_trains_nothing(clone):
     assert result.returncode == 1
     assert 'needs GPUs; drop --device cpu or --gpus' in result.stderr
     assert not (clone / 'work').exists()
+
+
+def test_a_config_of_the_other_generation_is_named(tmp_path):
+    """An mmcls 0.x config (``data.train``) given to the grid on
+    mmpretrain 1.x: refused before anything, with the interpreter to use."""
+    config = tmp_path / 'mmcls_config.py'
+    config.write_text("data = dict(train=dict(type='CIFAR10'))\n"
+                      'runner = dict(max_epochs=1)\n')
+    with pytest.raises(ValueError) as error:
+        prepare_grid(str(config), ['random'], [0.5], [0], str(tmp_path / 'w'))
+    assert 'no train_dataloader.dataset' in str(error.value)
+    assert '.venv/bin/python for mmcls 0.x' in str(error.value)
