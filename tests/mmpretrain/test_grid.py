@@ -237,3 +237,21 @@ def test_a_config_of_the_other_generation_is_named(tmp_path):
         prepare_grid(str(config), ['random'], [0.5], [0], str(tmp_path / 'w'))
     assert 'no train_dataloader.dataset' in str(error.value)
     assert '.venv/bin/python for mmcls 0.x' in str(error.value)
+
+
+@pytest.mark.parametrize('override, match', [
+    (dict(val_cfg=None), r'does not validate \(val_cfg not set\)'),
+    (dict(val_evaluator=dict(type='SingleLabelMetric')),
+     r"val_evaluator \['SingleLabelMetric'\] has no Accuracy metric"),
+    (dict(train_cfg=dict(val_begin=300)), 'train_cfg.val_begin=300 is after'),
+])
+def test_a_run_without_a_result_is_refused_before_any_run(
+        clone, override, match):
+    """A grid reads each run's top-1 from its last validation: a config
+    that would not validate with ``Accuracy`` is refused up front."""
+    with pytest.raises(ValueError, match=match):
+        prepare_grid(
+            str(clone / 'my_mmpretrain_cifar10.py'), ['random'], [0.5], [0],
+            str(clone / 'work'),
+            cfg_options=override)
+    assert not (clone / 'work').exists()
