@@ -5,9 +5,10 @@ ranks spawned with ``torch.multiprocessing`` and the environment variables
 mmengine's ``pytorch`` launcher reads (``RANK``, ``LOCAL_RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``).
 
-Both ranks serve the same static GEDA selection and the same per-epoch
-``rs2`` plan, each rank its share of every epoch; the saved files are
-written once (by rank 0).
+Both ranks serve the same static GEDA selection, the same per-epoch
+``rs2`` plan and the same GEDA rotation (folded on the gathered θ0 norms),
+each rank its share of every epoch; the saved files are written once (by
+rank 0).
 
 mmengine 0.10.7's ``init_dist('pytorch')`` calls ``torch.cuda.set_device``
 before it starts the group, which fails on a machine without a GPU, so
@@ -33,7 +34,7 @@ from mmcls_geda.selection import record, select_subset
 from mmcls_geda.selection.epoch_state import ROTATION, ROTATION_LOG
 from mmcls_geda.selection.rotation import RotationPlan
 from mmcls_geda.selection.schedule import selection_seed
-from .test_rs2 import LABELS
+from .test_rs2 import LABELS, expected
 
 WORLD = 2
 
@@ -110,7 +111,9 @@ def _train_on_rank(rank, port, root, out):
     try:
         runs = dict(
             geda=(dict(method='geda'), 2, 0.5),
-            rs2=(dict(method='rs2', seed=3), 3, 0.3))
+            rs2=(dict(method='rs2', seed=3), 3, 0.3),
+            geda_rotate=(dict(
+                method='geda_rotate', options=dict(refold='fixed')), 3, 0.5))
         for name, (hook, epochs, fraction) in runs.items():
             tmp = Path(out) / f'{name}_cfg{rank}'  # this rank's config file
             tmp.mkdir()
@@ -186,3 +189,18 @@ def test_two_ranks_serve_one_selection_and_one_plan(cifar10_root, tmp_path):
     assert [e['epoch'] for e in logged] == [0, 1, 2]  # once each
     for epoch in range(1, 4):
         assert osp.isfile(osp.join(work, ROTATION.file(epoch)))
+
+    # geda_rotate on the θ0 norms, scored in shares and gathered: both
+    # ranks fold on the same norms (the saved ones), each serves its half
+    work = osp.join(out, 'geda_rotate')
+    norms, labels = record.load_scores(work)
+    assert np.array_equal(labels, LABELS) and np.all(norms > 0)
+    args = SelectionArgs(method='geda_rotate', options=dict(refold='fixed'))
+    plan = RotationPlan(LABELS, 0.5, 'geda_rotate', args.resolved_options(), 0)
+    folds = expected(plan, 3, scores=norms)
+    rotate = served_by_epoch(out, 'geda_rotate', 3)
+    for epoch in range(3):
+        first, second = rotate[0][epoch], rotate[1][epoch]
+        assert len(first) == len(second) == 15
+        assert not set(first) & set(second)
+        assert sorted(first + second) == sorted(folds[epoch])
