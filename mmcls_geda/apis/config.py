@@ -141,8 +141,8 @@ def apply_geda(cfg,
     if budget != 'constant':
         cfg['sampler'] = dict(type=PLAN_SAMPLER)
         wrap_schedules(cfg)
-    elif (cfg.get('sampler') or {}).get('type') in (PLAN_SAMPLER,
-                                                    OLD_PLAN_SAMPLER):
+    elif (cfg.get('sampler')
+          or {}).get('type') in (PLAN_SAMPLER, OLD_PLAN_SAMPLER):
         cfg.pop('sampler')
     if args.trains_weighted():
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
@@ -151,8 +151,7 @@ def apply_geda(cfg,
     elif args.needs_losses():
         # the per-sample training losses are recorded by this classifier
         who, fix = args.losses_why()
-        _weighted_model(cfg, f'{who} records per-sample training losses',
-                        fix)
+        _weighted_model(cfg, f'{who} records per-sample training losses', fix)
     _add_hook(
         cfg,
         dict(

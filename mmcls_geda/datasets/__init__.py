@@ -1,10 +1,10 @@
 from .cifar import LocalCIFAR10, LocalCIFAR100, load_cifar_arrays
 from .digits import SklearnDigits
-from .retired import DynamicPruningDataset
+from .retired import DynamicPruningDataset  # noqa: F401 (refused by name)
 from .sampler import EpochPlanSampler
 from .subset import GEDASubsetDataset
 
 __all__ = [
-    'DynamicPruningDataset', 'EpochPlanSampler', 'GEDASubsetDataset',
-    'LocalCIFAR10', 'LocalCIFAR100', 'SklearnDigits', 'load_cifar_arrays'
+    'EpochPlanSampler', 'GEDASubsetDataset', 'LocalCIFAR10', 'LocalCIFAR100',
+    'SklearnDigits', 'load_cifar_arrays'
 ]

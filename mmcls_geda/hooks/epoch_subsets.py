@@ -68,19 +68,19 @@ class EpochSubsets:
     # --- events --------------------------------------------------------------
 
     def before_run(self, runner) -> None:
-        if self.progress is not None:
-            self.progress.attach(runner, f'method {self.method!r}')
         if self.rule.unnormalised_weights:
             check_weighted_model(
                 inner_model(runner),
-                f'method {self.method!r} (it weighs the kept low-loss '
-                'samples)',
+                f'method {self.method!r} (it weighs the samples it keeps)',
                 'use apply_pruning, which sets it',
                 unnormalised=True)
         elif self.records_losses:
             check_weighted_model(
-                inner_model(runner), *self.args.losses_why(),
+                inner_model(runner),
+                *self.args.losses_why(),
                 needs='sample_idx')
+        if self.progress is not None:
+            self.progress.attach(runner, f'method {self.method!r}')
 
     def before_train_epoch(self, runner) -> None:
         wrapper = find_wrapper(runner.data_loader.dataset)
@@ -89,11 +89,12 @@ class EpochSubsets:
         if self.plan is None:
             self._check_sampler(runner.data_loader.sampler)
             self._start(runner, wrapper, epoch)
-        plan, serving = self.plan, self.serving
+        serving = self.serving
         refolded = serving.refold(
             epoch, lambda refold: self._new_scores(runner, wrapper, refold))
         choice = serving.choose(
-            epoch, self.recorder.last() if self.records_losses else None)
+            epoch,
+            self.recorder.last() if self.records_losses else None)
         repeated, iterations = 0, None
         if self.progress is None:
             wrapper.set_indices(choice.indices, choice.weights)
@@ -103,8 +104,8 @@ class EpochSubsets:
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         runner.logger.info(
-            serving.log_epoch(epoch, choice.indices, refolded,
-                              self._scoring_s, repeated, choice, iterations))
+            serving.log_epoch(epoch, choice.indices, refolded, self._scoring_s,
+                              repeated, choice, iterations))
 
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:

@@ -359,8 +359,7 @@ class Pruned(EpochRule):
     unnormalised_weights = True
 
     def __init__(self, candidates: str):
-        self.candidates = check_choice(candidates, 'candidates',
-                                       pruning.RULES)
+        self.candidates = check_choice(candidates, 'candidates', pruning.RULES)
 
     def check(self, opts: Dict[str, Any]) -> None:
         # the seed is the hook's (checked there)

@@ -393,8 +393,10 @@ def pruning_method(rule: str) -> str:
     raise ValueError(f'no registered method prunes by rule {rule!r}')
 
 
-for _name, _candidates in (('infobatch', 'infobatch'),
-                           ('random_pruning', 'random')):
+# method name -> its candidates (pruning.CANDIDATES): InfoBatch's rule and
+# its control, which draws as many candidates uniformly
+for _name, _candidates in dict(
+        infobatch='infobatch', random_pruning='random').items():
     register_method(
         Method(
             _name,
