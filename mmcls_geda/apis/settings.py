@@ -231,8 +231,8 @@ class SelectionArgs:
             return (f"method {self.method!r} with refold='loss'",
                     "choose refold='grad_norm' or 'fixed'")
         return (f'method {self.method!r} (it reads the losses)',
-                'use an ImageClassifier, which apply_geda / apply_pruning '
-                'make a WeightedImageClassifier')
+                'build the config with apply_geda from one with an '
+                'ImageClassifier (it makes it a WeightedImageClassifier)')
 
     def record_settings(self, phase: str = 'subset') -> Dict[str, Any]:
         """What a record of this phase holds and a reused one must match

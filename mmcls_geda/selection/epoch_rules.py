@@ -138,8 +138,8 @@ class EpochRule:
             return None
         return plan.filled_losses(last)
 
-    def choose(self, plan, epoch: int, scores: Optional[np.ndarray],
-               carry: np.ndarray) -> EpochChoice:
+    def choose_epoch(self, plan, epoch: int, scores: Optional[np.ndarray],
+                     carry: np.ndarray) -> EpochChoice:
         """What ``epoch`` serves: by default each class's
         :meth:`class_positions`, sorted, unweighted.
 
@@ -389,7 +389,7 @@ class Pruned(EpochRule):
         return pruning.is_pruned(epoch, plan.max_epochs,
                                  plan.options['anneal'])
 
-    def choose(self, plan, epoch, scores, carry) -> EpochChoice:
+    def choose_epoch(self, plan, epoch, scores, carry) -> EpochChoice:
         n = plan.labels.size
         last = np.full(n, np.nan) if scores is None else np.asarray(scores)
         seen = ~np.isnan(last)

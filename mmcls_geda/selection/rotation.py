@@ -197,7 +197,7 @@ class RotationPlan:
                carry: Optional[np.ndarray] = None) -> EpochChoice:
         """What ``epoch`` serves: its indices and, for a rule that weighs
         its samples (pruning), their loss weights (the rule's
-        :meth:`~mmcls_geda.selection.epoch_rules.EpochRule.choose`).
+        :meth:`~mmcls_geda.selection.epoch_rules.EpochRule.choose_epoch`).
 
         Args:
             epoch: The epoch (>= 0).
@@ -209,7 +209,7 @@ class RotationPlan:
                 (:meth:`leftover`), served first; None: none.
         """
         carry = self._check(scores, carry)
-        return self.rule.choose(self, epoch, scores, carry)
+        return self.rule.choose_epoch(self, epoch, scores, carry)
 
     def indices(self,
                 epoch: int,
