@@ -289,9 +289,11 @@ class RotationPlan:
 
     def describe(self) -> str:
         """One line for logs."""
-        if self.table is None:
+        if self.rule.whole_data:  # its draws decide each epoch's length
+            line = f'{self.method}: each epoch from all {self.size} samples'
+        elif self.table is None:
             line = (f'{self.method}: {self.size} of {self.labels.size} '
-                    'samples a epoch')
+                    'samples an epoch')
         else:
             sizes = self.table.sum(axis=1)
             line = (f'{self.method}, budget {self.budget!r}: '
