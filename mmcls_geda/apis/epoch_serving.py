@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from ..selection.epoch_rules import EpochChoice
+from ..selection import get_method
+from ..selection.epoch_rules import EpochChoice, EpochRule
 from ..selection.epoch_state import ROTATION
 from ..selection.rotation import RotationPlan
 from ..subsets import SharedSubset
@@ -35,6 +36,7 @@ class EpochServing:
         args: The hook's settings; ``args.method`` is a per-epoch method.
 
     Attributes:
+        rule: The method's epoch rule (what it reads, whether epochs vary).
         plan: The run's plan (None before :meth:`start`).
         cycle_scores: The scores the current cycle is folded on (None for a
             method that reads no scores).
@@ -50,6 +52,8 @@ class EpochServing:
         self.args = args
         self.method, self.seed = args.method, args.seed
         self.options = args.resolved_options()
+        # the method's epoch rule, before the plan exists (the plan's own)
+        self.rule: EpochRule = get_method(args.method).epoch
         self.plan: Optional[RotationPlan] = None
         self.fingerprint: Optional[Dict[str, Any]] = None
         self.cycle_scores: Optional[np.ndarray] = None
@@ -133,7 +137,7 @@ class EpochServing:
                 function on ``'losses'``, pruning); None: not recorded.
         """
         scores = self.cycle_scores
-        rule = self.plan.rule
+        rule = self.rule
         if not rule.folded and last_losses is not None and \
                 rule.needs_losses(self.options):
             scores = rule.read_losses(self.plan, np.asarray(last_losses))
@@ -174,7 +178,7 @@ class EpochServing:
         described = ''
         if choice is not None and choice.stats is not None:
             entry.update(choice.stats)
-            described = self.plan.rule.describe_epoch(self.plan, choice)
+            described = self.rule.describe_epoch(self.plan, choice)
         objective = self.objective(indices)
         if objective is not None:
             entry['objective'] = objective

@@ -27,7 +27,7 @@ from ..apis import SelectionArgs, score_and_select
 from ..apis.epoch_serving import EpochServing
 from ..datasets.sampler import EpochPlanSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
-from ..selection import get_method, record
+from ..selection import record
 from ..selection.epoch_rules import EpochChoice
 from ..selection.rotation import RotationPlan
 from ..subsets import epoch_iterations
@@ -55,9 +55,9 @@ class EpochSubsets:
         self.method, self.seed = args.method, args.seed
         self.options = self.serving.options
         self.records_losses = args.needs_losses()
-        self.rule = get_method(self.method).epoch
         self.progress = (
-            EpochProgress() if self.rule.varies(self.options) else None)
+            EpochProgress()
+            if self.serving.rule.varies(self.options) else None)
         self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
 
     @property
@@ -68,7 +68,7 @@ class EpochSubsets:
     # --- events --------------------------------------------------------------
 
     def before_run(self, runner) -> None:
-        if self.rule.unnormalised_weights:
+        if self.serving.rule.unnormalised_weights:
             check_weighted_model(
                 inner_model(runner),
                 f'method {self.method!r} (it weighs the samples it keeps)',
