@@ -27,6 +27,8 @@ from .settings import SelectionArgs
 
 # the arrays of a saved rotation state
 STATE_ARRAYS = ('losses', 'cycle_scores', 'carry')
+# the seed stream of the serving order of an epoch of varying length
+_ORDER_STREAM = 2_000_081
 
 
 class EpochServing:
@@ -142,6 +144,18 @@ class EpochServing:
                 rule.needs_losses(self.options):
             scores = rule.read_losses(self.plan, np.asarray(last_losses))
         return self.plan.choose(epoch, scores, self.carry)
+
+    def order(self, epoch: int, choice: EpochChoice) -> np.ndarray:
+        """The order in which an epoch of varying length serves
+        ``choice``: positions into ``choice.indices`` (what a resized
+        wrapper holds), for the plan sampler; the rule's own order, or one
+        seeded by ``(seed, epoch)``, the same on every rank and after a
+        resume."""
+        size = choice.indices.size
+        if choice.ordered:
+            return np.arange(size)
+        return np.random.default_rng([self.seed, _ORDER_STREAM,
+                                      epoch]).permutation(size)
 
     def log_epoch(self,
                   epoch: int,

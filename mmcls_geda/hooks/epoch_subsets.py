@@ -35,9 +35,6 @@ from .epoch_progress import EpochProgress
 from .loss_recorder import LossRecorder
 from .runner_checks import check_weighted_model, eval_pipeline, inner_model
 
-# the seed stream of a budget schedule's serving order
-_ORDER_STREAM = 2_000_081
-
 
 class EpochSubsets:
     """Serve a per-epoch method's subset every epoch.
@@ -147,11 +144,7 @@ class EpochSubsets:
         wrapper.set_indices(indices, choice.weights, resize=True)
         loader.sampler.set_batching(loader.batch_sampler.batch_size,
                                     loader.batch_sampler.drop_last)
-        if choice.ordered:  # the wrapper holds them in the rule's order
-            loader.sampler.set_plan(np.arange(indices.size))
-        else:
-            order = np.random.default_rng([self.seed, _ORDER_STREAM, epoch])
-            loader.sampler.set_plan(order.permutation(indices.size))
+        loader.sampler.set_plan(self.serving.order(epoch, choice))
         if self.progress.reference_iters is None:
             # the constant budget's epoch, which the schedules were built on
             self.progress.start(runner, epoch_iterations(loader, plan.size))
