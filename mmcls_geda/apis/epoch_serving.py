@@ -1,6 +1,7 @@
 """The stack-free half of serving a per-epoch method (RS2, GEDA rotation,
-your own): the plan, the current cycle's scores and carry, the per-epoch
-log and the saved state.
+dynamic pruning, your own): the plan, the current cycle's scores and
+carry, each epoch's choice (indices and, for pruning, loss weights), the
+per-epoch log and the saved state.
 
 Both stacks' ``GradNormHook`` serve a per-epoch method through
 :class:`EpochServing` (mmcls 0.x: :class:`~mmcls_geda.hooks.epoch_subsets.
@@ -17,6 +18,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from ..selection import get_method
+from ..selection.epoch_rules import EpochChoice, EpochRule
 from ..selection.epoch_state import ROTATION
 from ..selection.rotation import RotationPlan
 from ..subsets import SharedSubset
@@ -24,6 +27,8 @@ from .settings import SelectionArgs
 
 # the arrays of a saved rotation state
 STATE_ARRAYS = ('losses', 'cycle_scores', 'carry')
+# the seed stream of the serving order of an epoch of varying length
+_ORDER_STREAM = 2_000_081
 
 
 class EpochServing:
@@ -33,6 +38,7 @@ class EpochServing:
         args: The hook's settings; ``args.method`` is a per-epoch method.
 
     Attributes:
+        rule: The method's epoch rule (what it reads, whether epochs vary).
         plan: The run's plan (None before :meth:`start`).
         cycle_scores: The scores the current cycle is folded on (None for a
             method that reads no scores).
@@ -48,6 +54,8 @@ class EpochServing:
         self.args = args
         self.method, self.seed = args.method, args.seed
         self.options = args.resolved_options()
+        # the method's epoch rule, before the plan exists (the plan's own)
+        self.rule: EpochRule = get_method(args.method).epoch
         self.plan: Optional[RotationPlan] = None
         self.fingerprint: Optional[Dict[str, Any]] = None
         self.cycle_scores: Optional[np.ndarray] = None
@@ -117,12 +125,46 @@ class EpochServing:
                 self.cycle_scores = scores
         return refolded
 
+    def choose(self,
+               epoch: int,
+               last_losses: Optional[np.ndarray] = None) -> EpochChoice:
+        """What ``epoch`` serves: its indices and, for a rule that weighs
+        its samples (pruning), their loss weights; call after
+        :meth:`refold`.
+
+        Args:
+            epoch: The epoch about to be served.
+            last_losses: Every sample's last recorded training loss (NaN:
+                none yet), for a rule that reads them each epoch (an epoch
+                function on ``'losses'``, pruning); None: not recorded.
+        """
+        scores = self.cycle_scores
+        rule = self.rule
+        if not rule.folded and last_losses is not None and \
+                rule.needs_losses(self.options):
+            scores = rule.read_losses(self.plan, np.asarray(last_losses))
+        return self.plan.choose(epoch, scores, self.carry)
+
+    def order(self, epoch: int, choice: EpochChoice) -> np.ndarray:
+        """The order in which an epoch of varying length serves
+        ``choice``: positions into ``choice.indices`` (what a resized
+        wrapper holds), for the plan sampler; the rule's own order, or one
+        seeded by ``(seed, epoch)``, the same on every rank and after a
+        resume."""
+        size = choice.indices.size
+        if choice.ordered:
+            return np.arange(size)
+        return np.random.default_rng([self.seed, _ORDER_STREAM,
+                                      epoch]).permutation(size)
+
     def log_epoch(self,
                   epoch: int,
                   indices: np.ndarray,
                   refolded: bool,
                   scoring_s: float,
-                  repeated: int = 0) -> str:
+                  repeated: int = 0,
+                  choice: Optional[EpochChoice] = None,
+                  iterations: Optional[int] = None) -> str:
         """Add the epoch's log entry; returns the line for the run's log.
 
         Args:
@@ -130,7 +172,11 @@ class EpochServing:
             indices: What it serves.
             refolded: Whether it starts a new cycle.
             scoring_s: Seconds of scoring before it.
-            repeated: Samples served twice in it (budget schedules).
+            repeated: Samples served twice in it (budget schedules,
+                pruning).
+            choice: The epoch's :meth:`choose`, whose ``stats`` (pruning's
+                draws) join the entry and the line.
+            iterations: The epoch's iterations, where epochs vary.
         """
         entry = dict(
             epoch=epoch,
@@ -141,6 +187,12 @@ class EpochServing:
             start=time.time())
         if repeated:  # served twice, so that no batch holds one sample
             entry['repeated'] = repeated
+        if iterations is not None:
+            entry['iterations'] = int(iterations)
+        described = ''
+        if choice is not None and choice.stats is not None:
+            entry.update(choice.stats)
+            described = self.rule.describe_epoch(self.plan, choice)
         objective = self.objective(indices)
         if objective is not None:
             entry['objective'] = objective
@@ -151,7 +203,7 @@ class EpochServing:
                     if objective is not None else '')
         return (f'GradNormHook: epoch {epoch}: {self.method} serves '
                 f'{indices.size} of {self.plan.labels.size} samples'
-                f'{folded}{measured}')
+                f'{folded}{measured}{described}')
 
     def end_epoch(self, work_dir: str, epoch: int, losses: np.ndarray,
                   save: bool) -> None:
@@ -187,8 +239,8 @@ class EpochServing:
             fraction=self.plan.fraction,
             scope=self.args.scope,
             fingerprint=self.fingerprint)
-        if self.plan.varies:  # the schedule is cut for the run's length
-            settings['max_epochs'] = int(self.plan.table.shape[0])
+        if self.plan.varies:  # the plan is cut for the run's length
+            settings['max_epochs'] = int(self.plan.max_epochs)
         return settings
 
     def objective(self, indices: np.ndarray) -> Optional[float]:

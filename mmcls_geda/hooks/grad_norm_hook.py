@@ -20,12 +20,12 @@ class GradNormHook(Hook):
     epoch); the :class:`GEDASubsetDataset` serves the result, ``work_dir``
     keeps it, and a resumed run serves the saved selection of its epoch
     (:class:`~mmcls_geda.hooks.scheduled_subsets.ScheduledSubsets`). The
-    per-epoch methods (``rs2``, ``geda_rotate``, ``strata_rotate``, your
-    own) are served by :class:`~mmcls_geda.hooks.epoch_subsets.
-    EpochSubsets`. Register with ``priority='HIGHEST'``, before the
-    learning-rate hooks. A subset whose epochs would end with a batch of
-    one sample (on any rank) is padded with one repeat
-    (:mod:`mmcls_geda.subsets.batches`).
+    per-epoch methods (``rs2``, ``geda_rotate``, ``strata_rotate``, the
+    pruning rules ``infobatch`` and ``random_pruning``, your own) are served
+    by :class:`~mmcls_geda.hooks.epoch_subsets.EpochSubsets`. Register
+    with ``priority='HIGHEST'``, before the learning-rate hooks. A subset
+    whose epochs would end with a batch of one sample (on any rank) is
+    padded with one repeat (:mod:`mmcls_geda.subsets.batches`).
 
     Args:
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`

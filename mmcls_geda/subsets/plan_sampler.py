@@ -1,12 +1,13 @@
 """A sampler that serves each epoch's plan: the stack-free core of both
 stacks' samplers (torch and numpy; no engine).
 
-A hook decides before every epoch which dataset indices are served, in
-which order (dynamic pruning, a budget schedule): the epoch's length
-varies. :class:`PlanSampler` serves this rank's strided share of that
-plan, padded to equal shares and against a last batch of one sample.
-mmcls 0.x registers it as ``DynamicPruningSampler`` (``SAMPLERS``),
-mmpretrain 1.x / mmengine in ``DATA_SAMPLERS``.
+A hook decides before every epoch which positions of the training set are
+served, in which order (dynamic pruning, a budget schedule): the epoch's
+length varies. :class:`PlanSampler` serves this rank's strided share of
+that plan, padded to equal shares and against a last batch of one sample.
+mmcls 0.x registers it as ``EpochPlanSampler`` (``SAMPLERS``; also under
+its older name ``DynamicPruningSampler``), mmpretrain 1.x / mmengine in
+``DATA_SAMPLERS``.
 """
 import math
 from typing import Iterator, Optional
