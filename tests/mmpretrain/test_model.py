@@ -75,8 +75,9 @@ def test_weights_scale_each_samples_gradient(cifar10_root, normalize):
     each = [
         gradients(
             plain,
-            plain(data['inputs'][i:i + 1], [data['data_samples'][i]],
-                  mode='loss')['loss']) for i in range(len(w))
+            plain(
+                data['inputs'][i:i + 1], [data['data_samples'][i]],
+                mode='loss')['loss']) for i in range(len(w))
     ]
     for k, g in enumerate(got):
         want = sum(w[i] * each[i][k] for i in range(len(w))) / denominator
@@ -98,8 +99,9 @@ def test_unweighted_batches_train_as_image_classifier(cifar10_root):
     data = model.data_preprocessor(
         wrapped_batch(cifar10_root, weights=None), True)
     model.eval(), plain.eval()
-    assert model(**data, mode='loss')['loss'].item() == pytest.approx(
-        plain(**data, mode='loss')['loss'].item(), rel=1e-6)
+    assert model(
+        **data, mode='loss')['loss'].item() == pytest.approx(
+            plain(**data, mode='loss')['loss'].item(), rel=1e-6)
     assert model.recorded_losses is None  # recording is off
 
 
@@ -113,7 +115,8 @@ def test_recorded_losses_are_the_per_sample_cross_entropy(cifar10_root):
     labels = torch.cat([s.gt_label for s in data['data_samples']])
     assert indices.tolist() == INDICES.tolist()
     torch.testing.assert_close(
-        losses, F.cross_entropy(logits, labels, reduction='none').detach())
+        losses,
+        F.cross_entropy(logits, labels, reduction='none').detach())
     # the stack-free recorder takes them (one process: no group)
     recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
     recorder.start(60)

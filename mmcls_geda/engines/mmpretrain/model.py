@@ -100,9 +100,10 @@ class WeightedImageClassifier(ImageClassifier):
         if getattr(self.head, 'cal_acc', False):  # as the head reports it
             accuracy = Accuracy.calculate(
                 cls_score, target, topk=self.head.topk)
-            losses.update(
-                {f'accuracy_top-{k}': a
-                 for k, a in zip(self.head.topk, accuracy)})
+            losses.update({
+                f'accuracy_top-{k}': a
+                for k, a in zip(self.head.topk, accuracy)
+            })
         return losses
 
     @staticmethod

@@ -94,13 +94,12 @@ class GEDASubsetDataset(SharedSubset):
             return item
         sample = item.get('data_samples') if isinstance(item, dict) else None
         if sample is None or not hasattr(sample, 'set_metainfo'):
+            got = (f'keys {sorted(item)}'
+                   if isinstance(item, dict) else type(item).__name__)
             raise TypeError(
                 'GEDASubsetDataset puts sample_weight / sample_idx into each '
                 "item's data sample, so the pipeline must end in PackInputs "
-                "(an item dict with 'data_samples'); got "
-                f'{type(item).__name__}' +
-                (f' with keys {sorted(item)}' if isinstance(item, dict) else
-                 ''))
+                f"(an item dict with 'data_samples'); got {got}")
         tags = dict(sample_idx=index) if with_idx else {}
         if weight is not None:
             tags['sample_weight'] = weight
