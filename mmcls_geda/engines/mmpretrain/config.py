@@ -8,8 +8,8 @@ it, not in the runner), the training set is wrapped in
 ``priority='HIGHEST'``. On mmengine the training set is
 ``train_dataloader.dataset`` and the hook is
 :class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which takes one
-selection before the first epoch, or a per-epoch method of the constant
-budget (:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
+selection before the first epoch, or a per-epoch method
+(:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
 """
 import copy
 from typing import Any, Dict, Optional, Tuple
@@ -47,14 +47,18 @@ def apply_geda(cfg,
     The same call as on mmcls 0.x (:func:`mmcls_geda.apis.apply_geda`),
     for what the mmengine hook serves: one unweighted selection before the
     first epoch (``'geda'``, ``'random'``, ``'topk'``, ...) or a per-epoch
-    method of the constant budget (``'rs2'``; ``'geda_rotate'`` /
-    ``'strata_rotate'`` with ``refold='fixed'`` or ``'grad_norm'``).
-    Every argument is checked before the copy is returned: a bad fraction,
-    an unknown method, option or hook argument, and what is mmcls 0.x only
-    for now (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-    ``checkpoint``, ``scoring_model``, weighted methods, budget schedules,
-    methods that read the training losses) are a ValueError naming the
-    value.
+    method (``'rs2'``, ``'geda_rotate'``, ``'strata_rotate'``; any
+    ``budget`` and ``refold``). A budget schedule sets
+    ``train_dataloader.sampler = dict(type='DynamicPruningSampler')`` and
+    ``default_hooks.param_scheduler =
+    dict(type='EpochProgressParamSchedulerHook')``; a method reading the
+    training losses (``refold='loss'``, the rotations' default) makes the
+    ``ImageClassifier`` a ``WeightedImageClassifier``. Every argument is
+    checked before the copy is returned: a bad fraction, an unknown
+    method, option or hook argument, and what is mmcls 0.x only for now
+    (``interval``, ``warmup_epochs``, ``weights``, ``then``,
+    ``checkpoint``, ``scoring_model``, weighted methods) are a ValueError
+    naming the value.
 
     The config is copied, not changed. Applying it to a config that
     already has GEDA replaces the fraction (the wrapper's other arguments,
@@ -121,8 +125,39 @@ def apply_geda(cfg,
             priority='HIGHEST',
             **hook)
     ]
+    if args.per_epoch():
+        _serve_epochs(plain, args)
     import_plugin(plain)
     return Config(plain, filename=filename) if as_config else plain
+
+
+def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
+    """What a per-epoch method needs of the config (in place): a budget
+    schedule the ``DynamicPruningSampler`` and the schedules by epoch
+    progress (``EpochProgressParamSchedulerHook``); a method reading the
+    training losses a ``WeightedImageClassifier`` (an ``ImageClassifier``
+    becomes one; another model is a ValueError)."""
+    loader = cfg['train_dataloader']
+    sampler = _type_name((loader.get('sampler') or {}).get('type'))
+    if args.resolved_options().get('budget', 'constant') != 'constant':
+        loader['sampler'] = dict(type='DynamicPruningSampler')
+        hooks = dict(cfg.get('default_hooks') or {})
+        hooks['param_scheduler'] = dict(type='EpochProgressParamSchedulerHook')
+        cfg['default_hooks'] = hooks
+    elif sampler == 'DynamicPruningSampler':  # applied again, constant
+        loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
+    if not args.needs_losses():
+        return
+    model = cfg.get('model')
+    kind = _type_name((model or {}).get('type'))
+    if kind == 'ImageClassifier':
+        model['type'] = 'WeightedImageClassifier'
+    elif kind != 'WeightedImageClassifier':
+        raise ValueError(
+            f'method {args.method!r} reads the per-sample training losses, '
+            "which mmcls_geda's WeightedImageClassifier (an ImageClassifier)"
+            f' records; model.type is {kind!r}: choose an ImageClassifier '
+            "or refold='grad_norm' / 'fixed'")
 
 
 def apply_pruning(cfg, *args: Any, **kwargs: Any):
