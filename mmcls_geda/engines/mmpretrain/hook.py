@@ -1,5 +1,5 @@
 """``GradNormHook`` for mmpretrain 1.x / mmengine: static selection and
-the per-epoch subsets of a constant budget.
+the per-epoch subsets (budget schedules and loss refolds included).
 
 A static method's subset is selected once, before the first training
 epoch, from the exact per-sample gradient norms of the model at its
@@ -9,12 +9,15 @@ initial weights (:func:`mmcls_geda.scoring.grad_norms`) by the numpy core
 settings are the mmcls 0.x hook's (:class:`~mmcls_geda.apis.SelectionArgs`)
 and so are the saved records and the resume logic
 (:mod:`mmcls_geda.apis.serving`). A per-epoch method (``rs2``; your own
-reading nothing or the θ0 norms; ``geda_rotate`` / ``strata_rotate``
-refolded on ``'fixed'`` norms or a new ``'grad_norm'`` pass) is served
-through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
-0.x server's plan, log and saved state. What only the mmcls 0.x hook does
-yet (re-selection, warm-up, weights, budget schedules, recorded losses) is
-refused here.
+reading nothing, the θ0 norms or the training losses; ``geda_rotate`` /
+``strata_rotate`` refolded on ``'fixed'`` norms, a new ``'grad_norm'``
+pass or the recorded ``'loss'``; any ``budget``) is served through
+:class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls 0.x
+server's plan, log and saved state; a budget schedule's epochs through
+``DynamicPruningSampler`` (:mod:`.sampler`) and the schedules by epoch
+progress (:mod:`.progress`), the training losses recorded by
+``WeightedImageClassifier`` (:mod:`.model`). What only the mmcls 0.x hook
+does yet (re-selection, warm-up, weights) is refused here.
 """
 import copy
 import time
@@ -279,18 +282,22 @@ class GradNormHook(Hook):
     Distributed: every rank scores a strided share, rank 0 selects and
     broadcasts the selection.
 
-    A per-epoch method (:func:`epoch_methods`, with the constant budget)
-    is served as on mmcls 0.x: before every training epoch the plan's
-    indices for that epoch (:class:`~mmcls_geda.selection.rotation.
-    RotationPlan`, the same numpy plan: the same labels, fraction, options
-    and seed serve the same indices on both stacks) go to the wrapper, of
-    the subset's constant size; a method that reads norms scores them at
-    the initial weights before the first epoch (and again at every new
-    cycle with ``refold='grad_norm'``). After every epoch rank 0 writes
-    ``rotation_state_epoch{E}.npz`` and ``rotation_log.json`` in
-    ``work_dir`` (:data:`~mmcls_geda.selection.epoch_state.ROTATION`, the
-    mmcls 0.x files and settings); a resumed run loads and checks the state
-    of its epoch and serves what an uninterrupted run serves.
+    A per-epoch method (:func:`epoch_methods`) is served as on mmcls 0.x:
+    before every training epoch the plan's indices for that epoch
+    (:class:`~mmcls_geda.selection.rotation.RotationPlan`, the same numpy plan:
+    the same labels, fraction, options and seed serve the same indices on both
+    stacks) go to the wrapper, of the subset's constant size, or, under a
+    budget schedule, of the epoch's own size through ``DynamicPruningSampler``
+    in the mmcls 0.x seeded order; a method that reads norms scores them at the
+    initial weights before the first epoch (and again at every new cycle with
+    ``refold='grad_norm'``); one that reads the training losses switches the
+    ``WeightedImageClassifier``'s recording on and takes its losses after every
+    iteration (refused before the run for another model:
+    :func:`check_epoch_run`). After every epoch rank 0 writes
+    ``rotation_state_epoch{E}.npz`` and ``rotation_log.json`` in ``work_dir``
+    (:data:`~mmcls_geda.selection.epoch_state.ROTATION`, the mmcls 0.x files
+    and settings); a resumed run loads and checks the state of its epoch and
+    serves what an uninterrupted run serves.
 
     The scoring pipeline is the ``scoring_pipeline`` setting, else the
     run's validation pipeline, else the test loader's, else the training
@@ -300,15 +307,13 @@ class GradNormHook(Hook):
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
             taken here: ``method`` (one that reads nothing or norms and
             carries no weights; once: geda, random, quantile_random,
-            ranked_even, topk, bottomk, ccs; every epoch: rs2, and
-            geda_rotate / strata_rotate with ``refold='fixed'`` or
-            ``'grad_norm'``), ``options`` (a per-epoch method's ``budget``
-            stays ``'constant'``), ``scope``, ``seed``,
+            ranked_even, topk, bottomk, ccs; every epoch: rs2,
+            geda_rotate, strata_rotate), ``options`` (any ``budget``, any
+            ``refold``), ``scope``, ``seed``,
             ``scoring_pipeline``, ``scoring_batch_size``,
             ``scoring_workers``, ``save_norms``, ``report``. The rest
             (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-            ``checkpoint``, ``scoring_model``; weighted methods, budget
-            schedules, methods that read the training losses) are mmcls
+            ``checkpoint``, ``scoring_model``; weighted methods) are mmcls
             0.x only for now: refused with a ValueError. ``priority`` is
             mmengine's config key (default ``'HIGHEST'``: hooks after it
             see the selection).
