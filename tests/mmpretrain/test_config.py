@@ -106,12 +106,12 @@ def test_apply_geda_takes_a_dict_and_keeps_other_hooks_and_imports():
 
 
 def test_apply_geda_sets_what_a_per_epoch_method_needs():
-    """A budget schedule: the DynamicPruningSampler and the schedules by
+    """A budget schedule: the EpochPlanSampler and the schedules by
     epoch progress; a method reading the losses: WeightedImageClassifier;
     applied again at the constant budget: mmengine's DefaultSampler back;
     a model that cannot record is refused."""
     cfg = apply_geda(stock(), 0.5, 'geda_rotate', budget='ramp')
-    assert cfg.train_dataloader.sampler == dict(type='DynamicPruningSampler')
+    assert cfg.train_dataloader.sampler == dict(type='EpochPlanSampler')
     assert cfg.default_hooks.param_scheduler == dict(
         type='EpochProgressParamSchedulerHook')
     assert cfg.model.type == 'WeightedImageClassifier'

@@ -1,7 +1,7 @@
 """Per-epoch methods of varying epoch lengths and methods that read the
 training losses on mmpretrain 1.x: ``GradNormHook`` with a budget
 schedule serves the mmcls 0.x plan (the same sets, in the same seeded
-order) through ``DynamicPruningSampler``, mmengine's parameter schedulers
+order) through ``EpochPlanSampler``, mmengine's parameter schedulers
 follow the epoch progress (``EpochProgressParamSchedulerHook``), the
 training losses are recorded by ``WeightedImageClassifier``, and a resume
 serves what an uninterrupted run serves."""
@@ -69,7 +69,7 @@ def epochs_cfg(root, work, tmp_path, schedule, progress=True, **hook):
         max_epochs=EPOCHS)
     cfg.train_dataloader.dataset.fraction = FRACTION
     if hook.get('options', {}).get('budget', 'constant') != 'constant':
-        cfg.train_dataloader.sampler = dict(type='DynamicPruningSampler')
+        cfg.train_dataloader.sampler = dict(type='EpochPlanSampler')
     if progress:
         cfg.default_hooks.param_scheduler = dict(
             type='EpochProgressParamSchedulerHook')
@@ -256,7 +256,7 @@ def test_what_a_varying_or_recording_run_needs_is_named(
         method='rs2',
         options=dict(budget='ramp'))
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
-    with pytest.raises(TypeError, match="DynamicPruningSampler"):
+    with pytest.raises(TypeError, match="EpochPlanSampler"):
         run(cfg)
     cfg = epochs_cfg(
         cifar10_root,

@@ -49,7 +49,7 @@ def apply_geda(cfg,
     first epoch (``'geda'``, ``'random'``, ``'topk'``, ...) or a per-epoch
     method (``'rs2'``, ``'geda_rotate'``, ``'strata_rotate'``; any
     ``budget`` and ``refold``). A budget schedule sets
-    ``train_dataloader.sampler = dict(type='DynamicPruningSampler')`` and
+    ``train_dataloader.sampler = dict(type='EpochPlanSampler')`` and
     ``default_hooks.param_scheduler =
     dict(type='EpochProgressParamSchedulerHook')``; a method reading the
     training losses (``refold='loss'``, the rotations' default) makes the
@@ -133,18 +133,18 @@ def apply_geda(cfg,
 
 def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
     """What a per-epoch method needs of the config (in place): a budget
-    schedule the ``DynamicPruningSampler`` and the schedules by epoch
+    schedule the ``EpochPlanSampler`` and the schedules by epoch
     progress (``EpochProgressParamSchedulerHook``); a method reading the
     training losses a ``WeightedImageClassifier`` (an ``ImageClassifier``
     becomes one; another model is a ValueError)."""
     loader = cfg['train_dataloader']
     sampler = _type_name((loader.get('sampler') or {}).get('type'))
     if args.resolved_options().get('budget', 'constant') != 'constant':
-        loader['sampler'] = dict(type='DynamicPruningSampler')
+        loader['sampler'] = dict(type='EpochPlanSampler')
         hooks = dict(cfg.get('default_hooks') or {})
         hooks['param_scheduler'] = dict(type='EpochProgressParamSchedulerHook')
         cfg['default_hooks'] = hooks
-    elif sampler == 'DynamicPruningSampler':  # applied again, constant
+    elif sampler == 'EpochPlanSampler':  # applied again, constant
         loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
     if not args.needs_losses():
         return
@@ -166,7 +166,7 @@ def apply_pruning(cfg, *args: Any, **kwargs: Any):
     Raises:
         NotImplementedError: Always, on mmpretrain 1.x: the
             ``DynamicPruningHook`` / ``DynamicPruningDataset`` /
-            ``DynamicPruningSampler`` trio and the weighted classifier
+            ``EpochPlanSampler`` trio and the weighted classifier
             exist for mmcls 0.x / mmcv 1.x only (docs/mmpretrain.md).
     """
     raise NotImplementedError(

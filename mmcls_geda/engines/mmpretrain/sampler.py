@@ -1,11 +1,11 @@
-"""``DynamicPruningSampler`` for mmpretrain 1.x / mmengine: serve each
+"""``EpochPlanSampler`` for mmpretrain 1.x / mmengine: serve each
 epoch's plan, of the epoch's own length.
 
 The sampler core is the stack-free :class:`~mmcls_geda.subsets.PlanSampler`
 (this rank's strided share of the plan, padded to equal shares and against
 a last batch of one), which mmcls 0.x registers under the same name; here
 it is built by mmengine's ``Runner.build_dataloader`` from
-``train_dataloader.sampler = dict(type='DynamicPruningSampler')``.
+``train_dataloader.sampler = dict(type='EpochPlanSampler')``.
 """
 from typing import Optional
 
@@ -16,7 +16,7 @@ from ...subsets import PlanSampler
 
 
 @DATA_SAMPLERS.register_module()
-class DynamicPruningSampler(PlanSampler):
+class EpochPlanSampler(PlanSampler):
     """Serve the current epoch's plan (``train_dataloader.sampler``):
     this rank's strided share of it, padded to equal shares and against a
     last batch of one (:class:`~mmcls_geda.subsets.PlanSampler`).
@@ -39,7 +39,7 @@ class DynamicPruningSampler(PlanSampler):
                  seed: Optional[int] = None,
                  shuffle: bool = True):
         if not shuffle:
-            raise ValueError('DynamicPruningSampler serves training epochs '
+            raise ValueError('EpochPlanSampler serves training epochs '
                              '(shuffle=True); evaluation loaders take '
                              "mmengine's DefaultSampler")
         rank, world = get_dist_info()
@@ -53,3 +53,7 @@ class DynamicPruningSampler(PlanSampler):
         """The epoch about to run (mmengine's loops call it); the plan,
         set by the hook, already holds the epoch's order."""
         self.epoch = int(epoch)
+
+
+# the mmcls 0.x sampler's older name, as mmcls 0.x keeps it
+DATA_SAMPLERS.register_module('DynamicPruningSampler', module=EpochPlanSampler)
