@@ -8,10 +8,11 @@ losses) in ``mmpretrain.registry.MODELS``, ``EpochPlanSampler``
 (each epoch's plan, of its own length) in ``DATA_SAMPLERS``,
 ``EpochProgressParamSchedulerHook`` (schedules by epoch progress) and
 ``GradNormHook`` (one selection before the first epoch, or a per-epoch
-method's subset every epoch, budget schedules and recorded losses too) in
-``mmpretrain.registry.HOOKS``; :func:`apply_geda`
-adds both to an mmengine config (:func:`apply_pruning` says that dynamic
-pruning is mmcls 0.x only so far).
+method's subset every epoch: budget schedules, recorded losses, dynamic
+pruning) in
+``mmpretrain.registry.HOOKS``; :func:`apply_geda` and
+:func:`apply_pruning` (InfoBatch's rule) write them into an mmengine
+config.
 """
 from .cifar import LocalCIFAR10, LocalCIFAR100
 from .config import apply_geda, apply_pruning

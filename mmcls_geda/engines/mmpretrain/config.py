@@ -18,7 +18,9 @@ from mmengine.config import Config
 
 from ...apis import SelectionArgs
 from ...apis.config_dicts import import_plugin
-from ...selection import check_fraction
+from ...selection import check_fraction, get_method
+from ...selection.pruning import PruningArgs
+from ...selection.registry import pruning_method
 from .hook import check_static
 
 # Every GradNormHook argument that ``hook`` may hold (method and options
@@ -139,7 +141,8 @@ def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
     becomes one; another model is a ValueError)."""
     loader = cfg['train_dataloader']
     sampler = _type_name((loader.get('sampler') or {}).get('type'))
-    if args.resolved_options().get('budget', 'constant') != 'constant':
+    rule = get_method(args.method).epoch
+    if rule.varies(args.resolved_options()):
         loader['sampler'] = dict(type='EpochPlanSampler')
         hooks = dict(cfg.get('default_hooks') or {})
         hooks['param_scheduler'] = dict(type='EpochProgressParamSchedulerHook')
@@ -150,30 +153,61 @@ def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
         return
     model = cfg.get('model')
     kind = _type_name((model or {}).get('type'))
+    who, otherwise = args.losses_why()
     if kind == 'ImageClassifier':
         model['type'] = 'WeightedImageClassifier'
     elif kind != 'WeightedImageClassifier':
         raise ValueError(
-            f'method {args.method!r} reads the per-sample training losses, '
-            "which mmcls_geda's WeightedImageClassifier (an ImageClassifier)"
-            f' records; model.type is {kind!r}: choose an ImageClassifier '
-            "or refold='grad_norm' / 'fixed'")
+            f'{who} reads the per-sample training losses, which '
+            "mmcls_geda's WeightedImageClassifier (an ImageClassifier) "
+            f'records; model.type is {kind!r}: use an ImageClassifier, or '
+            f'{otherwise}')
+    if rule.unnormalised_weights:  # pruning: unbiased summed gradient
+        model['normalize_weights'] = False
 
 
-def apply_pruning(cfg, *args: Any, **kwargs: Any):
-    """Dynamic pruning (InfoBatch's rule) is mmcls 0.x only so far.
+def apply_pruning(cfg,
+                  ratio: float = PruningArgs.ratio,
+                  rule: str = PruningArgs.rule,
+                  anneal: float = PruningArgs.anneal,
+                  seed: int = PruningArgs.seed,
+                  epoch_pause: Optional[float] = None):
+    """Dynamic pruning (InfoBatch's rule, or its ``'random'`` control) on
+    an mmengine config: the same call as on mmcls 0.x
+    (:func:`mmcls_geda.apis.apply_pruning`).
 
-    Raises:
-        NotImplementedError: Always, on mmpretrain 1.x: the
-            ``DynamicPruningHook`` / ``DynamicPruningDataset`` /
-            ``EpochPlanSampler`` trio and the weighted classifier
-            exist for mmcls 0.x / mmcv 1.x only (docs/mmpretrain.md).
+    :func:`apply_geda` with the rule's per-epoch method (``'infobatch'`` /
+    ``'random_pruning'``, options ``ratio`` and ``anneal``) at
+    ``fraction=1.0``: ``train_dataloader.dataset`` wrapped in
+    ``GEDASubsetDataset`` (resized every epoch), ``EpochPlanSampler``,
+    ``EpochProgressParamSchedulerHook``, the ``ImageClassifier`` made a
+    ``WeightedImageClassifier`` with ``normalize_weights=False`` and the
+    ``GradNormHook``. Every argument is checked before the copy is
+    returned.
+
+    Args:
+        cfg (mmengine.config.Config | dict): An mmpretrain classification
+            config with an epoch-based training loop.
+        ratio: The probability that a below-mean-loss sample is dropped in
+            a pruned epoch, in (0, 0.9].
+        rule: ``'infobatch'`` (candidates by the loss) or ``'random'`` (as
+            many candidates, drawn uniformly: the control).
+        anneal: Share of the epochs, at the end, on all data.
+        seed: Seed of the per-epoch draws.
+        epoch_pause: None or 0, as :func:`apply_geda`'s.
+
+    Returns:
+        The same type as ``cfg``.
     """
-    raise NotImplementedError(
-        'apply_pruning: dynamic pruning (DynamicPruningHook, '
-        f'DynamicPruningDataset/Sampler) is {_DOC}; on mmpretrain 1.x '
-        'apply_geda serves static selections and per-epoch subsets (rs2) of '
-        'a constant budget')
+    settings = PruningArgs(ratio, rule, anneal, seed)
+    return apply_geda(
+        cfg,
+        1.0,
+        pruning_method(settings.rule),
+        hook=dict(seed=settings.seed),
+        epoch_pause=epoch_pause,
+        ratio=settings.ratio,
+        anneal=settings.anneal)
 
 
 def _plain(cfg) -> Tuple[dict, bool, Optional[str]]:

@@ -21,9 +21,10 @@ class EpochPlanSampler(PlanSampler):
     this rank's strided share of it, padded to equal shares and against a
     last batch of one (:class:`~mmcls_geda.subsets.PlanSampler`).
 
-    ``GradNormHook`` (a per-epoch method with a budget schedule) sets each
-    epoch's plan, in a seeded order, before the epoch; until then the
-    length is the whole dataset's (the one mmengine's loop and
+    ``GradNormHook`` (a per-epoch method with a budget schedule, or a
+    pruning method) sets each epoch's plan, in its order, before the
+    epoch; until then the length is the whole dataset's (the one
+    mmengine's loop and
     ``convert_to_iter_based`` schedules are built on) and iterating is an
     error that names the missing hook.
 
@@ -46,7 +47,8 @@ class EpochPlanSampler(PlanSampler):
         super().__init__(
             dataset, world, rank,
             "add dict(type='GradNormHook', priority='HIGHEST', ...) with a "
-            "budget schedule to custom_hooks (or use mmcls_geda.apply_geda)")
+            'budget schedule or a pruning method to custom_hooks (or use '
+            'mmcls_geda.apply_geda / apply_pruning)')
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
