@@ -79,6 +79,11 @@ def test_the_pruning_config_is_apply_pruning_of_its_base(name):
         options=dict(ratio=0.3, anneal=0.25),
         priority='HIGHEST',
         seed=2)
+    with pytest.raises(
+            ValueError,
+            match="method 'infobatch' prunes the whole training set every "
+            'epoch: build its config with apply_pruning'):
+        apply_geda(stock(), 1.0, 'infobatch')
     for kwargs, match in ((dict(ratio=0.95), 'ratio'), (dict(rule='infobach'),
                                                         'infobach'),
                           (dict(anneal=1.5), 'anneal'), (dict(epoch_pause=2),

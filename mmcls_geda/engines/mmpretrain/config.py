@@ -86,6 +86,19 @@ def apply_geda(cfg,
     Returns:
         The same type as ``cfg``: the GEDA config.
     """
+    entry = get_method(method)
+    if entry.per_epoch and entry.epoch.whole_data:
+        raise ValueError(
+            f'method {method!r} prunes the whole training set every epoch: '
+            'build its config with apply_pruning (ratio=..., rule=...), '
+            'which also sets the unnormalised loss weights')
+    return _apply(cfg, fraction, method, hook, epoch_pause, options)
+
+
+def _apply(cfg, fraction: float, method: str, hook: Optional[Dict[str, Any]],
+           epoch_pause: Optional[float], options: Dict[str, Any]):
+    """:func:`apply_geda` (and :func:`apply_pruning`) once the method is
+    known to be theirs."""
     fraction = check_fraction(fraction)
     hook = dict(hook or {})
     unknown = sorted(set(hook) - set(HOOK_ARGS))
@@ -176,8 +189,9 @@ def apply_pruning(cfg,
     an mmengine config: the same call as on mmcls 0.x
     (:func:`mmcls_geda.apis.apply_pruning`).
 
-    :func:`apply_geda` with the rule's per-epoch method (``'infobatch'`` /
-    ``'random_pruning'``, options ``ratio`` and ``anneal``) at
+    What :func:`apply_geda` writes for the rule's per-epoch method
+    (``'infobatch'`` / ``'random_pruning'``, options ``ratio`` and
+    ``anneal``) at
     ``fraction=1.0``: ``train_dataloader.dataset`` wrapped in
     ``GEDASubsetDataset`` (resized every epoch), ``EpochPlanSampler``,
     ``EpochProgressParamSchedulerHook``, the ``ImageClassifier`` made a
@@ -200,14 +214,9 @@ def apply_pruning(cfg,
         The same type as ``cfg``.
     """
     settings = PruningArgs(ratio, rule, anneal, seed)
-    return apply_geda(
-        cfg,
-        1.0,
-        pruning_method(settings.rule),
-        hook=dict(seed=settings.seed),
-        epoch_pause=epoch_pause,
-        ratio=settings.ratio,
-        anneal=settings.anneal)
+    return _apply(cfg, 1.0, pruning_method(settings.rule),
+                  dict(seed=settings.seed), epoch_pause,
+                  dict(ratio=settings.ratio, anneal=settings.anneal))
 
 
 def _plain(cfg) -> Tuple[dict, bool, Optional[str]]:
