@@ -327,25 +327,17 @@ class Weights(Hook):
         ]))
 
 
-def test_infobatch_prunes_by_the_numpy_rule(cifar10_root, tmp_path):
-    """configs/mmpretrain/resnet18_8xb16-infobatch-r0.5_cifar10.py, shrunk
-    through overrides (4 epochs, anneal 0.25, a cosine schedule converted
-    to iterations): epochs 0 and 3 serve all 60 samples, 1 and 2 the
-    numpy rule's draws from the recorded losses of the saved state, in its
-    order, with its weights in each data sample; the LR at every iteration
-    is the full-data run's at the same epoch progress."""
+def infobatch_cfg(root, work):
+    """configs/mmpretrain/resnet18_8xb16-infobatch-r0.5_cifar10.py and
+    the overrides that shrink it: 4 epochs, anneal 0.25, a cosine schedule
+    converted to iterations; the trace hooks added."""
     from mmengine.config import Config
-    from mmengine.optim.scheduler import CosineAnnealingLR
-    from torch import nn
-    from torch.optim import SGD
 
-    from mmcls_geda.selection.pruning import is_pruned
     from .test_config import REPO, shrink
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'mmpretrain',
                  'resnet18_8xb16-infobatch-r0.5_cifar10.py'))
-    work = tmp_path / 'work'
-    overrides = shrink(cifar10_root, work)
+    overrides = shrink(root, work)
     overrides.pop('custom_hooks.0.scoring_workers')
     schedule = dict(
         type='CosineAnnealingLR',
@@ -364,6 +356,23 @@ def test_infobatch_prunes_by_the_numpy_rule(cifar10_root, tmp_path):
     ]
     HOOKS.register_module(module=Weights, force=True)
     Weights.rows = []
+    return cfg, overrides
+
+
+def test_infobatch_prunes_by_the_numpy_rule(cifar10_root, tmp_path):
+    """configs/mmpretrain/resnet18_8xb16-infobatch-r0.5_cifar10.py, shrunk
+    through overrides (4 epochs, anneal 0.25, a cosine schedule converted
+    to iterations): epochs 0 and 3 serve all 60 samples, 1 and 2 the
+    numpy rule's draws from the recorded losses of the saved state, in its
+    order, with its weights in each data sample; the LR at every iteration
+    is the full-data run's at the same epoch progress."""
+    from mmengine.optim.scheduler import CosineAnnealingLR
+    from torch import nn
+    from torch.optim import SGD
+
+    from mmcls_geda.selection.pruning import is_pruned
+    work = tmp_path / 'work'
+    cfg, overrides = infobatch_cfg(cifar10_root, work)
     runner, served, rows, log = run(cfg, **overrides)
     options = SelectionArgs(
         method='infobatch', options=dict(ratio=0.5,
@@ -405,3 +414,41 @@ def test_infobatch_prunes_by_the_numpy_rule(cifar10_root, tmp_path):
     assert runner.optim_wrapper.get_lr()['lr'][0] == pytest.approx(
         optimizer.param_groups[0]['lr'], rel=1e-9)
     assert runner.model.normalize_weights is False
+
+
+def test_a_resumed_infobatch_run_serves_the_uninterrupted_run(
+        cifar10_root, tmp_path, monkeypatch):
+    """InfoBatch killed after epoch 1 (of 4) and resumed (resume=True):
+    the pruned epoch 2 and the full epoch 3 serve the uninterrupted run's
+    draws in its order, at its learning rates (the recorded losses come
+    back from the saved state)."""
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    cfg, overrides = infobatch_cfg(cifar10_root, tmp_path / 'whole')
+    _, whole, whole_rows, _ = run(cfg, **overrides)
+
+    class Killed(Exception):
+        pass
+
+    class Kill(Hook):
+
+        def after_train_epoch(self, runner):
+            if runner.epoch == 1:
+                raise Killed
+
+    HOOKS.register_module(module=Kill, force=True)
+    work = tmp_path / 'killed'
+    cfg, overrides = infobatch_cfg(cifar10_root, work)
+    cfg.custom_hooks.append(dict(type='Kill', priority='LOWEST'))
+    with pytest.raises(Killed):
+        run(cfg, **overrides)
+    cfg, overrides = infobatch_cfg(cifar10_root, work)
+    runner, rest, rest_rows, log = run(
+        cfg, load_from=str(work / 'epoch_2.pth'), resume=True, **overrides)
+    assert 'GradNormHook: resumed at epoch 2 with the losses of 60' in log
+    assert sorted(rest) == [2, 3]
+    assert len(rest[2]) < 60  # pruned
+    for epoch in (2, 3):
+        assert rest[epoch] == whole[epoch], epoch
+    assert [r[3] for r in rest_rows
+            ] == pytest.approx([r[3] for r in whole_rows if r[0] >= 2],
+                               rel=1e-9)
