@@ -452,3 +452,50 @@ def test_a_resumed_infobatch_run_serves_the_uninterrupted_run(
     assert [r[3] for r in rest_rows
             ] == pytest.approx([r[3] for r in whole_rows if r[0] >= 2],
                                rel=1e-9)
+
+
+def _low_odd_high_even(view):
+    """Each class's lowest losses on odd epochs, highest on even ones (a
+    random draw before any loss was recorded)."""
+    if view.scores is None:
+        return view.rng.choice(view.size, view.budget, replace=False)
+    by_loss = np.argsort(view.scores, kind='stable')
+    if view.epoch % 2:
+        return by_loss[:view.budget]
+    return by_loss[view.size - view.budget:]
+
+
+@pytest.fixture
+def own_method():
+    from mmcls_geda.selection import METHODS, Method, register_method
+    register_method(
+        Method('low_odd_high_even', 'losses', epoch=_low_odd_high_even))
+    yield 'low_odd_high_even'
+    METHODS.pop('low_odd_high_even')
+
+
+def test_an_own_method_reads_the_recorded_losses(cifar10_root, tmp_path,
+                                                 own_method):
+    """An own per-epoch method (EachEpoch) reading 'losses', built with
+    apply_geda (which makes the ImageClassifier a WeightedImageClassifier):
+    from epoch 1 on, each class serves its lowest (odd epochs) or highest
+    (even) recorded losses of the saved state, a never-trained sample at
+    its class's median."""
+    from mmcls_geda import apply_geda
+    cfg = stock_cfg(
+        cifar10_root, tmp_path / 'x', tmp_path, wrap=False, max_epochs=4)
+    cfg.custom_hooks = []
+    work = tmp_path / 'own'
+    cfg = apply_geda(cfg, FRACTION, own_method, hook=dict(seed=1))
+    assert cfg.model.type == 'WeightedImageClassifier'
+    cfg.work_dir = str(work)
+    cfg.custom_hooks.append(dict(type='Trace', priority='LOWEST'))
+    _, served, _, _ = run(cfg)
+    for epoch in range(1, 4):
+        losses = filled(state(work, epoch)['losses'])
+        for c in range(10):
+            members = np.flatnonzero(LABELS == c)
+            ranked = members[np.argsort(losses[members], kind='stable')]
+            want = ranked[:3] if epoch % 2 else ranked[-3:]
+            got = sorted(i for i in served[epoch] if LABELS[i] == c)
+            assert got == sorted(want.tolist()), (epoch, c)
