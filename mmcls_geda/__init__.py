@@ -8,13 +8,15 @@ either):
   and the rest in ``mmcls.datasets.DATASETS``, ``GradNormHook`` and the
   pruning hook in ``mmcv.runner.HOOKS``, as documented in the README;
 * mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
-  ``GEDASubsetDataset`` (static, unweighted selection), ``LocalCIFAR10``
-  and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``,
-  ``GradNormHook`` (one selection before the first epoch, or a per-epoch
-  method's subset every epoch at a constant budget) in
-  ``mmpretrain.registry.HOOKS``; ``apply_geda`` for an mmengine config
-  (the same call as on mmcls 0.x); ``apply_pruning`` raises
-  NotImplementedError (dynamic pruning is mmcls 0.x only so far).
+  ``GEDASubsetDataset``, ``LocalCIFAR10`` and ``LocalCIFAR100`` in
+  ``mmpretrain.registry.DATASETS``, ``WeightedImageClassifier`` in
+  ``mmpretrain.registry.MODELS``,
+  ``EpochPlanSampler`` in ``DATA_SAMPLERS``, ``GradNormHook`` (one
+  selection before the first epoch, or a per-epoch method's subset every
+  epoch: budget schedules, loss refolds, dynamic pruning) and
+  ``EpochProgressParamSchedulerHook`` in ``mmpretrain.registry.HOOKS``;
+  ``apply_geda`` and ``apply_pruning`` for an mmengine config (the same
+  calls as on mmcls 0.x).
 
 ``mmcls_geda.selection`` and ``mmcls_geda.local_data`` need numpy/scipy only
 and can be used where torch and both stacks are absent.
@@ -41,9 +43,10 @@ if STACK == 'mmcls':
     ]
 elif STACK == 'mmpretrain':
     from .engines.mmpretrain import (GEDASubsetDataset, GradNormHook,
-                                     LocalCIFAR10, LocalCIFAR100, apply_geda,
+                                     LocalCIFAR10, LocalCIFAR100,
+                                     WeightedImageClassifier, apply_geda,
                                      apply_pruning)
     __all__ += [
         'apply_geda', 'apply_pruning', 'GEDASubsetDataset', 'GradNormHook',
-        'LocalCIFAR10', 'LocalCIFAR100'
+        'LocalCIFAR10', 'LocalCIFAR100', 'WeightedImageClassifier'
     ]

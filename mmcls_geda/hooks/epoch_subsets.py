@@ -25,14 +25,14 @@ from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, score_and_select
 from ..apis.epoch_serving import EpochServing
+from ..apis.loss_recorder import LossRecorder
 from ..datasets.sampler import EpochPlanSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import record
 from ..selection.epoch_rules import EpochChoice
 from ..selection.rotation import RotationPlan
-from ..subsets import epoch_iterations
+from ..subsets import epoch_iterations, serve_epoch_plan
 from .epoch_progress import EpochProgress
-from .loss_recorder import LossRecorder
 from .runner_checks import check_weighted_model, eval_pipeline, inner_model
 
 
@@ -107,7 +107,7 @@ class EpochSubsets:
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:
             return
-        self.recorder.take(runner)
+        self.recorder.take(inner_model(runner))
 
     def after_train_epoch(self, runner) -> None:
         if self.records_losses:
@@ -140,11 +140,10 @@ class EpochSubsets:
             rank shares, no batch of one.
         """
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
-        indices = choice.indices
-        wrapper.set_indices(indices, choice.weights, resize=True)
-        loader.sampler.set_batching(loader.batch_sampler.batch_size,
+        repeated = serve_epoch_plan(wrapper, loader.sampler, choice,
+                                    self.serving.order(epoch, choice),
+                                    loader.batch_sampler.batch_size,
                                     loader.batch_sampler.drop_last)
-        loader.sampler.set_plan(self.serving.order(epoch, choice))
         if self.progress.reference_iters is None:
             # the constant budget's epoch, which the schedules were built on
             self.progress.start(runner, epoch_iterations(loader, plan.size))
@@ -152,9 +151,7 @@ class EpochSubsets:
             runner, len(loader),
             (epoch_iterations(loader, plan.epoch_size(e, choice))
              for e in range(epoch + 1, runner.max_epochs)))
-        sampler = loader.sampler
-        return sampler.share(indices.size) * sampler.num_replicas - int(
-            indices.size)
+        return repeated
 
     def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
         plan = self.serving.start(wrapper, runner.max_epochs)

@@ -90,3 +90,44 @@ def epoch_iterations(loader, total: float) -> float:
     if loader.batch_sampler.drop_last:
         return per_rank // batch
     return -(-per_rank // batch)
+
+
+def progress_iterations(reference_iters: int, epoch: int, inner_iter: int,
+                        epoch_iters: int) -> float:
+    """Iterations of the reference run (epochs of ``reference_iters``) at
+    the end of iteration ``inner_iter`` of ``epoch``, an epoch of
+    ``epoch_iters``: the same epoch progress, ``reference_iters * (epoch
+    + (inner_iter + 1) / epoch_iters)`` (the last iteration of an epoch
+    ends where the reference run's epoch ends). The one place of this
+    arithmetic, for both stacks' schedules by epoch progress."""
+    return reference_iters * (epoch + (inner_iter + 1) / epoch_iters)
+
+
+def serve_epoch_plan(wrapper, sampler: PlanSampler, choice, order: np.ndarray,
+                     batch_size: int, drop_last: bool) -> int:
+    """Serve an epoch of its own length (a budget schedule, pruning): the
+    wrapper (a :class:`~mmcls_geda.subsets.SharedSubset`) resized to the
+    choice's indices (and loss weights), the sampler serving them in
+    ``order`` (:meth:`~mmcls_geda.apis.epoch_serving.EpochServing.order`:
+    the rule's, or seeded by the hook's seed and the epoch; the same on
+    every rank, after a resume and on both stacks).
+
+    Args:
+        wrapper: The training set's subset wrapper.
+        sampler: The training loader's sampler.
+        choice: The epoch's :class:`~mmcls_geda.selection.epoch_rules.
+            EpochChoice` (``indices``, ``weights``, ``ordered``).
+        order: Positions into ``choice.indices``, in serving order.
+        batch_size: The loader's batch size.
+        drop_last: The loader's ``drop_last``.
+
+    Returns:
+        int: Samples served twice in the epoch (all ranks): equal rank
+        shares, no batch of one.
+    """
+    indices = np.asarray(choice.indices)
+    wrapper.set_indices(indices, choice.weights, resize=True)
+    sampler.set_batching(batch_size, drop_last)
+    sampler.set_plan(order)
+    return sampler.share(indices.size) * sampler.num_replicas - int(
+        indices.size)

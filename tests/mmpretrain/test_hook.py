@@ -147,9 +147,7 @@ def test_the_selection_is_the_numpy_cores(cifar10_root, tmp_path):
 
 @pytest.mark.parametrize(
     'kwargs, match',
-    [(dict(method='geda_rotate'),
-      "method 'geda_rotate' with refold='loss' reads the per-sample"),
-     (dict(method='craig'), "method 'craig' carries per-sample weights"),
+    [(dict(method='craig'), "method 'craig' carries per-sample weights"),
      (dict(interval=2), 'interval=2 is mmcls 0.x only'),
      (dict(warmup_epochs=1), 'warmup_epochs=1 is mmcls 0.x only'),
      (dict(weights='gradmatch'), "weights='gradmatch' is mmcls 0.x only"),

@@ -8,8 +8,8 @@ it, not in the runner), the training set is wrapped in
 ``priority='HIGHEST'``. On mmengine the training set is
 ``train_dataloader.dataset`` and the hook is
 :class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which takes one
-selection before the first epoch, or a per-epoch method of the constant
-budget (:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
+selection before the first epoch, or a per-epoch method
+(:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
 """
 import copy
 from typing import Any, Dict, Optional, Tuple
@@ -18,7 +18,9 @@ from mmengine.config import Config
 
 from ...apis import SelectionArgs
 from ...apis.config_dicts import import_plugin
-from ...selection import check_fraction
+from ...selection import check_fraction, get_method
+from ...selection.pruning import PruningArgs
+from ...selection.registry import pruning_method
 from .hook import check_static
 
 # Every GradNormHook argument that ``hook`` may hold (method and options
@@ -47,14 +49,18 @@ def apply_geda(cfg,
     The same call as on mmcls 0.x (:func:`mmcls_geda.apis.apply_geda`),
     for what the mmengine hook serves: one unweighted selection before the
     first epoch (``'geda'``, ``'random'``, ``'topk'``, ...) or a per-epoch
-    method of the constant budget (``'rs2'``; ``'geda_rotate'`` /
-    ``'strata_rotate'`` with ``refold='fixed'`` or ``'grad_norm'``).
-    Every argument is checked before the copy is returned: a bad fraction,
-    an unknown method, option or hook argument, and what is mmcls 0.x only
-    for now (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-    ``checkpoint``, ``scoring_model``, weighted methods, budget schedules,
-    methods that read the training losses) are a ValueError naming the
-    value.
+    method (``'rs2'``, ``'geda_rotate'``, ``'strata_rotate'``; any
+    ``budget`` and ``refold``). A budget schedule sets
+    ``train_dataloader.sampler = dict(type='EpochPlanSampler')`` and
+    ``default_hooks.param_scheduler =
+    dict(type='EpochProgressParamSchedulerHook')``; a method reading the
+    training losses (``refold='loss'``, the rotations' default) makes the
+    ``ImageClassifier`` a ``WeightedImageClassifier``. Every argument is
+    checked before the copy is returned: a bad fraction, an unknown
+    method, option or hook argument, and what is mmcls 0.x only for now
+    (``interval``, ``warmup_epochs``, ``weights``, ``then``,
+    ``checkpoint``, ``scoring_model``, weighted methods) are a ValueError
+    naming the value.
 
     The config is copied, not changed. Applying it to a config that
     already has GEDA replaces the fraction (the wrapper's other arguments,
@@ -80,6 +86,19 @@ def apply_geda(cfg,
     Returns:
         The same type as ``cfg``: the GEDA config.
     """
+    entry = get_method(method)
+    if entry.per_epoch and entry.epoch.whole_data:
+        raise ValueError(
+            f'method {method!r} prunes the whole training set every epoch: '
+            'build its config with apply_pruning (ratio=..., rule=...), '
+            'which also sets the unnormalised loss weights')
+    return _apply(cfg, fraction, method, hook, epoch_pause, options)
+
+
+def _apply(cfg, fraction: float, method: str, hook: Optional[Dict[str, Any]],
+           epoch_pause: Optional[float], options: Dict[str, Any]):
+    """:func:`apply_geda` (and :func:`apply_pruning`) once the method is
+    known to be theirs."""
     fraction = check_fraction(fraction)
     hook = dict(hook or {})
     unknown = sorted(set(hook) - set(HOOK_ARGS))
@@ -121,24 +140,83 @@ def apply_geda(cfg,
             priority='HIGHEST',
             **hook)
     ]
+    if args.per_epoch():
+        _serve_epochs(plain, args)
     import_plugin(plain)
     return Config(plain, filename=filename) if as_config else plain
 
 
-def apply_pruning(cfg, *args: Any, **kwargs: Any):
-    """Dynamic pruning (InfoBatch's rule) is mmcls 0.x only so far.
+def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
+    """What a per-epoch method needs of the config (in place): a budget
+    schedule the ``EpochPlanSampler`` and the schedules by epoch
+    progress (``EpochProgressParamSchedulerHook``); a method reading the
+    training losses a ``WeightedImageClassifier`` (an ``ImageClassifier``
+    becomes one; another model is a ValueError)."""
+    loader = cfg['train_dataloader']
+    sampler = _type_name((loader.get('sampler') or {}).get('type'))
+    rule = get_method(args.method).epoch
+    if rule.varies(args.resolved_options()):
+        loader['sampler'] = dict(type='EpochPlanSampler')
+        hooks = dict(cfg.get('default_hooks') or {})
+        hooks['param_scheduler'] = dict(type='EpochProgressParamSchedulerHook')
+        cfg['default_hooks'] = hooks
+    elif sampler == 'EpochPlanSampler':  # applied again, constant
+        loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
+    if not args.needs_losses():
+        return
+    model = cfg.get('model')
+    kind = _type_name((model or {}).get('type'))
+    who, otherwise = args.losses_why()
+    if kind == 'ImageClassifier':
+        model['type'] = 'WeightedImageClassifier'
+    elif kind != 'WeightedImageClassifier':
+        raise ValueError(
+            f'{who} reads the per-sample training losses, which '
+            "mmcls_geda's WeightedImageClassifier (an ImageClassifier) "
+            f'records; model.type is {kind!r}: use an ImageClassifier, or '
+            f'{otherwise}')
+    if rule.unnormalised_weights:  # pruning: unbiased summed gradient
+        model['normalize_weights'] = False
 
-    Raises:
-        NotImplementedError: Always, on mmpretrain 1.x: the
-            ``DynamicPruningHook`` / ``DynamicPruningDataset`` /
-            ``DynamicPruningSampler`` trio and the weighted classifier
-            exist for mmcls 0.x / mmcv 1.x only (docs/mmpretrain.md).
+
+def apply_pruning(cfg,
+                  ratio: float = PruningArgs.ratio,
+                  rule: str = PruningArgs.rule,
+                  anneal: float = PruningArgs.anneal,
+                  seed: int = PruningArgs.seed,
+                  epoch_pause: Optional[float] = None):
+    """Dynamic pruning (InfoBatch's rule, or its ``'random'`` control) on
+    an mmengine config: the same call as on mmcls 0.x
+    (:func:`mmcls_geda.apis.apply_pruning`).
+
+    What :func:`apply_geda` writes for the rule's per-epoch method
+    (``'infobatch'`` / ``'random_pruning'``, options ``ratio`` and
+    ``anneal``) at
+    ``fraction=1.0``: ``train_dataloader.dataset`` wrapped in
+    ``GEDASubsetDataset`` (resized every epoch), ``EpochPlanSampler``,
+    ``EpochProgressParamSchedulerHook``, the ``ImageClassifier`` made a
+    ``WeightedImageClassifier`` with ``normalize_weights=False`` and the
+    ``GradNormHook``. Every argument is checked before the copy is
+    returned.
+
+    Args:
+        cfg (mmengine.config.Config | dict): An mmpretrain classification
+            config with an epoch-based training loop.
+        ratio: The probability that a below-mean-loss sample is dropped in
+            a pruned epoch, in (0, 0.9].
+        rule: ``'infobatch'`` (candidates by the loss) or ``'random'`` (as
+            many candidates, drawn uniformly: the control).
+        anneal: Share of the epochs, at the end, on all data.
+        seed: Seed of the per-epoch draws.
+        epoch_pause: None or 0, as :func:`apply_geda`'s.
+
+    Returns:
+        The same type as ``cfg``.
     """
-    raise NotImplementedError(
-        'apply_pruning: dynamic pruning (DynamicPruningHook, '
-        f'DynamicPruningDataset/Sampler) is {_DOC}; on mmpretrain 1.x '
-        'apply_geda serves static selections and per-epoch subsets (rs2) of '
-        'a constant budget')
+    settings = PruningArgs(ratio, rule, anneal, seed)
+    return _apply(cfg, 1.0, pruning_method(settings.rule),
+                  dict(seed=settings.seed), epoch_pause,
+                  dict(ratio=settings.ratio, anneal=settings.anneal))
 
 
 def _plain(cfg) -> Tuple[dict, bool, Optional[str]]:
