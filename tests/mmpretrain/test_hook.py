@@ -149,14 +149,11 @@ def test_the_selection_is_the_numpy_cores(cifar10_root, tmp_path):
     'kwargs, match',
     [(dict(method='geda_rotate'),
       "method 'geda_rotate' with refold='loss' reads the per-sample"),
-     (dict(method='craig'), "method 'craig' carries per-sample weights"),
-     (dict(interval=2), 'interval=2 is mmcls 0.x only'),
-     (dict(warmup_epochs=1), 'warmup_epochs=1 is mmcls 0.x only'),
-     (dict(weights='gradmatch'), "weights='gradmatch' is mmcls 0.x only"),
+     (dict(method='craig'), "method 'craig' trains with per-sample weights"),
+     (dict(weights='gradmatch'),
+      "method 'geda' with weights=.*gradmatch.* trains with per-sample"),
      (dict(then=dict(method='gradmatch', start_epoch=2, interval=1)),
-      'then=.* is mmcls 0.x only'),
-     (dict(scoring_model=dict(type='ImageClassifier')),
-      'scoring_model=.* is mmcls 0.x only'),
+      "the second phase then='gradmatch' trains with per-sample weights"),
      (dict(scoop='full'), r"unknown GradNormHook argument\(s\) \['scoop'\]")])
 def test_what_only_mmcls_does_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match) as error:

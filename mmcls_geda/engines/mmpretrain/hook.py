@@ -1,60 +1,56 @@
-"""``GradNormHook`` for mmpretrain 1.x / mmengine: static selection and
-the per-epoch subsets of a constant budget.
+"""``GradNormHook`` for mmpretrain 1.x / mmengine: selections on the
+schedule of the settings and the per-epoch subsets of a constant budget.
 
-A static method's subset is selected once, before the first training
-epoch, from the exact per-sample gradient norms of the model at its
-initial weights (:func:`mmcls_geda.scoring.grad_norms`) by the numpy core
-(:func:`mmcls_geda.selection.select_subset`), and served by
-:class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset`. The
-settings are the mmcls 0.x hook's (:class:`~mmcls_geda.apis.SelectionArgs`)
-and so are the saved records and the resume logic
-(:mod:`mmcls_geda.apis.serving`). A per-epoch method (``rs2``; your own
-reading nothing or the θ0 norms; ``geda_rotate`` / ``strata_rotate``
-refolded on ``'fixed'`` norms or a new ``'grad_norm'`` pass) is served
-through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
-0.x server's plan, log and saved state. What only the mmcls 0.x hook does
-yet (re-selection, warm-up, weights, budget schedules, recorded losses) is
-refused here.
+A selecting method's subset is chosen as on mmcls 0.x, by the same plan
+(:mod:`mmcls_geda.selection.schedule`: once before the first epoch, or
+after a warm-up on all the data, re-selected every ``interval`` epochs, a
+second method from ``then``), scored by the same pass (exact per-sample
+gradient norms or last-layer gradient embeddings of the training model, a
+copy loaded from ``checkpoint`` or a ``scoring_model`` proxy) and selected
+by the same numpy core; :class:`~mmcls_geda.engines.mmpretrain.scheduled.
+ScheduledSubsets` reads the runner for it and
+:class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset` serves the
+result. The settings are the mmcls 0.x hook's
+(:class:`~mmcls_geda.apis.SelectionArgs`) and so are the saved records and
+the resume logic (:mod:`mmcls_geda.apis.serving`). A per-epoch method
+(``rs2``; your own reading nothing or the θ0 norms; ``geda_rotate`` /
+``strata_rotate`` refolded on ``'fixed'`` norms or a new ``'grad_norm'``
+pass) is served through :class:`~mmcls_geda.apis.epoch_serving.
+EpochServing`, the mmcls 0.x server's plan, log and saved state. What
+only the mmcls 0.x hook does yet (training with per-sample weights, budget
+schedules, recorded losses) is refused here.
 """
 import copy
 import time
-from dataclasses import fields
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.dist import broadcast_object_list, get_dist_info
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 from torch.utils.data import DataLoader
 
-from ...apis import SelectionArgs, SelectionRun, save_run
+from ...apis import SelectionArgs
 from ...apis.epoch_serving import EpochServing
-from ...apis.serving import (make_plan, save_event, selection_event,
-                             serve_saved_if_any)
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
-from ...selection import METHODS, Selection, get_method, record, select_subset
+from ...selection import METHODS, get_method, record
 from ...selection.epoch_state import ROTATION
-from ...selection.schedule import Step, selection_seed
+from .scheduled import ScheduledSubsets
 from .subset import GEDASubsetDataset
 
-# Settings only the mmcls 0.x hook takes yet; each must keep its default
-# (declared in SelectionArgs) here.
-MMCLS_ONLY = ('interval', 'warmup_epochs', 'weights', 'then', 'checkpoint',
-              'scoring_model')
-# What a method may read to select once here (no gradient embeddings yet).
+# What a per-epoch method may read here (no gradient embeddings yet).
 READS = ('nothing', 'norms')
 _DOC = 'mmcls 0.x only for now (docs/mmpretrain.md)'
 
 
 def static_methods() -> List[str]:
-    """The registered methods this hook takes: they select once, read
-    nothing or norms and carry no per-sample weights."""
-    return sorted(
-        name for name, entry in METHODS.items()
-        if not entry.per_epoch and not entry.weighted and entry.reads in READS)
+    """The registered methods this hook selects with, unweighted: they
+    select once or on a schedule (warm-up, ``interval``, ``then``)."""
+    return sorted(name for name, entry in METHODS.items()
+                  if not entry.per_epoch and not entry.weighted)
 
 
 def epoch_methods() -> List[str]:
@@ -90,29 +86,26 @@ def _check_epoch_method(args: SelectionArgs) -> None:
 
 def check_static(args: SelectionArgs, given: dict) -> None:
     """A ValueError naming the setting unless ``args`` ask for what this
-    hook does: one unweighted selection before the first epoch, or a
-    per-epoch method of the constant budget that records no losses
-    (``given``: the arguments as given, for the message)."""
+    hook does: unweighted selections on the schedule of the settings, or
+    a per-epoch method of the constant budget that records no losses
+    (``given``: the arguments as given, kept for the callers' messages;
+    :class:`SelectionArgs` already refuses a schedule with a per-epoch
+    method)."""
     entry = get_method(args.method)
-    why = ('carries per-sample weights' if entry.weighted else
-           f'reads {entry.reads}' if entry.reads not in READS else None)
-    if why is not None:
-        raise ValueError(
-            f'GradNormHook on mmpretrain 1.x: method {args.method!r} {why}, '
-            f'which is {_DOC}; this hook selects once, before the first '
-            f'epoch, with one of {static_methods()}, or every epoch with '
-            f'one of {epoch_methods()}')
     if entry.per_epoch:
-        _check_epoch_method(args)
-    defaults = {f.name: f.default for f in fields(SelectionArgs)}
-    for name in MMCLS_ONLY:
-        if getattr(args, name) != defaults[name]:
-            value = given.get(name, getattr(args, name))
+        if entry.reads not in READS:
             raise ValueError(
-                f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC}; '
-                f'this hook selects once, before the first epoch, or every '
-                f'epoch by a per-epoch method: leave {name} at '
-                f'{defaults[name]!r}')
+                f'GradNormHook on mmpretrain 1.x: method {args.method!r} '
+                f'reads {entry.reads}, which is {_DOC}; every epoch it '
+                f'serves one of {epoch_methods()}')
+        _check_epoch_method(args)
+        return
+    if args.trains_weighted():
+        who, fix = args.weighted_why()
+        raise ValueError(
+            f'GradNormHook on mmpretrain 1.x: {who} trains with per-sample '
+            f'weights, which is {_DOC}; {fix}, or choose one of '
+            f'{static_methods()}')
 
 
 def find_subset(dataset: Any) -> GEDASubsetDataset:
@@ -256,8 +249,11 @@ class GradNormHook(Hook):
     def __init__(self, **kwargs) -> None:
         self.args = SelectionArgs.from_kwargs(**kwargs)
         check_static(self.args, kwargs)
-        self.served: Optional[Selection] = None
         self._scoring_s = 0.0
+        # a selecting method's plan: once, or warm-up / interval / then
+        self.scheduled = (
+            ScheduledSubsets(self.args, self._scoring_loader)
+            if not self.args.per_epoch() else None)
         # a per-epoch method's plan, cycle state, log and saved state
         self.serving = (
             EpochServing(self.args) if self.args.per_epoch() else None)
@@ -278,22 +274,8 @@ class GradNormHook(Hook):
         if self.serving is not None:
             self._serve_epoch(runner)
             return
-        if self.served is not None:
-            return
-        wrapper = find_subset(runner.train_dataloader.dataset)
-        epoch = runner.epoch
-        plan = make_plan(self.args, wrapper, runner.max_epochs, epoch,
-                         runner.work_dir)
-        step = plan.step(epoch)
-        served = serve_saved_if_any(wrapper, self.args, plan, step, epoch,
-                                    runner.work_dir)
-        if served is None:
-            self._select(runner, wrapper, step)
-        else:
-            runner.logger.info(
-                f'GradNormHook: {served} (epoch {epoch}, no scoring pass): '
-                f'{wrapper.selection.summary()}')
-        self.served = wrapper.selection
+        self.scheduled.before_train_epoch(
+            runner, find_subset(runner.train_dataloader.dataset))
 
     def after_train_epoch(self, runner) -> None:
         """A per-epoch method: rank 0 saves the state before the next
@@ -338,16 +320,7 @@ class GradNormHook(Hook):
         """The norms (over ``scope``) and labels of the whole wrapped
         training set with the model as it is now; adds the time taken to
         ``_scoring_s``."""
-        pipeline, source = scoring_pipeline(
-            self.args, evaluation_pipelines(runner),
-            wrapper.dataset.pipeline.transforms)
-        runner.logger.info(
-            f'GradNormHook: scoring {self._scored()} of all '
-            f'{len(wrapper.dataset)} training samples (epoch {runner.epoch}) '
-            f'with {source}')
-        loader = scoring_loader(wrapper, pipeline,
-                                self.args.scoring_batch_size,
-                                self.args.scoring_workers)
+        loader = self._scoring_loader(runner, wrapper, self._scored())
         start = time.perf_counter()
         norms, labels = grad_norms(
             runner.model, loader, scope=self.args.scope, logger=runner.logger)
@@ -359,44 +332,21 @@ class GradNormHook(Hook):
                 'and the order of samples')
         return np.asarray(norms, dtype=np.float64), labels
 
+    def _scoring_loader(self, runner, wrapper: GEDASubsetDataset,
+                        what: str) -> DataLoader:
+        """A sequential loader over the whole wrapped training set with
+        the scoring pipeline; logs ``what`` it scores and with which
+        pipeline."""
+        pipeline, source = scoring_pipeline(
+            self.args, evaluation_pipelines(runner),
+            wrapper.dataset.pipeline.transforms)
+        runner.logger.info(
+            f'GradNormHook: scoring {what} of all {len(wrapper.dataset)} '
+            f'training samples (epoch {runner.epoch}) with {source}')
+        return scoring_loader(wrapper, pipeline, self.args.scoring_batch_size,
+                              self.args.scoring_workers)
+
     def _scored(self) -> str:
         """What a scoring pass scores, for messages."""
         return ('input norms' if self.args.scope == 'input' else
                 f'{self.args.scope} gradient norms')
-
-    def _select(self, runner, wrapper: GEDASubsetDataset, step: Step) -> None:
-        args, epoch = self.args, runner.epoch
-        rank, _ = get_dist_info()
-        norms, labels, scoring_s = None, wrapper.full_labels, 0.0
-        scored = 'nothing (the method reads no scores)'
-        if args.needs_scoring(step.phase):
-            self._scoring_s = 0.0
-            norms, labels = self._norms(runner, wrapper)
-            scoring_s, scored = self._scoring_s, self._scored()
-        box = [None]
-        if rank == 0:  # one selection, whatever the ranks' random states
-            method, options = args.phase_method(step.phase)
-            box[0] = select_subset(
-                norms,
-                labels,
-                wrapper.fraction,
-                method,
-                seed=selection_seed(args.seed, epoch),
-                **options)
-        broadcast_object_list(box, src=0)
-        run = SelectionRun(box[0], norms, labels, scoring_s, scored)
-        wrapper.set_selection(run.selection, weighted=False)
-        runner.logger.info(
-            f'GradNormHook (epoch {epoch}): {run.selection.summary()}; '
-            f'scoring ({run.scored}) took {run.scoring_s:.1f}s')
-        if rank == 0:
-            save_run(
-                runner.work_dir,
-                run,
-                wrapper,
-                args,
-                phase=step.phase,
-                epoch=epoch,
-                logger=runner.logger)
-            save_event(runner.work_dir, args,
-                       selection_event(run, step.phase, epoch), runner.logger)
