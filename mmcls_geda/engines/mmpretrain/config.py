@@ -7,9 +7,11 @@ it, not in the runner), the training set is wrapped in
 ``GEDASubsetDataset`` and the ``GradNormHook`` added with
 ``priority='HIGHEST'``. On mmengine the training set is
 ``train_dataloader.dataset`` and the hook is
-:class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which takes one
-selection before the first epoch, or a per-epoch method of the constant
-budget (:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
+:class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which selects
+on the schedule of its settings (once, or after a warm-up, every
+``interval`` epochs, a second phase ``then``), or serves a per-epoch method
+of the constant budget (:func:`~mmcls_geda.engines.mmpretrain.hook.
+check_static`).
 """
 import copy
 from typing import Any, Dict, Optional, Tuple
@@ -19,6 +21,7 @@ from mmengine.config import Config
 from ...apis import SelectionArgs
 from ...apis.config_dicts import import_plugin
 from ...selection import check_fraction
+from ...selection.schedule import warmup_epoch_count
 from .hook import check_static
 
 # Every GradNormHook argument that ``hook`` may hold (method and options
@@ -45,16 +48,19 @@ def apply_geda(cfg,
     the ``GradNormHook`` (mmpretrain 1.x / mmengine).
 
     The same call as on mmcls 0.x (:func:`mmcls_geda.apis.apply_geda`),
-    for what the mmengine hook serves: one unweighted selection before the
-    first epoch (``'geda'``, ``'random'``, ``'topk'``, ...) or a per-epoch
-    method of the constant budget (``'rs2'``; ``'geda_rotate'`` /
-    ``'strata_rotate'`` with ``refold='fixed'`` or ``'grad_norm'``).
-    Every argument is checked before the copy is returned: a bad fraction,
-    an unknown method, option or hook argument, and what is mmcls 0.x only
-    for now (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-    ``checkpoint``, ``scoring_model``, weighted methods, budget schedules,
-    methods that read the training losses) are a ValueError naming the
-    value.
+    for what the mmengine hook serves: unweighted selections (``'geda'``,
+    ``'random'``, ``'topk'``, ...; CRAIG / GRAD-MATCH with
+    ``weighted=False``) once or on a schedule (``hook=dict(warmup_epochs=1,
+    interval=4, then=dict(method=..., start_epoch=E, interval=R))``),
+    scored by the training model, a ``checkpoint`` or a ``scoring_model``
+    proxy; or a per-epoch method of the constant budget (``'rs2'``;
+    ``'geda_rotate'`` / ``'strata_rotate'`` with ``refold='fixed'`` or
+    ``'grad_norm'``). Every argument is checked before the copy is
+    returned: a bad fraction, an unknown method, option or hook argument,
+    a warm-up that is not a whole number of epochs of
+    ``train_cfg.max_epochs``, and what is mmcls 0.x only for now (training
+    with per-sample weights, budget schedules, methods that read the
+    training losses) are a ValueError naming the value.
 
     The config is copied, not changed. Applying it to a config that
     already has GEDA replaces the fraction (the wrapper's other arguments,
@@ -69,8 +75,10 @@ def apply_geda(cfg,
             per-epoch method), in (0, 1].
         method: Selection method (see ``mmcls_geda.selection``).
         hook: Further GradNormHook arguments (``scope``, ``seed``,
-            ``scoring_pipeline``, ``scoring_batch_size``,
-            ``scoring_workers``, ``save_norms``, ``report``).
+            ``interval``, ``warmup_epochs``, ``then``, ``checkpoint``,
+            ``scoring_model``, ``weighted``, ``scoring_pipeline``,
+            ``scoring_batch_size``, ``scoring_workers``, ``save_norms``,
+            ``report``).
         epoch_pause: None or 0: mmengine's ``EpochBasedTrainLoop`` has no
             pause between epochs to remove (on mmcls 0.x a number chooses
             the pauseless runner); another value is refused.
@@ -98,6 +106,11 @@ def apply_geda(cfg,
     check_static(args, hook)
     plain, as_config, filename = _plain(cfg)
     _check_loop(plain)
+    max_epochs = (plain.get('train_cfg') or {}).get('max_epochs')
+    if max_epochs is not None and args.warmup_epochs:
+        # the hook's bound, with the fraction for the share of a pass an
+        # epoch serves (the hook uses the exact class budgets)
+        warmup_epoch_count(args.warmup_epochs, max_epochs, fraction)
     train = _train_dataset(plain)
     if _type_name(train.get('type')) == WRAPPER:
         train = train['dataset']
