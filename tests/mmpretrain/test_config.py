@@ -257,6 +257,13 @@ def test_configs_train_on_the_selection(name, cifar10_root, cifar100_root,
     expansion = 4 if cfg.model.backbone.depth >= 50 else 1
     overrides = shrink(cifar100_root if cifar100 else cifar10_root, work, 8,
                        expansion)
+    if cfg.custom_hooks[0].get('warmup_epochs'):
+        # one epoch: selected once here (test_schedule.py trains the
+        # schedule of the config, shrunk to a few epochs)
+        overrides.update({
+            'custom_hooks.0.warmup_epochs': 0,
+            'custom_hooks.0.interval': 0
+        })
     cfg.custom_hooks.append(dict(type='ServedIndices'))
     runner, served, log = train(cfg, **overrides)
     wrapper = runner.train_dataloader.dataset

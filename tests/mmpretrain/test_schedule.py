@@ -239,3 +239,38 @@ def test_apply_geda_takes_a_schedule(cifar10_root, tmp_path):
         k: v
         for k, v in hook.items() if k not in ('type', 'priority')
     })
+
+
+def test_the_schedule_config_trains_its_schedule(cifar10_root, tmp_path):
+    """``configs/mmpretrain/resnet18_8xb16-geda-f0.2_warmup1-every40_
+    cifar10.py``, shrunk through overrides (3 epochs, a warm-up of one
+    epoch's share of a pass, re-selected every epoch): the warm-up slice,
+    then each epoch's own GEDA record, every epoch of the same length."""
+    from mmengine.config import Config
+
+    from mmcls_geda.selection import class_budgets
+    from .test_config import REPO, shrink
+    name = 'configs/mmpretrain/resnet18_8xb16-geda-f0.2_warmup1-every40_' \
+        'cifar10.py'
+    cfg = Config.fromfile(osp.join(REPO, name))
+    hook = cfg.custom_hooks[0]
+    assert (hook.warmup_epochs, hook.interval) == (1, 40)
+    size = int(class_budgets(np.bincount(LABELS), 0.2).sum())
+    work = tmp_path / 'work'
+    overrides = shrink(cifar10_root, work)
+    overrides.update({
+        'train_cfg.max_epochs': 3,
+        'custom_hooks.0.warmup_epochs': round(size / 60, 3),
+        'custom_hooks.0.interval': 1
+    })
+    cfg.custom_hooks.append(dict(type='ServedIndices'))
+    _, served, log = train(cfg, **overrides)
+    epochs = per_epoch(served, size)
+    assert len(epochs) == 3
+    assert epochs[0] == sorted(warmup_indices(60, size, 0, 0).tolist())
+    for epoch in (1, 2):
+        saved = record.load_record(
+            osp.join(work, record.epoch_selection_file(epoch)))
+        assert saved['method'] == 'geda'
+        assert sorted(saved['selection']['indices']) == epochs[epoch]
+    assert 'GradNormHook: scoring full gradient norms of all 60' in log
