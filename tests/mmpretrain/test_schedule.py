@@ -274,3 +274,23 @@ def test_the_schedule_config_trains_its_schedule(cifar10_root, tmp_path):
         assert saved['method'] == 'geda'
         assert sorted(saved['selection']['indices']) == epochs[epoch]
     assert 'GradNormHook: scoring full gradient norms of all 60' in log
+
+
+def test_an_embedding_method_selects_unweighted(cifar10_root, tmp_path):
+    """CRAIG with ``weighted=False``: the last-layer gradient embeddings
+    of the mmpretrain classifier scored, CRAIG's subset served without
+    its weights, the record saying so."""
+    work = tmp_path / 'work'
+    _, served, log = train(
+        schedule_cfg(
+            cifar10_root,
+            work,
+            tmp_path,
+            max_epochs=1,
+            method='craig',
+            weighted=False,
+            report=False))
+    saved = record.load_record(osp.join(work, record.SELECTION_FILE))
+    assert saved['method'] == 'craig' and saved['weighted'] is False
+    assert sorted(served) == sorted(saved['selection']['indices'])
+    assert 'scoring last-layer gradient embeddings of all 60' in log

@@ -99,6 +99,13 @@ def check_static(args: SelectionArgs, given: dict) -> None:
                 f'reads {entry.reads}, which is {_DOC}; every epoch it '
                 f'serves one of {epoch_methods()}')
         _check_epoch_method(args)
+        for name in ('checkpoint', 'scoring_model'):
+            value = getattr(args, name)
+            if value is not None:
+                raise ValueError(
+                    f'GradNormHook on mmpretrain 1.x: {name}={value!r} is '
+                    f'{_DOC} for a per-epoch method ({args.method!r} scores '
+                    f'with the training model here): leave {name} at None')
         return
     if args.trains_weighted():
         who, fix = args.weighted_why()
