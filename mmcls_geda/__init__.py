@@ -8,8 +8,9 @@ either):
   and the rest in ``mmcls.datasets.DATASETS``, ``GradNormHook`` and the
   pruning hook in ``mmcv.runner.HOOKS``, as documented in the README;
 * mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
-  ``GEDASubsetDataset`` (static, unweighted selection), ``LocalCIFAR10``
-  and ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``,
+  ``GEDASubsetDataset``, ``LocalCIFAR10`` and ``LocalCIFAR100`` in
+  ``mmpretrain.registry.DATASETS``, ``WeightedImageClassifier`` in
+  ``mmpretrain.registry.MODELS``,
   ``GradNormHook`` (one selection before the first epoch, or a per-epoch
   method's subset every epoch at a constant budget) in
   ``mmpretrain.registry.HOOKS``; ``apply_geda`` for an mmengine config
@@ -41,9 +42,10 @@ if STACK == 'mmcls':
     ]
 elif STACK == 'mmpretrain':
     from .engines.mmpretrain import (GEDASubsetDataset, GradNormHook,
-                                     LocalCIFAR10, LocalCIFAR100, apply_geda,
+                                     LocalCIFAR10, LocalCIFAR100,
+                                     WeightedImageClassifier, apply_geda,
                                      apply_pruning)
     __all__ += [
         'apply_geda', 'apply_pruning', 'GEDASubsetDataset', 'GradNormHook',
-        'LocalCIFAR10', 'LocalCIFAR100'
+        'LocalCIFAR10', 'LocalCIFAR100', 'WeightedImageClassifier'
     ]

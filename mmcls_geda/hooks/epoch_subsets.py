@@ -23,13 +23,13 @@ from mmcv.runner import get_dist_info
 
 from ..apis import SelectionArgs, score_and_select
 from ..apis.epoch_serving import EpochServing
+from ..apis.loss_recorder import LossRecorder
 from ..datasets.pruning import DynamicPruningSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
 from ..selection.rotation import RotationPlan
 from ..subsets import epoch_iterations
 from .epoch_progress import EpochProgress
-from .loss_recorder import LossRecorder
 from .runner_checks import check_weighted_model, eval_pipeline, inner_model
 
 # the seed stream of a budget schedule's serving order
@@ -108,7 +108,7 @@ class EpochSubsets:
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:
             return
-        self.recorder.take(runner)
+        self.recorder.take(inner_model(runner))
 
     def after_train_epoch(self, runner) -> None:
         if self.records_losses:

@@ -5,6 +5,7 @@ from typing import List
 
 from mmcv.runner import HOOKS, Hook, get_dist_info
 
+from ..apis.loss_recorder import LossRecorder
 from ..datasets.pruning import DynamicPruningDataset, DynamicPruningSampler
 from ..selection.budgets import class_rng
 from ..selection.epoch_state import PRUNING
@@ -12,7 +13,6 @@ from ..selection.pruning import PruningArgs, is_pruned, plan_epoch
 from ..selection.record import labels_fingerprint
 from ..subsets import epoch_iterations
 from .epoch_progress import EpochProgress
-from .loss_recorder import LossRecorder
 from .runner_checks import check_runner, check_weighted_model, inner_model
 
 
@@ -136,7 +136,7 @@ class DynamicPruningHook(Hook):
             fingerprint=labels_fingerprint(dataset.get_gt_labels()))
 
     def after_train_iter(self, runner) -> None:
-        self.recorder.take(runner)
+        self.recorder.take(inner_model(runner))
 
     def after_train_epoch(self, runner) -> None:
         rank, _ = get_dist_info()

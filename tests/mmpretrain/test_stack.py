@@ -9,7 +9,7 @@ def test_package_imports_without_mmcls_and_registers_the_datasets():
         'import sys',
         'import mmcls_geda',
         'from mmcls_geda import scoring, selection',
-        'from mmpretrain.registry import DATASETS',
+        'from mmpretrain.registry import DATASETS, MODELS',
         'assert mmcls_geda.STACK == "mmpretrain", mmcls_geda.STACK',
         'assert "mmcls" not in sys.modules',
         'assert "mmcv.runner" not in sys.modules',
@@ -17,6 +17,9 @@ def test_package_imports_without_mmcls_and_registers_the_datasets():
         'for name in ("GEDASubsetDataset", "LocalCIFAR10", "LocalCIFAR100"):',
         '    assert name in mmcls_geda.__all__',
         '    assert DATASETS.get(name) is getattr(mmcls_geda, name)',
+        'assert MODELS.get("WeightedImageClassifier") is '
+        'mmcls_geda.WeightedImageClassifier',
+        'assert "mmcv.runner" not in sys.modules',  # the model needs none
         'print("ok")',
     ])
     out = subprocess.run([sys.executable, '-c', probe],

@@ -3,16 +3,20 @@
 A subset of a fixed size: the selection comes from a saved selection
 (``selection_file``: a record written by either stack, see
 :mod:`mmcls_geda.selection.record`), from ``GradNormHook`` before the first
-epoch or before every epoch (a per-epoch method of the constant budget,
+epoch or before every epoch (a per-epoch method,
 :mod:`mmcls_geda.engines.mmpretrain.hook`) or from
 :meth:`set_selection` / :meth:`set_indices` before the training loader
-iterates; per-sample weights do not reach mmpretrain's loss yet, so
-weighted selections are refused. The state (size, shared-memory indices,
+iterates. A weighted selection puts each item's weight into its data
+sample's ``metainfo['sample_weight']``, which
+:class:`~mmcls_geda.engines.mmpretrain.model.WeightedImageClassifier`
+applies to its loss; :meth:`serve_sample_idx` puts the index into the
+wrapped dataset into ``metainfo['sample_idx']`` (the losses it records are
+keyed by it). The state (size, shared-memory indices,
 checks, saved selections) is :class:`~mmcls_geda.subsets.SharedSubset`'s,
 shared with the mmcls 0.x wrapper.
 """
 import copy
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 from mmpretrain.registry import DATASETS
@@ -36,9 +40,12 @@ class GEDASubsetDataset(SharedSubset):
             serve from the start. Its fingerprint (length and labels hash)
             and fraction must match.
 
-    Items are the wrapped dataset's (its pipeline's output); mmengine's
-    datasets put each item's index into that dataset in the data sample's
-    ``sample_idx``.
+    Items are the wrapped dataset's (its pipeline's output: ``inputs``
+    and ``data_samples``); mmengine's datasets put each item's index into
+    that dataset in the data sample's ``sample_idx``. A weighted selection
+    adds ``sample_weight`` to the data sample's metainfo, and
+    :meth:`serve_sample_idx` sets ``sample_idx`` there whatever the
+    pipeline kept.
     """
 
     def __init__(self,
@@ -58,23 +65,6 @@ class GEDASubsetDataset(SharedSubset):
         self._metainfo = getattr(dataset, 'metainfo', {})
         super().__init__(dataset.get_gt_labels(), len(dataset), fraction,
                          type(dataset).__name__, selection_file)
-
-    def set_indices(self,
-                    indices: Sequence[int],
-                    weights: Optional[Sequence[float]] = None) -> None:
-        """Serve ``indices`` from now on, in place (unweighted only).
-
-        Raises:
-            ValueError: For weights (they do not reach mmpretrain's loss
-                yet), and as :meth:`SharedSubset.set_indices`.
-        """
-        if weights is not None:
-            raise ValueError(
-                'GEDASubsetDataset on mmpretrain 1.x serves unweighted '
-                'selections only: per-sample weights do not reach '
-                "mmpretrain's loss yet (docs/mmpretrain.md); serve the "
-                'indices alone (set_selection(selection, weighted=False))')
-        super().set_indices(indices)
 
     def _no_selection_message(self) -> str:
         return ('GEDASubsetDataset has no selection yet: on mmpretrain 1.x '
@@ -98,8 +88,23 @@ class GEDASubsetDataset(SharedSubset):
         return self.dataset.get_data_info(index)
 
     def __getitem__(self, idx: int) -> dict:
-        index, _, _ = self.served(idx)
-        return self.dataset[index]
+        index, weight, with_idx = self.served(idx)
+        item = self.dataset[index]
+        if weight is None and not with_idx:
+            return item
+        sample = item.get('data_samples') if isinstance(item, dict) else None
+        if sample is None or not hasattr(sample, 'set_metainfo'):
+            got = (f'keys {sorted(item)}'
+                   if isinstance(item, dict) else type(item).__name__)
+            raise TypeError(
+                'GEDASubsetDataset puts sample_weight / sample_idx into each '
+                "item's data sample, so the pipeline must end in PackInputs "
+                f"(an item dict with 'data_samples'); got {got}")
+        tags = dict(sample_idx=index) if with_idx else {}
+        if weight is not None:
+            tags['sample_weight'] = weight
+        sample.set_metainfo(tags)
+        return item
 
     def get_gt_labels(self) -> np.ndarray:
         return self.full_labels[self.indices]

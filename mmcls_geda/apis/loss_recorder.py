@@ -1,21 +1,29 @@
 """The one recorder of per-sample training losses (dynamic pruning, the
-per-epoch methods that read losses)."""
+per-epoch methods that read losses), for both stacks: numpy and
+``torch.distributed``, no engine. Each stack's hook hands it the model
+without its (Distributed)DataParallel wrapper."""
 from typing import List, Optional, Tuple
 
 import numpy as np
 import torch.distributed as dist
-from mmcv.runner import get_dist_info
 
-from .runner_checks import inner_model
+
+def _world_size() -> int:
+    """The process group's size (1 outside one), as both engines count."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
 
 
 class LossRecorder:
     """Every sample's last training loss over a run.
 
-    A ``WeightedImageClassifier`` records ``(sample_idx, loss)`` of each
-    training iteration; :meth:`take` moves them here after the iteration,
-    :meth:`end_epoch` gathers every rank's (in rank order, the same on
-    every rank) and keeps the last loss of each sample.
+    A ``WeightedImageClassifier`` (mmcls 0.x: :mod:`mmcls_geda.models`;
+    mmpretrain 1.x: :mod:`mmcls_geda.engines.mmpretrain.model`) records
+    ``(sample_idx, loss)`` of each training iteration; :meth:`take` moves
+    them here after the iteration, :meth:`end_epoch` gathers every rank's
+    (in rank order, the same on every rank) and keeps the last loss of
+    each sample.
 
     Args:
         served_by: What serves ``sample_idx`` to the model, for the
@@ -50,9 +58,10 @@ class LossRecorder:
         seen = ~np.isnan(last)
         self.start(last.size, np.where(seen, last, 0.0), seen)
 
-    def take(self, runner) -> None:
-        """Move the losses the model recorded in this iteration here."""
-        model = inner_model(runner)
+    def take(self, model) -> None:
+        """Move the losses ``model`` (the runner's model without its
+        (Distributed)DataParallel wrapper) recorded in this iteration
+        here."""
         recorded = model.recorded_losses
         if recorded is None:
             raise RuntimeError(
@@ -68,7 +77,7 @@ class LossRecorder:
         mine = (np.concatenate([i for i, _ in self._batch]),
                 np.concatenate([v for _, v in self._batch]))
         self._batch.clear()
-        _, world = get_dist_info()
+        world = _world_size()
         shares = [mine]
         if world > 1:
             shares = [None] * world
