@@ -149,11 +149,8 @@ def test_the_selection_is_the_numpy_cores(cifar10_root, tmp_path):
     'kwargs, match',
     [(dict(method='geda_rotate'),
       "method 'geda_rotate' with refold='loss' reads the per-sample"),
-     (dict(method='craig'), "method 'craig' trains with per-sample weights"),
-     (dict(weights='gradmatch'),
-      "method 'geda' with weights=.*gradmatch.* trains with per-sample"),
-     (dict(then=dict(method='gradmatch', start_epoch=2, interval=1)),
-      "the second phase then='gradmatch' trains with per-sample weights"),
+     (dict(method='rs2', checkpoint=__file__),
+      'checkpoint=.* is mmcls 0.x only for now .* for a per-epoch method'),
      (dict(scoop='full'), r"unknown GradNormHook argument\(s\) \['scoop'\]")])
 def test_what_only_mmcls_does_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match) as error:
@@ -165,8 +162,8 @@ def test_what_only_mmcls_does_is_refused(kwargs, match):
 
 def test_the_static_methods():
     assert static_methods() == [
-        'bottomk', 'ccs', 'geda', 'quantile_random', 'random', 'ranked_even',
-        'topk'
+        'bottomk', 'ccs', 'craig', 'geda', 'gradmatch', 'quantile_random',
+        'random', 'ranked_even', 'topk'
     ]
 
 

@@ -30,6 +30,7 @@ HOOK_ARGS = tuple(name for name in SelectionArgs.names()
                   if name not in ('method', 'options'))
 WRAPPER = 'GEDASubsetDataset'
 HOOK = 'GradNormHook'
+WEIGHTED_MODEL = 'WeightedImageClassifier'
 # mmengine's dataset wrappers: the hook serves a GEDASubsetDataset whose
 # dataset holds the samples (scored through a copy with its own pipeline).
 DATASET_WRAPPERS = ('ClassBalancedDataset', 'ConcatDataset', 'RepeatDataset',
@@ -48,9 +49,9 @@ def apply_geda(cfg,
     the ``GradNormHook`` (mmpretrain 1.x / mmengine).
 
     The same call as on mmcls 0.x (:func:`mmcls_geda.apis.apply_geda`),
-    for what the mmengine hook serves: unweighted selections (``'geda'``,
-    ``'random'``, ``'topk'``, ...; CRAIG / GRAD-MATCH with
-    ``weighted=False``) once or on a schedule (``hook=dict(warmup_epochs=1,
+    for what the mmengine hook serves: selections (``'geda'``,
+    ``'random'``, ``'topk'``, ``'craig'``, ``'gradmatch'``, ...) once or
+    on a schedule (``hook=dict(warmup_epochs=1,
     interval=4, then=dict(method=..., start_epoch=E, interval=R))``),
     scored by the training model, a ``checkpoint`` or a ``scoring_model``
     proxy; or a per-epoch method of the constant budget (``'rs2'``;
@@ -58,9 +59,15 @@ def apply_geda(cfg,
     ``'grad_norm'``). Every argument is checked before the copy is
     returned: a bad fraction, an unknown method, option or hook argument,
     a warm-up that is not a whole number of epochs of
-    ``train_cfg.max_epochs``, and what is mmcls 0.x only for now (training
-    with per-sample weights, budget schedules, methods that read the
-    training losses) are a ValueError naming the value.
+    ``train_cfg.max_epochs``, weights for a model other than an
+    ``ImageClassifier`` or with batch augments, and what is mmcls 0.x only
+    for now (budget schedules, methods that read the training losses) are
+    a ValueError naming the value.
+
+    A run that trains with per-sample weights (CRAIG, GRAD-MATCH,
+    ``hook=dict(weights='gradmatch')``, a weighted ``then``) gets
+    ``model.type='WeightedImageClassifier'``, which applies them to the
+    loss (an ``ImageClassifier`` without batch augments only).
 
     The config is copied, not changed. Applying it to a config that
     already has GEDA replaces the fraction (the wrapper's other arguments,
@@ -134,8 +141,31 @@ def apply_geda(cfg,
             priority='HIGHEST',
             **hook)
     ]
+    if args.trains_weighted():
+        # CRAIG / GRAD-MATCH weights reach the loss through this classifier
+        why, fix = args.weighted_why()
+        _weighted_model(plain, f'{why} trains with per-sample weights', fix)
     import_plugin(plain)
     return Config(plain, filename=filename) if as_config else plain
+
+
+def _weighted_model(cfg: dict, why: str, fix: str) -> None:
+    """Make ``cfg``'s ``ImageClassifier`` mmcls_geda's
+    ``WeightedImageClassifier`` (in place), or a ValueError naming what
+    cannot take the weights: another model type, batch augments."""
+    model = cfg.get('model') or {}
+    kind = _type_name(model.get('type'))
+    if kind not in ('ImageClassifier', WEIGHTED_MODEL):
+        raise ValueError(
+            f'{why}, which reach the loss through {WEIGHTED_MODEL} (an '
+            f'ImageClassifier); model type {kind!r} cannot take them: {fix}')
+    augments = (model.get('train_cfg') or {}).get('augments')
+    if augments:
+        raise ValueError(
+            f'{why}, and model.train_cfg.augments={augments!r} (Mixup/CutMix) '
+            f'mix samples, so a weight would apply to a mixture of two: '
+            f'drop the augments, or {fix}')
+    model['type'] = WEIGHTED_MODEL
 
 
 def apply_pruning(cfg, *args: Any, **kwargs: Any):

@@ -10,15 +10,17 @@ copy loaded from ``checkpoint`` or a ``scoring_model`` proxy) and selected
 by the same numpy core; :class:`~mmcls_geda.engines.mmpretrain.scheduled.
 ScheduledSubsets` reads the runner for it and
 :class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset` serves the
-result. The settings are the mmcls 0.x hook's
+result, with its per-sample weights when a phase trains weighted (the
+model is then a :class:`~mmcls_geda.engines.mmpretrain.model.
+WeightedImageClassifier`). The settings are the mmcls 0.x hook's
 (:class:`~mmcls_geda.apis.SelectionArgs`) and so are the saved records and
 the resume logic (:mod:`mmcls_geda.apis.serving`). A per-epoch method
 (``rs2``; your own reading nothing or the θ0 norms; ``geda_rotate`` /
 ``strata_rotate`` refolded on ``'fixed'`` norms or a new ``'grad_norm'``
 pass) is served through :class:`~mmcls_geda.apis.epoch_serving.
 EpochServing`, the mmcls 0.x server's plan, log and saved state. What
-only the mmcls 0.x hook does yet (training with per-sample weights, budget
-schedules, recorded losses) is refused here.
+only the mmcls 0.x hook does yet (budget schedules, recorded losses, a
+per-epoch method scored by a checkpoint or a proxy) is refused here.
 """
 import copy
 import time
@@ -38,7 +40,7 @@ from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
 from ...selection import METHODS, get_method, record
 from ...selection.epoch_state import ROTATION
-from .scheduled import ScheduledSubsets
+from .scheduled import ScheduledSubsets, check_weighted_model
 from .subset import GEDASubsetDataset
 
 # What a per-epoch method may read here (no gradient embeddings yet).
@@ -47,10 +49,11 @@ _DOC = 'mmcls 0.x only for now (docs/mmpretrain.md)'
 
 
 def static_methods() -> List[str]:
-    """The registered methods this hook selects with, unweighted: they
-    select once or on a schedule (warm-up, ``interval``, ``then``)."""
+    """The registered methods this hook selects with, once or on a
+    schedule (warm-up, ``interval``, ``then``); the weighted ones train
+    with their weights through a ``WeightedImageClassifier``."""
     return sorted(name for name, entry in METHODS.items()
-                  if not entry.per_epoch and not entry.weighted)
+                  if not entry.per_epoch)
 
 
 def epoch_methods() -> List[str]:
@@ -86,7 +89,8 @@ def _check_epoch_method(args: SelectionArgs) -> None:
 
 def check_static(args: SelectionArgs, given: dict) -> None:
     """A ValueError naming the setting unless ``args`` ask for what this
-    hook does: unweighted selections on the schedule of the settings, or
+    hook does: selections on the schedule of the settings (weighted ones
+    need a ``WeightedImageClassifier``, checked in ``before_run``), or
     a per-epoch method of the constant budget that records no losses
     (``given``: the arguments as given, kept for the callers' messages;
     :class:`SelectionArgs` already refuses a schedule with a per-epoch
@@ -107,12 +111,6 @@ def check_static(args: SelectionArgs, given: dict) -> None:
                     f'{_DOC} for a per-epoch method ({args.method!r} scores '
                     f'with the training model here): leave {name} at None')
         return
-    if args.trains_weighted():
-        who, fix = args.weighted_why()
-        raise ValueError(
-            f'GradNormHook on mmpretrain 1.x: {who} trains with per-sample '
-            f'weights, which is {_DOC}; {fix}, or choose one of '
-            f'{static_methods()}')
 
 
 def find_subset(dataset: Any) -> GEDASubsetDataset:
@@ -196,25 +194,31 @@ def scoring_loader(wrapper: GEDASubsetDataset, pipeline: Sequence[Any],
 
 @HOOKS.register_module()
 class GradNormHook(Hook):
-    """Select the training subset once, before the first training epoch
-    (mmpretrain 1.x / mmengine).
+    """Select the training subset once or on a schedule, or serve a
+    per-epoch subset (mmpretrain 1.x / mmengine).
 
-    In the first ``before_train_epoch`` (the training loader exists; its
-    workers, persistent ones too, read the wrapper's indices from shared
-    memory, so they serve the new selection) the hook scores the whole
-    wrapped training set with the model in eval mode (exact per-sample
-    gradient norms at the initial weights, over ``scope``; a method that
-    reads nothing scores nothing), selects with the numpy core (seed
-    :func:`~mmcls_geda.selection.schedule.selection_seed` of ``seed`` and
-    the epoch, as on mmcls 0.x: the same norms, seed and fraction give the
-    same indices on both stacks) and serves the selection unweighted. Rank
-    0 saves ``geda_selection.json`` (and the norms, labels and report, as
+    Before every training epoch (the training loader exists; its workers,
+    persistent ones too, read the wrapper's indices and weights from
+    shared memory, so they serve what the hook set) the hook serves the
+    epoch's step of the plan (:class:`~mmcls_geda.engines.mmpretrain.
+    scheduled.ScheduledSubsets`, the mmcls 0.x plan): a warm-up slice of
+    all the data, the selection it trains on, or a new selection: the
+    whole wrapped training set scored in eval mode (exact per-sample
+    gradient norms over ``scope`` or last-layer gradient embeddings, of
+    the training model, a copy loaded from ``checkpoint`` or a
+    ``scoring_model`` proxy; a method that reads nothing scores nothing),
+    selected with the numpy core (seed :func:`~mmcls_geda.selection.
+    schedule.selection_seed` of ``seed`` and the epoch, as on mmcls 0.x:
+    the same norms, seed and fraction give the same indices on both
+    stacks) and served, with its weights where the phase trains weighted.
+    Rank 0 saves the selection records (``geda_selection.json``, and
+    ``geda_selection_epoch{E}.json`` when the run selects more than once
+    or later than epoch 0; the norms, labels and report, as
     ``save_norms`` / ``report`` ask) and ``geda_schedule.json`` in
-    ``work_dir``. A resumed run (``resume=True``, or ``load_from`` with
-    ``resume``) serves the saved selection of its ``work_dir`` instead of
-    scoring again; a wrapper with a ``selection_file`` serves that file.
-    Distributed: every rank scores a strided share, rank 0 selects and
-    broadcasts the selection.
+    ``work_dir``. A resumed run (``resume=True``) serves the saved
+    selection its epoch trains on instead of scoring again; a wrapper with
+    a ``selection_file`` serves that file. Distributed: every rank scores
+    a strided share, rank 0 selects and broadcasts the selection.
 
     A per-epoch method (:func:`epoch_methods`, with the constant budget)
     is served as on mmcls 0.x: before every training epoch the plan's
@@ -234,18 +238,17 @@ class GradNormHook(Hook):
     pipeline without its random transforms (see :func:`scoring_pipeline`).
 
     Args:
-        **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
-            taken here: ``method`` (one that reads nothing or norms and
-            carries no weights; once: geda, random, quantile_random,
-            ranked_even, topk, bottomk, ccs; every epoch: rs2, and
-            geda_rotate / strata_rotate with ``refold='fixed'`` or
-            ``'grad_norm'``), ``options`` (a per-epoch method's ``budget``
-            stays ``'constant'``), ``scope``, ``seed``,
+        **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`,
+            as on mmcls 0.x: ``method`` (selecting: :func:`static_methods`;
+            every epoch: rs2, and geda_rotate / strata_rotate with
+            ``refold='fixed'`` or ``'grad_norm'``), ``options`` (a
+            per-epoch method's ``budget`` stays ``'constant'``),
+            ``scope``, ``seed``, ``interval``, ``warmup_epochs``,
+            ``weights``, ``then``, ``weighted``, ``checkpoint``,
+            ``scoring_model`` (not with a per-epoch method),
             ``scoring_pipeline``, ``scoring_batch_size``,
-            ``scoring_workers``, ``save_norms``, ``report``. The rest
-            (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-            ``checkpoint``, ``scoring_model``; weighted methods, budget
-            schedules, methods that read the training losses) are mmcls
+            ``scoring_workers``, ``save_norms``, ``report``. Budget
+            schedules and methods that read the training losses are mmcls
             0.x only for now: refused with a ValueError. ``priority`` is
             mmengine's config key (default ``'HIGHEST'``: hooks after it
             see the selection).
@@ -266,13 +269,15 @@ class GradNormHook(Hook):
             EpochServing(self.args) if self.args.per_epoch() else None)
 
     def before_run(self, runner) -> None:
-        """Refuse an iteration-based loop: the hook acts before an epoch."""
+        """Refuse an iteration-based loop (the hook acts before an epoch)
+        and, for a run with per-sample weights, a model that drops them."""
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise TypeError(
                 'GradNormHook selects before the first training epoch, so it '
                 'needs an EpochBasedTrainLoop (train_cfg = dict('
                 f"by_epoch=True, ...)); got {type(runner.train_loop).__name__}"
             )
+        check_weighted_model(runner.model, self.args)
 
     def before_train_epoch(self, runner) -> None:
         """Select (or serve the saved selection) in the first epoch this

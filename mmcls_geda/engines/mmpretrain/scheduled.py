@@ -10,6 +10,12 @@ the stack-free code both stacks run; this module only reads mmengine's
 runner (epoch, model, work dir, logger, ranks) and builds the scoring
 model with mmpretrain's ``MODELS``.
 
+A phase that trains with per-sample weights (CRAIG, GRAD-MATCH, an
+unweighted method with ``weights``) serves them through the wrapper into
+each data sample's ``metainfo['sample_weight']``, which the model, a
+:class:`~mmcls_geda.engines.mmpretrain.model.WeightedImageClassifier`
+(:func:`check_weighted_model`), applies to its loss.
+
 A warm-up epoch serves a slice of the subset's size
 (:func:`~mmcls_geda.selection.schedule.warmup_indices`), as on mmcls 0.x:
 every epoch of the run has the same length, so mmengine's parameter
@@ -26,13 +32,42 @@ from ...apis import SelectionArgs, save_run
 from ...apis.runs import build_scorer, scored_what, select_with_scorer
 from ...apis.serving import (make_plan, save_event, selection_event,
                              serve_saved_if_any, warmup_event)
+from ...scoring.engine_utils import is_module_wrapper
 from ...selection.schedule import SchedulePlan, Step, warmup_indices
+from .model import WeightedImageClassifier
 from .subset import GEDASubsetDataset
 
 # ``loader(runner, wrapper, what)``: the hook's sequential scoring loader
 # over the whole training set (it logs ``what`` is scored and with which
 # pipeline)
 ScoringLoader = Callable[[object, GEDASubsetDataset, str], DataLoader]
+
+
+def check_weighted_model(model, args: SelectionArgs) -> None:
+    """A TypeError, before training, unless a run that trains with
+    per-sample weights (``args.trains_weighted()``) has a model that
+    applies them: a :class:`~mmcls_geda.engines.mmpretrain.model.
+    WeightedImageClassifier` (inside a model wrapper is fine) without
+    batch augments, which mix samples."""
+    if not args.trains_weighted():
+        return
+    who, fix = args.weighted_why()
+    inner = model.module if is_module_wrapper(model) else model
+    if not isinstance(inner, WeightedImageClassifier):
+        raise TypeError(
+            f'GradNormHook: {who} trains with per-sample weights, which '
+            f"reach mmpretrain's loss through mmcls_geda's "
+            "WeightedImageClassifier: set model.type='WeightedImageClassifier'"
+            f' (apply_geda does), or {fix}; the model is a '
+            f'{type(inner).__name__}')
+    augments = getattr(
+        getattr(inner, 'data_preprocessor', None), 'batch_augments', None)
+    if augments is not None:
+        raise TypeError(
+            f'GradNormHook: {who} trains with per-sample weights, and batch '
+            'augments (Mixup/CutMix: model.train_cfg.augments) mix samples, '
+            'so a weight would apply to a mixture of two: drop the augments, '
+            f'or {fix}')
 
 
 def scoring_model_cfg(scoring_model: dict, runner) -> dict:
