@@ -168,3 +168,39 @@ def test_apply_geda_makes_the_model_weighted(cifar10_root, tmp_path):
     vit.model.type = 'MAE'
     with pytest.raises(ValueError, match="model type 'MAE' cannot take"):
         apply_geda(vit, 0.5, 'gradmatch')
+
+
+def test_the_documented_weighted_config_trains(cifar10_root, tmp_path):
+    """The weighted config block of docs/mmpretrain.md on mmpretrain's
+    stock config (with the plugin and the local data, as the configs in
+    configs/mmpretrain/ add them), shrunk through overrides: the model is
+    a WeightedImageClassifier and the record carries the matching
+    weights."""
+    from mmengine.config import Config
+
+    from .test_config import doc_block, shrink
+    block = doc_block(
+        "model = dict(type='WeightedImageClassifier')  # merged into the "
+        "base's model")
+    path = tmp_path / 'weighted_cfg.py'
+    path.write_text(
+        "_base_ = ['mmpretrain::resnet/resnet18_8xb16_cifar10.py']\n"
+        "custom_imports = dict(imports=['mmcls_geda'], "
+        'allow_failed_imports=False)\n'
+        'train_dataloader = dict(dataset=dict(_delete_=True, '
+        "type='GEDASubsetDataset', fraction=0.5, dataset=dict("
+        "type='LocalCIFAR10', data_root='data/cifar10', split='train', "
+        "pipeline={{_base_.train_pipeline}})))\n"
+        "val_dataloader = dict(dataset=dict(type='LocalCIFAR10'))\n"
+        "test_dataloader = dict(dataset=dict(type='LocalCIFAR10'))\n" + block +
+        '\n')
+    cfg = Config.fromfile(str(path))
+    work = tmp_path / 'work'
+    cfg.custom_hooks.append(dict(type='ServedIndices'))
+    runner, served, _ = train(cfg, **shrink(cifar10_root, work))
+    assert type(runner.model).__name__ == 'WeightedImageClassifier'
+    saved = record.load_record(osp.join(work, record.SELECTION_FILE))
+    assert saved['weighted'] is True and saved['weights']['type'] == \
+        'gradmatch'
+    assert sorted(served) == sorted(saved['selection']['indices'])
+    assert len(saved['selection']['weights']) == len(served)
