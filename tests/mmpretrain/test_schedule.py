@@ -223,7 +223,8 @@ def test_a_scoring_model_proxy_scores(cifar10_root, tmp_path):
 
 
 def test_apply_geda_takes_a_schedule(cifar10_root, tmp_path):
-    cfg = stock_cfg(cifar10_root, tmp_path / 'work', tmp_path, hook=False)
+    cfg = stock_cfg(
+        cifar10_root, tmp_path / 'work', tmp_path, hook=False, max_epochs=6)
     out = apply_geda(
         cfg,
         0.5,
