@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
 from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
@@ -295,3 +297,39 @@ def test_an_embedding_method_selects_unweighted(cifar10_root, tmp_path):
     assert saved['method'] == 'craig' and saved['weighted'] is False
     assert sorted(served) == sorted(saved['selection']['indices'])
     assert 'scoring last-layer gradient embeddings of all 60' in log
+
+
+class UsedLearningRates(Hook):
+    """Records the learning rate the optimizer uses at every training
+    iteration (before the iteration's scheduler step)."""
+
+    used = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        type(self).used.append(runner.optim_wrapper.get_lr()['lr'][0])
+
+
+def test_warmup_epochs_keep_the_learning_rate_schedule(cifar10_root, tmp_path):
+    """Every epoch of a schedule (warm-up slices included) is as long as
+    the subset's, so mmpretrain's cosine schedule converted to iterations
+    (``convert_to_iter_based``) runs as written: the rate at iteration i
+    of 24 is ``0.1 (1 + cos(pi i / 24)) / 2``, ending at the schedule's."""
+    HOOKS.register_module(module=UsedLearningRates, force=True)
+    UsedLearningRates.used = []
+    cfg = schedule_cfg(cifar10_root, tmp_path / 'work', tmp_path, **SCHEDULE)
+    cfg.param_scheduler = [
+        dict(
+            type='CosineAnnealingLR',
+            T_max=6,
+            by_epoch=True,
+            convert_to_iter_based=True)
+    ]
+    cfg.custom_hooks.append(dict(type='UsedLearningRates'))
+    runner, served, _ = train(cfg)
+    assert runner.iter == 24 and len(served) == 6 * 30  # 4 batches an epoch
+    i = np.arange(24)
+    np.testing.assert_allclose(
+        UsedLearningRates.used,
+        0.1 * (1 + np.cos(np.pi * i / 24)) / 2,
+        rtol=1e-6,
+        atol=1e-12)
