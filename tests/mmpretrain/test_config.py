@@ -116,6 +116,15 @@ def test_apply_geda_takes_a_dict_and_keeps_other_hooks_and_imports():
      r'warmup_epochs=0.3 is not a whole number of epochs'),
     ((0.2, ), dict(hook=dict(warmup_epochs=200)),
      r'leaves none of the 200 epochs'),
+    ((0.2, ),
+     dict(
+         hook=dict(
+             warmup_epochs=1,
+             then=dict(method='random', start_epoch=5, interval=1))),
+     r'then start_epoch=5 must come after the first selection \(epoch 5\)'),
+    ((0.2, ),
+     dict(hook=dict(then=dict(method='random', start_epoch=200, interval=1))),
+     'and before max_epochs=200'),
     ((0.2, 'rs2'), dict(hook=dict(scoring_model=dict(type='ImageClassifier'))),
      'scoring_model=.* is mmcls 0.x only for now .* for a per-epoch method'),
     ((0.2, 'rs2'), dict(budget='anneal'), "budget='anneal' serves epochs"),

@@ -21,7 +21,7 @@ from mmengine.config import Config
 from ...apis import SelectionArgs
 from ...apis.config_dicts import import_plugin
 from ...selection import check_fraction
-from ...selection.schedule import warmup_epoch_count
+from ...selection.schedule import check_then_start, warmup_epoch_count
 from .hook import check_static
 
 # Every GradNormHook argument that ``hook`` may hold (method and options
@@ -114,10 +114,13 @@ def apply_geda(cfg,
     plain, as_config, filename = _plain(cfg)
     _check_loop(plain)
     max_epochs = (plain.get('train_cfg') or {}).get('max_epochs')
-    if max_epochs is not None and args.warmup_epochs:
-        # the hook's bound, with the fraction for the share of a pass an
+    if max_epochs is not None:
+        # the hook's bounds, with the fraction for the share of a pass an
         # epoch serves (the hook uses the exact class budgets)
-        warmup_epoch_count(args.warmup_epochs, max_epochs, fraction)
+        warmup_end = warmup_epoch_count(args.warmup_epochs, max_epochs,
+                                        fraction)
+        if args.then is not None:
+            check_then_start(args.then['start_epoch'], warmup_end, max_epochs)
     train = _train_dataset(plain)
     if _type_name(train.get('type')) == WRAPPER:
         train = train['dataset']
