@@ -117,6 +117,26 @@ class EpochServing:
                 self.cycle_scores = scores
         return refolded
 
+    def filled_losses(self, last: np.ndarray) -> np.ndarray:
+        """The recorded losses as scores to fold on: ``last`` (every
+        sample's last training loss, NaN where none was recorded), a
+        sample never trained on yet (left over by a class whose budget was
+        rounded down) given its class's median loss.
+
+        Raises:
+            RuntimeError: A class has no recorded loss at all.
+        """
+        scores = np.array(last, dtype=np.float64)
+        for members in self.plan.members:
+            values = scores[members]
+            missing = np.isnan(values)
+            if missing.all():
+                raise RuntimeError(
+                    'a class has no recorded training loss to re-fold on')
+            values[missing] = np.median(values[~missing])
+            scores[members] = values
+        return scores
+
     def log_epoch(self,
                   epoch: int,
                   indices: np.ndarray,

@@ -30,6 +30,7 @@ from mmcv.runner.hooks.momentum_updater import MomentumUpdaterHook
 from mmcv.utils import build_from_cfg
 
 from ..apis.config import PROGRESS_POLICY as POLICY
+from ..subsets import progress_iterations
 
 
 class _ScheduleView:
@@ -79,8 +80,10 @@ class EpochProgress:
     def view(self, runner) -> _ScheduleView:
         """The runner as an iteration-based schedule sees it now."""
         per_epoch = self.reference_iters
-        virtual = runner.epoch * per_epoch + (
-            (runner.inner_iter + 1) * per_epoch / self.epoch_iters - 1)
+        # mmcv's updaters read the iteration about to run: one before the
+        # progress at this iteration's end
+        virtual = progress_iterations(per_epoch, runner.epoch,
+                                      runner.inner_iter, self.epoch_iters) - 1
         return _ScheduleView(runner, virtual, per_epoch * runner.max_epochs)
 
     def start(self, runner, reference_iters: int) -> None:

@@ -28,12 +28,9 @@ from ..datasets.pruning import DynamicPruningSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
 from ..selection.rotation import RotationPlan
-from ..subsets import epoch_iterations
+from ..subsets import epoch_iterations, serve_epoch_plan
 from .epoch_progress import EpochProgress
 from .runner_checks import check_weighted_model, eval_pipeline, inner_model
-
-# the seed stream of a budget schedule's serving order
-_ORDER_STREAM = 2_000_081
 
 
 class EpochSubsets:
@@ -140,20 +137,17 @@ class EpochSubsets:
             rank shares, no batch of one.
         """
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
-        wrapper.set_indices(indices, resize=True)
-        order = np.random.default_rng([self.seed, _ORDER_STREAM, epoch])
-        loader.sampler.set_batching(loader.batch_sampler.batch_size,
+        repeated = serve_epoch_plan(wrapper, loader.sampler, indices,
+                                    self.seed, epoch,
+                                    loader.batch_sampler.batch_size,
                                     loader.batch_sampler.drop_last)
-        loader.sampler.set_plan(order.permutation(indices.size))
         if self.progress.reference_iters is None:
             # the constant budget's epoch, which the schedules were built on
             self.progress.start(runner, epoch_iterations(loader, plan.size))
         self.progress.set_epoch(runner, len(loader),
                                 (epoch_iterations(loader, plan.epoch_size(e))
                                  for e in range(epoch + 1, runner.max_epochs)))
-        sampler = loader.sampler
-        return sampler.share(indices.size) * sampler.num_replicas - int(
-            indices.size)
+        return repeated
 
     def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
         plan = self.serving.start(wrapper, runner.max_epochs)
@@ -186,19 +180,9 @@ class EpochSubsets:
         return None
 
     def _recorded_losses(self) -> np.ndarray:
-        """The last recorded loss of every sample; a sample never trained
-        on yet (left over by a class whose budget was rounded down) gets
-        its class's median loss."""
-        scores = self.recorder.last()
-        for members in self.plan.members:
-            values = scores[members]
-            missing = np.isnan(values)
-            if missing.all():
-                raise RuntimeError(
-                    'a class has no recorded training loss to re-fold on')
-            values[missing] = np.median(values[~missing])
-            scores[members] = values
-        return scores
+        """The last recorded loss of every sample, filled where none was
+        (:meth:`EpochServing.filled_losses`)."""
+        return self.serving.filled_losses(self.recorder.last())
 
     def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
         """Per-sample gradient norms of the whole training set, now."""

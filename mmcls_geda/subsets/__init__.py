@@ -1,7 +1,11 @@
 """What serves a subset, shared by both stacks (torch shared memory and
 numpy; no engine): a served subset's state (``GEDASubsetDataset``), the
 sampler core that serves each epoch's plan, no batch of one."""
-from .plan_sampler import PlanSampler, epoch_iterations
+from .plan_sampler import (PlanSampler, epoch_iterations, progress_iterations,
+                           serve_epoch_plan)
 from .shared import SharedSubset
 
-__all__ = ['PlanSampler', 'SharedSubset', 'epoch_iterations']
+__all__ = [
+    'PlanSampler', 'SharedSubset', 'epoch_iterations', 'progress_iterations',
+    'serve_epoch_plan'
+]

@@ -89,3 +89,48 @@ def epoch_iterations(loader, total: float) -> float:
     if loader.batch_sampler.drop_last:
         return per_rank // batch
     return -(-per_rank // batch)
+
+
+def progress_iterations(reference_iters: int, epoch: int, inner_iter: int,
+                        epoch_iters: int) -> float:
+    """Iterations of the reference run (epochs of ``reference_iters``) at
+    the end of iteration ``inner_iter`` of ``epoch``, an epoch of
+    ``epoch_iters``: the same epoch progress, ``reference_iters * (epoch
+    + (inner_iter + 1) / epoch_iters)`` (the last iteration of an epoch
+    ends where the reference run's epoch ends). The one place of this
+    arithmetic, for both stacks' schedules by epoch progress."""
+    return reference_iters * (epoch + (inner_iter + 1) / epoch_iters)
+
+
+# the seed stream of a varying epoch's serving order
+_ORDER_STREAM = 2_000_081
+
+
+def serve_epoch_plan(wrapper, sampler: PlanSampler, indices: np.ndarray,
+                     seed: int, epoch: int, batch_size: int,
+                     drop_last: bool) -> int:
+    """Serve ``indices`` as the epoch's subset of its own length: the
+    wrapper (a :class:`~mmcls_geda.subsets.SharedSubset`) resized to them,
+    the sampler serving them in an order seeded by ``seed`` and ``epoch``
+    (the same on every rank, after a resume and on both stacks).
+
+    Args:
+        wrapper: The training set's subset wrapper.
+        sampler: The training loader's sampler.
+        indices: The epoch's indices into the wrapped dataset.
+        seed: The hook's seed.
+        epoch: The epoch served.
+        batch_size: The loader's batch size.
+        drop_last: The loader's ``drop_last``.
+
+    Returns:
+        int: Samples served twice in the epoch (all ranks): equal rank
+        shares, no batch of one.
+    """
+    indices = np.asarray(indices)
+    wrapper.set_indices(indices, resize=True)
+    order = np.random.default_rng([seed, _ORDER_STREAM, epoch])
+    sampler.set_batching(batch_size, drop_last)
+    sampler.set_plan(order.permutation(indices.size))
+    return sampler.share(indices.size) * sampler.num_replicas - int(
+        indices.size)

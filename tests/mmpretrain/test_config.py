@@ -105,6 +105,28 @@ def test_apply_geda_takes_a_dict_and_keeps_other_hooks_and_imports():
         imports=['mine', 'mmcls_geda'], allow_failed_imports=False)
 
 
+def test_apply_geda_sets_what_a_per_epoch_method_needs():
+    """A budget schedule: the DynamicPruningSampler and the schedules by
+    epoch progress; a method reading the losses: WeightedImageClassifier;
+    applied again at the constant budget: mmengine's DefaultSampler back;
+    a model that cannot record is refused."""
+    cfg = apply_geda(stock(), 0.5, 'geda_rotate', budget='ramp')
+    assert cfg.train_dataloader.sampler == dict(type='DynamicPruningSampler')
+    assert cfg.default_hooks.param_scheduler == dict(
+        type='EpochProgressParamSchedulerHook')
+    assert cfg.model.type == 'WeightedImageClassifier'
+    assert stock().model.type == 'ImageClassifier'
+    again = apply_geda(cfg, 0.5, 'rs2')
+    assert again.train_dataloader.sampler == dict(
+        type='DefaultSampler', shuffle=True)
+    fixed = apply_geda(stock(), 0.5, 'geda_rotate', refold='fixed')
+    assert fixed.model.type == 'ImageClassifier'
+    other = stock()
+    other.model.type = 'MyClassifier'
+    with pytest.raises(ValueError, match="model.type is 'MyClassifier'"):
+        apply_geda(other, 0.5, 'strata_rotate')
+
+
 @pytest.mark.parametrize('args, kwargs, match', [
     ((0, ), {}, 'fraction must be a number in \\(0, 1\\], got 0'),
     ((1.5, ), {}, 'got 1.5'), ((0.2, 'gdea'), {}, "unknown method 'gdea'"),
@@ -127,9 +149,7 @@ def test_apply_geda_takes_a_dict_and_keeps_other_hooks_and_imports():
      'and before max_epochs=200'),
     ((0.2, 'rs2'), dict(hook=dict(scoring_model=dict(type='ImageClassifier'))),
      'scoring_model=.* is mmcls 0.x only for now .* for a per-epoch method'),
-    ((0.2, 'rs2'), dict(budget='anneal'), "budget='anneal' serves epochs"),
-    ((0.2, 'rs2'), dict(budget='ramp'), "budget='ramp'"),
-    ((0.2, 'geda_rotate'), {}, "with refold='loss' reads the per-sample"),
+    ((0.2, 'rs2'), dict(budget='rampp'), 'rampp'),
     ((0.2, 'rs2'), dict(hook=dict(interval=2)),
      "'rs2' serves a new subset every epoch, which interval=2"),
     ((0.2, ), dict(epoch_pause=2), 'epoch_pause=2: mmengine')

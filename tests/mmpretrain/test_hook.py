@@ -147,9 +147,7 @@ def test_the_selection_is_the_numpy_cores(cifar10_root, tmp_path):
 
 @pytest.mark.parametrize(
     'kwargs, match',
-    [(dict(method='geda_rotate'),
-      "method 'geda_rotate' with refold='loss' reads the per-sample"),
-     (dict(method='rs2', checkpoint=__file__),
+    [(dict(method='rs2', checkpoint=__file__),
       'checkpoint=.* is mmcls 0.x only for now .* for a per-epoch method'),
      (dict(scoop='full'), r"unknown GradNormHook argument\(s\) \['scoop'\]")])
 def test_what_only_mmcls_does_is_refused(kwargs, match):

@@ -229,14 +229,7 @@ def test_the_epoch_methods():
 
 @pytest.mark.parametrize(
     'kwargs, match',
-    [(dict(method='rs2', options=dict(budget='anneal')),
-      "method 'rs2' with budget='anneal' serves epochs of varying length"),
-     (dict(method='geda_rotate'),
-      "method 'geda_rotate' with refold='loss' reads the per-sample training "
-      "losses.*choose refold='fixed'"),
-     (dict(method='strata_rotate', options=dict(refold='loss')),
-      "method 'strata_rotate' with refold='loss' reads the per-sample"),
-     (dict(method='rs2', scoring_model=dict(type='ImageClassifier')),
+    [(dict(method='rs2', scoring_model=dict(type='ImageClassifier')),
       'scoring_model=.* is mmcls 0.x only')])
 def test_what_per_epoch_methods_still_lack_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match) as error:

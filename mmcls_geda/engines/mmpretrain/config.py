@@ -10,8 +10,8 @@ it, not in the runner), the training set is wrapped in
 :class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which selects
 on the schedule of its settings (once, or after a warm-up, every
 ``interval`` epochs, a second phase ``then``), or serves a per-epoch method
-of the constant budget (:func:`~mmcls_geda.engines.mmpretrain.hook.
-check_static`).
+(any ``budget`` and ``refold``; :func:`~mmcls_geda.engines.mmpretrain.
+hook.check_static`).
 """
 import copy
 from typing import Any, Dict, Optional, Tuple
@@ -54,20 +54,25 @@ def apply_geda(cfg,
     on a schedule (``hook=dict(warmup_epochs=1,
     interval=4, then=dict(method=..., start_epoch=E, interval=R))``),
     scored by the training model, a ``checkpoint`` or a ``scoring_model``
-    proxy; or a per-epoch method of the constant budget (``'rs2'``;
-    ``'geda_rotate'`` / ``'strata_rotate'`` with ``refold='fixed'`` or
-    ``'grad_norm'``). Every argument is checked before the copy is
-    returned: a bad fraction, an unknown method, option or hook argument,
-    a warm-up that is not a whole number of epochs of
-    ``train_cfg.max_epochs``, weights for a model other than an
-    ``ImageClassifier`` or with batch augments, and what is mmcls 0.x only
-    for now (budget schedules, methods that read the training losses) are
-    a ValueError naming the value.
+    proxy; or a per-epoch method (``'rs2'``, ``'geda_rotate'``,
+    ``'strata_rotate'``; any ``budget`` and ``refold``). A budget schedule
+    sets ``train_dataloader.sampler = dict(type='DynamicPruningSampler')``
+    and ``default_hooks.param_scheduler =
+    dict(type='EpochProgressParamSchedulerHook')``. Every argument is
+    checked before the copy is returned: a bad fraction, an unknown
+    method, option or hook argument, a warm-up that is not a whole number
+    of epochs of ``train_cfg.max_epochs``, weights or recorded losses for
+    a model other than an ``ImageClassifier`` or with batch augments, and
+    what is mmcls 0.x only for now (a per-epoch method scored by a
+    ``checkpoint`` or a ``scoring_model``) are a ValueError naming the
+    value.
 
     A run that trains with per-sample weights (CRAIG, GRAD-MATCH,
-    ``hook=dict(weights='gradmatch')``, a weighted ``then``) gets
-    ``model.type='WeightedImageClassifier'``, which applies them to the
-    loss (an ``ImageClassifier`` without batch augments only).
+    ``hook=dict(weights='gradmatch')``, a weighted ``then``) or reads the
+    training losses (``refold='loss'``, the rotations' default) gets
+    ``model.type='WeightedImageClassifier'``, which applies the weights to
+    the loss and records the losses (an ``ImageClassifier`` without batch
+    augments only).
 
     The config is copied, not changed. Applying it to a config that
     already has GEDA replaces the fraction (the wrapper's other arguments,
@@ -147,28 +152,55 @@ def apply_geda(cfg,
     if args.trains_weighted():
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
         why, fix = args.weighted_why()
-        _weighted_model(plain, f'{why} trains with per-sample weights', fix)
+        _weighted_model(plain, f'{why} trains with per-sample weights',
+                        'applies to its loss', fix)
+    if args.per_epoch():
+        _serve_epochs(plain, args)
     import_plugin(plain)
     return Config(plain, filename=filename) if as_config else plain
 
 
-def _weighted_model(cfg: dict, why: str, fix: str) -> None:
+def _weighted_model(cfg: dict, why: str, does: str, fix: str) -> None:
     """Make ``cfg``'s ``ImageClassifier`` mmcls_geda's
     ``WeightedImageClassifier`` (in place), or a ValueError naming what
-    cannot take the weights: another model type, batch augments."""
+    cannot take the weights or record the losses (``why``: what needs
+    them; ``does``: what the classifier does with them): another model
+    type, batch augments."""
     model = cfg.get('model') or {}
     kind = _type_name(model.get('type'))
     if kind not in ('ImageClassifier', WEIGHTED_MODEL):
         raise ValueError(
-            f'{why}, which reach the loss through {WEIGHTED_MODEL} (an '
-            f'ImageClassifier); model type {kind!r} cannot take them: {fix}')
+            f"{why}, which mmcls_geda's {WEIGHTED_MODEL} (an "
+            f'ImageClassifier) {does}; model.type is {kind!r}: {fix}')
     augments = (model.get('train_cfg') or {}).get('augments')
     if augments:
         raise ValueError(
             f'{why}, and model.train_cfg.augments={augments!r} (Mixup/CutMix) '
-            f'mix samples, so a weight would apply to a mixture of two: '
-            f'drop the augments, or {fix}')
+            f'mix samples, so a weight or loss would belong to a mixture of '
+            f'two: drop the augments, or {fix}')
     model['type'] = WEIGHTED_MODEL
+
+
+def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
+    """What a per-epoch method needs of the config (in place): a budget
+    schedule the ``DynamicPruningSampler`` and the schedules by epoch
+    progress (``EpochProgressParamSchedulerHook``); a method reading the
+    training losses a ``WeightedImageClassifier`` (an ``ImageClassifier``
+    becomes one; another model is a ValueError)."""
+    loader = cfg['train_dataloader']
+    sampler = _type_name((loader.get('sampler') or {}).get('type'))
+    if args.resolved_options().get('budget', 'constant') != 'constant':
+        loader['sampler'] = dict(type='DynamicPruningSampler')
+        hooks = dict(cfg.get('default_hooks') or {})
+        hooks['param_scheduler'] = dict(type='EpochProgressParamSchedulerHook')
+        cfg['default_hooks'] = hooks
+    elif sampler == 'DynamicPruningSampler':  # applied again, constant
+        loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
+    if args.needs_losses():
+        _weighted_model(
+            cfg, f'method {args.method!r} reads the per-sample training '
+            'losses', 'records',
+            "choose an ImageClassifier or refold='grad_norm' / 'fixed'")
 
 
 def apply_pruning(cfg, *args: Any, **kwargs: Any):

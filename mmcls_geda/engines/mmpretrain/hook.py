@@ -1,5 +1,6 @@
 """``GradNormHook`` for mmpretrain 1.x / mmengine: selections on the
-schedule of the settings and the per-epoch subsets of a constant budget.
+schedule of the settings and the per-epoch subsets (budget schedules and
+loss refolds included).
 
 A selecting method's subset is chosen as on mmcls 0.x, by the same plan
 (:mod:`mmcls_geda.selection.schedule`: once before the first epoch, or
@@ -15,12 +16,16 @@ model is then a :class:`~mmcls_geda.engines.mmpretrain.model.
 WeightedImageClassifier`). The settings are the mmcls 0.x hook's
 (:class:`~mmcls_geda.apis.SelectionArgs`) and so are the saved records and
 the resume logic (:mod:`mmcls_geda.apis.serving`). A per-epoch method
-(``rs2``; your own reading nothing or the θ0 norms; ``geda_rotate`` /
-``strata_rotate`` refolded on ``'fixed'`` norms or a new ``'grad_norm'``
-pass) is served through :class:`~mmcls_geda.apis.epoch_serving.
-EpochServing`, the mmcls 0.x server's plan, log and saved state. What
-only the mmcls 0.x hook does yet (budget schedules, recorded losses, a
-per-epoch method scored by a checkpoint or a proxy) is refused here.
+(``rs2``; your own reading nothing, the θ0 norms or the training losses;
+``geda_rotate`` / ``strata_rotate`` refolded on ``'fixed'`` norms, a new
+``'grad_norm'`` pass or the recorded ``'loss'``; any ``budget``) is served
+through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
+0.x server's plan, log and saved state; a budget schedule's epochs through
+``DynamicPruningSampler`` (:mod:`.sampler`) and the schedules by epoch
+progress (:mod:`.progress`), the training losses recorded by
+``WeightedImageClassifier`` (:mod:`.model`). What only the mmcls 0.x hook
+does yet (a per-epoch method scored by a checkpoint or a proxy) is refused
+here.
 """
 import copy
 import time
@@ -29,22 +34,30 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.dist import get_dist_info
-from mmengine.hooks import Hook
+from mmengine.hooks import Hook, ParamSchedulerHook
+from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 from torch.utils.data import DataLoader
 
 from ...apis import SelectionArgs
 from ...apis.epoch_serving import EpochServing
+from ...apis.loss_recorder import LossRecorder
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
 from ...selection import METHODS, get_method, record
 from ...selection.epoch_state import ROTATION
+from ...subsets import epoch_iterations, serve_epoch_plan
+from .model import check_weighted_classifier
+from .progress import iteration_schedulers
+from .sampler import DynamicPruningSampler
 from .scheduled import ScheduledSubsets, check_weighted_model
 from .subset import GEDASubsetDataset
 
-# What a per-epoch method may read here (no gradient embeddings yet).
-READS = ('nothing', 'norms')
+# What a per-epoch method may read here: nothing, norms (no gradient
+# embeddings yet) or the training losses, which a WeightedImageClassifier
+# records
+EPOCH_READS = ('nothing', 'norms', 'losses')
 _DOC = 'mmcls 0.x only for now (docs/mmpretrain.md)'
 
 
@@ -57,60 +70,102 @@ def static_methods() -> List[str]:
 
 
 def epoch_methods() -> List[str]:
-    """The registered per-epoch methods this hook takes (with the
-    constant budget, and ``refold='fixed'`` or ``'grad_norm'`` where
-    they refold): they read nothing or norms."""
+    """The registered per-epoch methods this hook takes (every budget
+    schedule and refold): they read nothing, norms or the training
+    losses."""
     return sorted(name for name, entry in METHODS.items()
-                  if entry.per_epoch and entry.reads in READS)
+                  if entry.per_epoch and entry.reads in EPOCH_READS)
 
 
 def _check_epoch_method(args: SelectionArgs) -> None:
-    """A ValueError unless the per-epoch method of ``args`` serves epochs
-    of the constant budget without recording training losses."""
-    entry, options = get_method(args.method), args.resolved_options()
+    """A ValueError naming a bad option of a per-epoch method (an unknown
+    budget, ...). Every budget schedule and refold is taken: what they need
+    of the run (the loader's ``DynamicPruningSampler`` and, for
+    iteration-based schedules, ``EpochProgressParamSchedulerHook``; a
+    ``WeightedImageClassifier`` to record the losses) is checked before
+    the run (:func:`check_epoch_run`)."""
+    args.resolved_options()
+
+
+def check_epoch_run(runner, args: SelectionArgs) -> None:
+    """Before the run, what a per-epoch method needs of it: a model that
+    records the training losses (when the method reads them), the
+    sampler and schedule hook of a budget schedule. A TypeError that says
+    what to set otherwise."""
+    options = args.resolved_options()
     budget = options.get('budget', 'constant')
-    if budget != 'constant':
-        raise ValueError(
-            f'GradNormHook on mmpretrain 1.x: method {args.method!r} with '
-            f'budget={budget!r} serves epochs of varying length, which '
-            'need a sampler and learning-rate schedules that follow them: '
-            f"{_DOC}; use budget='constant'")
-    if entry.epoch.needs_losses(options):
-        how = (f" with refold={options['refold']!r}"
+    if args.needs_losses():
+        entry = get_method(args.method)
+        why = (f"method {args.method!r} with refold='loss'"
+               if entry.epoch.folded else f"method {args.method!r} (it reads "
+               "'losses')")
+        fix = ("or choose refold='grad_norm' or 'fixed'"
                if entry.epoch.folded else '')
-        fix = ("choose refold='fixed' (the θ0 norms) or 'grad_norm' (a new "
-               'scoring pass every cycle)' if entry.epoch.folded else
-               "choose a method that reads 'nothing' or 'norms'")
-        raise ValueError(
-            f'GradNormHook on mmpretrain 1.x: method {args.method!r}{how} '
-            f'reads the per-sample training losses, whose recording is '
-            f'{_DOC}; {fix}')
+        check_recording_model(
+            inner_model(runner.model), f'{why} reads the per-sample '
+            f'training losses', fix)
+    if budget == 'constant':
+        return
+    sampler = getattr(runner.train_dataloader, 'sampler', None)
+    if not isinstance(sampler, DynamicPruningSampler):
+        raise TypeError(
+            f'budget={budget!r} changes the epoch\'s length, which the '
+            f'training loader\'s {type(sampler).__name__} cannot follow: set '
+            "train_dataloader.sampler = dict(type='DynamicPruningSampler') "
+            '(apply_geda does)')
+    stepped = [
+        type(h).__name__ for h in runner.hooks
+        if isinstance(h, ParamSchedulerHook)
+    ]
+    if iteration_schedulers(runner) and (stepped != [
+            'EpochProgressParamSchedulerHook'
+    ]):
+        raise TypeError(
+            f'budget={budget!r} changes the epochs\' lengths, which would '
+            'stretch or squeeze the iteration-based parameter schedulers '
+            '(by_epoch=False, or convert_to_iter_based=True) that '
+            f'{stepped or "no hook"} steps: set default_hooks = dict('
+            "param_scheduler=dict(type='EpochProgressParamSchedulerHook')) "
+            '(apply_geda does), or schedule by epoch')
+
+
+def check_recording_model(model, who: str, otherwise: str = '') -> None:
+    """A TypeError unless ``model`` (without its wrapper) is a
+    :class:`~.model.WeightedImageClassifier` without batch augments; then
+    its recording of per-sample losses is switched on."""
+    check_weighted_classifier(model, who, 'records', otherwise)
+    model.record_losses = True
+
+
+def inner_model(model):
+    """The model without mmengine's (Distributed)DataParallel wrapper."""
+    return model.module if is_model_wrapper(model) else model
 
 
 def check_static(args: SelectionArgs, given: dict) -> None:
     """A ValueError naming the setting unless ``args`` ask for what this
     hook does: selections on the schedule of the settings (weighted ones
-    need a ``WeightedImageClassifier``, checked in ``before_run``), or
-    a per-epoch method of the constant budget that records no losses
-    (``given``: the arguments as given, kept for the callers' messages;
+    need a ``WeightedImageClassifier``, checked in ``before_run``), or a
+    per-epoch method scored by the training model (``given``: the
+    arguments as given, kept for the callers' messages;
     :class:`SelectionArgs` already refuses a schedule with a per-epoch
     method)."""
     entry = get_method(args.method)
-    if entry.per_epoch:
-        if entry.reads not in READS:
-            raise ValueError(
-                f'GradNormHook on mmpretrain 1.x: method {args.method!r} '
-                f'reads {entry.reads}, which is {_DOC}; every epoch it '
-                f'serves one of {epoch_methods()}')
-        _check_epoch_method(args)
-        for name in ('checkpoint', 'scoring_model'):
-            value = getattr(args, name)
-            if value is not None:
-                raise ValueError(
-                    f'GradNormHook on mmpretrain 1.x: {name}={value!r} is '
-                    f'{_DOC} for a per-epoch method ({args.method!r} scores '
-                    f'with the training model here): leave {name} at None')
+    if not entry.per_epoch:
         return
+    if entry.reads not in EPOCH_READS:
+        raise ValueError(
+            f'GradNormHook on mmpretrain 1.x: method {args.method!r} reads '
+            f'{entry.reads}, which is {_DOC}; every epoch it serves one of '
+            f'{epoch_methods()}')
+    _check_epoch_method(args)
+    for name in ('checkpoint', 'scoring_model'):
+        value = getattr(args, name)
+        if value is not None:
+            raise ValueError(
+                f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC} '
+                f'for a per-epoch method ({args.method!r} scores with the '
+                f'training model here): leave {name} at None')
 
 
 def find_subset(dataset: Any) -> GEDASubsetDataset:
@@ -220,18 +275,22 @@ class GradNormHook(Hook):
     a ``selection_file`` serves that file. Distributed: every rank scores
     a strided share, rank 0 selects and broadcasts the selection.
 
-    A per-epoch method (:func:`epoch_methods`, with the constant budget)
-    is served as on mmcls 0.x: before every training epoch the plan's
-    indices for that epoch (:class:`~mmcls_geda.selection.rotation.
-    RotationPlan`, the same numpy plan: the same labels, fraction, options
-    and seed serve the same indices on both stacks) go to the wrapper, of
-    the subset's constant size; a method that reads norms scores them at
-    the initial weights before the first epoch (and again at every new
-    cycle with ``refold='grad_norm'``). After every epoch rank 0 writes
-    ``rotation_state_epoch{E}.npz`` and ``rotation_log.json`` in
-    ``work_dir`` (:data:`~mmcls_geda.selection.epoch_state.ROTATION`, the
-    mmcls 0.x files and settings); a resumed run loads and checks the state
-    of its epoch and serves what an uninterrupted run serves.
+    A per-epoch method (:func:`epoch_methods`) is served as on mmcls 0.x:
+    before every training epoch the plan's indices for that epoch
+    (:class:`~mmcls_geda.selection.rotation.RotationPlan`, the same numpy plan:
+    the same labels, fraction, options and seed serve the same indices on both
+    stacks) go to the wrapper, of the subset's constant size, or, under a
+    budget schedule, of the epoch's own size through ``DynamicPruningSampler``
+    in the mmcls 0.x seeded order; a method that reads norms scores them at the
+    initial weights before the first epoch (and again at every new cycle with
+    ``refold='grad_norm'``); one that reads the training losses switches the
+    ``WeightedImageClassifier``'s recording on and takes its losses after every
+    iteration (refused before the run for another model:
+    :func:`check_epoch_run`). After every epoch rank 0 writes
+    ``rotation_state_epoch{E}.npz`` and ``rotation_log.json`` in ``work_dir``
+    (:data:`~mmcls_geda.selection.epoch_state.ROTATION`, the mmcls 0.x files
+    and settings); a resumed run loads and checks the state of its epoch and
+    serves what an uninterrupted run serves.
 
     The scoring pipeline is the ``scoring_pipeline`` setting, else the
     run's validation pipeline, else the test loader's, else the training
@@ -240,16 +299,13 @@ class GradNormHook(Hook):
     Args:
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`,
             as on mmcls 0.x: ``method`` (selecting: :func:`static_methods`;
-            every epoch: rs2, and geda_rotate / strata_rotate with
-            ``refold='fixed'`` or ``'grad_norm'``), ``options`` (a
-            per-epoch method's ``budget`` stays ``'constant'``),
-            ``scope``, ``seed``, ``interval``, ``warmup_epochs``,
-            ``weights``, ``then``, ``weighted``, ``checkpoint``,
-            ``scoring_model`` (not with a per-epoch method),
-            ``scoring_pipeline``, ``scoring_batch_size``,
-            ``scoring_workers``, ``save_norms``, ``report``. Budget
-            schedules and methods that read the training losses are mmcls
-            0.x only for now: refused with a ValueError. ``priority`` is
+            every epoch: rs2, geda_rotate, strata_rotate), ``options``
+            (any ``budget``, any ``refold``), ``scope``, ``seed``,
+            ``interval``, ``warmup_epochs``, ``weights``, ``then``,
+            ``weighted``, ``checkpoint``, ``scoring_model`` (not with a
+            per-epoch method), ``scoring_pipeline``,
+            ``scoring_batch_size``, ``scoring_workers``, ``save_norms``,
+            ``report``; a bad value is a ValueError. ``priority`` is
             mmengine's config key (default ``'HIGHEST'``: hooks after it
             see the selection).
     """
@@ -267,10 +323,15 @@ class GradNormHook(Hook):
         # a per-epoch method's plan, cycle state, log and saved state
         self.serving = (
             EpochServing(self.args) if self.args.per_epoch() else None)
+        # a per-epoch method reading the training losses records them
+        self.records_losses = (
+            self.serving is not None and self.args.needs_losses())
+        self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
 
     def before_run(self, runner) -> None:
-        """Refuse an iteration-based loop (the hook acts before an epoch)
-        and, for a run with per-sample weights, a model that drops them."""
+        """Refuse an iteration-based loop (the hook acts before an epoch),
+        a model that would drop a run's per-sample weights, and what a
+        per-epoch method needs of the run but misses."""
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise TypeError(
                 'GradNormHook selects before the first training epoch, so it '
@@ -278,6 +339,8 @@ class GradNormHook(Hook):
                 f"by_epoch=True, ...)); got {type(runner.train_loop).__name__}"
             )
         check_weighted_model(runner.model, self.args)
+        if self.serving is not None:
+            check_epoch_run(runner, self.args)
 
     def before_train_epoch(self, runner) -> None:
         """Select (or serve the saved selection) in the first epoch this
@@ -289,14 +352,24 @@ class GradNormHook(Hook):
         self.scheduled.before_train_epoch(
             runner, find_subset(runner.train_dataloader.dataset))
 
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        """A per-epoch method reading the losses: take the iteration's."""
+        if self.records_losses:
+            self.recorder.take(inner_model(runner.model))
+
     def after_train_epoch(self, runner) -> None:
-        """A per-epoch method: rank 0 saves the state before the next
-        epoch and the per-epoch log."""
+        """A per-epoch method: gather the epoch's losses (where recorded);
+        rank 0 saves the state before the next epoch and the log."""
         if self.serving is None:
             return
-        n = self.serving.plan.labels.size
+        if self.records_losses:
+            self.recorder.end_epoch()  # rank order: the same everywhere
         self.serving.end_epoch(runner.work_dir, runner.epoch,
-                               np.full(n, np.nan),
+                               self.recorder.last(),
                                get_dist_info()[0] == 0)
 
     def _serve_epoch(self, runner) -> None:
@@ -308,24 +381,66 @@ class GradNormHook(Hook):
             plan = serving.start(wrapper, runner.max_epochs)
             runner.logger.info(f'GradNormHook: {plan.describe()}')
             if epoch > 0:
-                serving.resume(runner.work_dir, epoch)
+                self.recorder.start_from_last(
+                    serving.resume(runner.work_dir, epoch))
+                losses = (f' with the losses of '
+                          f'{int(self.recorder.seen.sum())} samples'
+                          if self.records_losses else '')
                 runner.logger.info(
-                    f'GradNormHook: resumed at epoch {epoch} from '
+                    f'GradNormHook: resumed at epoch {epoch}{losses} from '
                     f'{ROTATION.file(epoch)} (no scoring pass)')
-            elif plan.rule.reads_norms:
-                norms, labels = self._norms(runner, wrapper)
-                serving.start_scores(norms)
-                if self.args.save_norms and get_dist_info()[0] == 0:
-                    record.save_scores(runner.work_dir, norms, labels)
+            else:
+                self.recorder.start(plan.labels.size)
+                if plan.rule.reads_norms:
+                    norms, labels = self._norms(runner, wrapper)
+                    serving.start_scores(norms)
+                    if self.args.save_norms and get_dist_info()[0] == 0:
+                        record.save_scores(runner.work_dir, norms, labels)
         refolded = serving.refold(
-            epoch, lambda refold: self._norms(runner, wrapper)[0]
-            if refold == 'grad_norm' else None)
-        indices = serving.plan.indices(epoch, serving.cycle_scores,
-                                       serving.carry)
-        wrapper.set_indices(indices)
+            epoch, lambda refold: self._new_scores(runner, wrapper, refold))
+        scores = serving.cycle_scores
+        if self.records_losses and not serving.plan.rule.folded:
+            # an epoch function reading the losses: all recorded so far
+            scores = (None if not self.recorder.seen.any() else
+                      serving.filled_losses(self.recorder.last()))
+        indices = serving.plan.indices(epoch, scores, serving.carry)
+        repeated = 0
+        if serving.plan.varies:
+            repeated = self._serve_resized(runner, wrapper, indices)
+        else:
+            wrapper.set_indices(indices)
         wrapper.selection = None
+        wrapper.serve_sample_idx(self.records_losses)
         runner.logger.info(
-            serving.log_epoch(epoch, indices, refolded, self._scoring_s))
+            serving.log_epoch(epoch, indices, refolded, self._scoring_s,
+                              repeated))
+
+    def _new_scores(self, runner, wrapper: GEDASubsetDataset,
+                    refold: str) -> Optional[np.ndarray]:
+        """The scores a new cycle is folded on (None: keep the last)."""
+        if refold == 'loss':
+            return self.serving.filled_losses(self.recorder.last())
+        if refold == 'grad_norm':
+            return self._norms(runner, wrapper)[0]
+        return None
+
+    def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
+                       indices: np.ndarray) -> int:
+        """Serve a budget schedule's epoch at its own length, in the seeded
+        order of the mmcls 0.x server; the loop's total iterations (ETA)
+        follow the plan. Returns the samples served twice (all ranks)."""
+        loader, epoch = runner.train_dataloader, runner.epoch
+        repeated = serve_epoch_plan(wrapper, loader.sampler, indices,
+                                    self.args.seed, epoch,
+                                    loader.batch_sampler.batch_size,
+                                    loader.batch_sampler.drop_last)
+        plan = self.serving.plan
+        # mmengine has no setter; its loop fixed max_iters from the
+        # constant epoch, which no longer is every epoch's length
+        runner.train_loop._max_iters = runner.iter + len(loader) + sum(
+            epoch_iterations(loader, plan.epoch_size(e))
+            for e in range(epoch + 1, runner.max_epochs))
+        return repeated
 
     def _norms(self, runner,
                wrapper: GEDASubsetDataset) -> Tuple[np.ndarray, np.ndarray]:

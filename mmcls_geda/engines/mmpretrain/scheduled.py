@@ -34,7 +34,7 @@ from ...apis.serving import (make_plan, save_event, selection_event,
                              serve_saved_if_any, warmup_event)
 from ...scoring.engine_utils import is_module_wrapper
 from ...selection.schedule import SchedulePlan, Step, warmup_indices
-from .model import WeightedImageClassifier
+from .model import check_weighted_classifier
 from .subset import GEDASubsetDataset
 
 # ``loader(runner, wrapper, what)``: the hook's sequential scoring loader
@@ -52,22 +52,10 @@ def check_weighted_model(model, args: SelectionArgs) -> None:
     if not args.trains_weighted():
         return
     who, fix = args.weighted_why()
-    inner = model.module if is_module_wrapper(model) else model
-    if not isinstance(inner, WeightedImageClassifier):
-        raise TypeError(
-            f'GradNormHook: {who} trains with per-sample weights, which '
-            f"reach mmpretrain's loss through mmcls_geda's "
-            "WeightedImageClassifier: set model.type='WeightedImageClassifier'"
-            f' (apply_geda does), or {fix}; the model is a '
-            f'{type(inner).__name__}')
-    augments = getattr(
-        getattr(inner, 'data_preprocessor', None), 'batch_augments', None)
-    if augments is not None:
-        raise TypeError(
-            f'GradNormHook: {who} trains with per-sample weights, and batch '
-            'augments (Mixup/CutMix: model.train_cfg.augments) mix samples, '
-            'so a weight would apply to a mixture of two: drop the augments, '
-            f'or {fix}')
+    check_weighted_classifier(
+        model.module if is_module_wrapper(model) else model,
+        f'{who} trains with per-sample weights', 'applies to its loss',
+        f'or {fix}')
 
 
 def scoring_model_cfg(scoring_model: dict, runner) -> dict:
