@@ -11,11 +11,12 @@ either):
   ``GEDASubsetDataset``, ``LocalCIFAR10`` and ``LocalCIFAR100`` in
   ``mmpretrain.registry.DATASETS``, ``WeightedImageClassifier`` in
   ``mmpretrain.registry.MODELS``,
-  ``GradNormHook`` (one selection before the first epoch, or a per-epoch
-  method's subset every epoch at a constant budget) in
-  ``mmpretrain.registry.HOOKS``; ``apply_geda`` for an mmengine config
-  (the same call as on mmcls 0.x); ``apply_pruning`` raises
-  NotImplementedError (dynamic pruning is mmcls 0.x only so far).
+  ``EpochPlanSampler`` in ``DATA_SAMPLERS``, ``GradNormHook`` (one
+  selection before the first epoch, or a per-epoch method's subset every
+  epoch: budget schedules, loss refolds, dynamic pruning) and
+  ``EpochProgressParamSchedulerHook`` in ``mmpretrain.registry.HOOKS``;
+  ``apply_geda`` and ``apply_pruning`` for an mmengine config (the same
+  calls as on mmcls 0.x).
 
 ``mmcls_geda.selection`` and ``mmcls_geda.local_data`` need numpy/scipy only
 and can be used where torch and both stacks are absent.

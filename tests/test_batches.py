@@ -13,8 +13,8 @@ from mmcls.models import build_classifier
 from mmcv.runner import EpochBasedRunner, build_optimizer
 
 from mmcls_geda import DynamicPruningHook, GradNormHook
-from mmcls_geda.datasets.pruning import DynamicPruningSampler
-from mmcls_geda.selection.epoch_state import PRUNING_LOG
+from mmcls_geda.datasets import EpochPlanSampler
+from mmcls_geda.selection.epoch_state import ROTATION_LOG
 from mmcls_geda.subsets.batches import (PaddedSampler, no_lone_share,
                                         pad_lone_batch)
 from .conftest import (TRAIN_PIPELINE, ServedIndices, small_resnet_cfg,
@@ -30,7 +30,8 @@ def _pruning_loader(root, dist):
     """Dynamic pruning's loader over the tiny CIFAR-10, batches of 7."""
     data = build_dataset(
         dict(
-            type='DynamicPruningDataset',
+            type='GEDASubsetDataset',
+            fraction=1.0,
             dataset=dict(
                 type='LocalCIFAR10', data_prefix=root,
                 pipeline=TRAIN_PIPELINE)))
@@ -41,7 +42,7 @@ def _pruning_loader(root, dist):
         dist=dist,
         seed=0,
         persistent_workers=False,
-        sampler_cfg=dict(type='DynamicPruningSampler'))
+        sampler_cfg=dict(type='EpochPlanSampler'))
 
 
 def test_a_share_of_k_batches_plus_one_gets_one_more_sample():
@@ -59,7 +60,7 @@ def test_pruning_shares_never_end_with_one_sample_on_any_rank(total):
     plan = np.random.default_rng(0).permutation(100)[:total]
     shares = []
     for rank in (0, 1):
-        sampler = DynamicPruningSampler(range(100), 2, rank)
+        sampler = EpochPlanSampler(range(100), 2, rank)
         sampler.set_batching(7, False)
         sampler.set_plan(plan)
         shares.append(list(sampler))
@@ -125,7 +126,7 @@ def test_pruning_trains_through_an_epoch_of_k_batches_plus_one(
         DynamicPruningHook(ratio=0.5, anneal=0.0), priority='HIGHEST')
     runner.run([loader], [('train', 1)])
     assert min(len(b) for b in served.served) >= 2
-    epochs = json.load(open(tmp_path / 'work' / PRUNING_LOG))['epochs']
+    epochs = json.load(open(tmp_path / 'work' / ROTATION_LOG))['epochs']
     assert epochs[0]['processed'] == 50 and epochs[0]['repeated'] == 1
     assert epochs[0]['iterations'] == 8  # as without the repeat
     first = np.concatenate(served.served[:8])
@@ -186,7 +187,7 @@ def test_issue_reproduction_pruned_digits_with_tools_train(python, tmp_path):
              '--device', 'cpu', '--cfg-options', 'runner.max_epochs=1',
              'evaluation.interval=1', 'data.samples_per_gpu=673',
              'data.workers_per_gpu=0', 'data.persistent_workers=False')
-    (epoch, ) = json.load(open(f'{work}/{PRUNING_LOG}'))['epochs']
+    (epoch, ) = json.load(open(f'{work}/{ROTATION_LOG}'))['epochs']
     assert epoch['processed'] == 1347 and epoch['repeated'] == 1
     assert epoch['iterations'] == 3
 
@@ -242,5 +243,5 @@ def test_each_rank_pads_its_own_share(tmp_path):
     first = [np.load(tmp_path / f'first{r}.npy') for r in (0, 1)]
     assert all(f[-1] == f[0] for f in first)  # each rank's own first again
     assert set(np.concatenate(first).tolist()) == set(range(30))
-    epochs = json.load(open(tmp_path / PRUNING_LOG))['epochs']
+    epochs = json.load(open(tmp_path / ROTATION_LOG))['epochs']
     assert epochs[0]['repeated'] == 2  # one a rank

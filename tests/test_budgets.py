@@ -195,7 +195,7 @@ def _run(root,
         dist=False,
         seed=0,
         persistent_workers=True,
-        sampler_cfg=dict(type='DynamicPruningSampler') if varies else None)
+        sampler_cfg=dict(type='EpochPlanSampler') if varies else None)
     runner = make_runner(work_dir, _model('ImageClassifier'), epochs)
     schedule = dict(LR_POLICIES['OneCycle']['lr'])
     runner.register_lr_hook(by_progress(schedule) if varies else schedule)
@@ -305,13 +305,23 @@ def test_apply_geda_sets_the_sampler_and_refuses_what_cannot_be_paid():
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/demo/resnet18_1xb64-full_digits.py'))
     ramp = apply_geda(cfg, 0.3, 'rs2', budget='ramp')
-    assert ramp.sampler == dict(type='DynamicPruningSampler')
+    assert ramp.sampler == dict(type='EpochPlanSampler')
     assert ramp.custom_hooks[-1].options == dict(budget='ramp')
     assert 'sampler' not in apply_geda(ramp, 0.3, 'rs2')  # back to constant
     with pytest.raises(ValueError, match='smallest fraction'):
         apply_geda(cfg, 0.05, 'geda_rotate', budget='anneal')
     with pytest.raises(ValueError, match="unknown budget 'cosine'"):
         apply_geda(cfg, 0.3, 'strata_rotate', budget='cosine')
+
+
+def test_the_sampler_name_of_older_budget_configs_builds_the_same_sampler():
+    """Budget configs written by apply_geda before 2026-12-07 name
+    DynamicPruningSampler: it builds the one EpochPlanSampler."""
+    from mmcls.datasets.builder import SAMPLERS
+
+    from mmcls_geda.datasets import EpochPlanSampler
+    assert SAMPLERS.get('DynamicPruningSampler') is EpochPlanSampler
+    assert SAMPLERS.get('EpochPlanSampler') is EpochPlanSampler
 
 
 def test_a_budget_without_the_sampler_is_refused_before_training(
@@ -325,7 +335,7 @@ def test_a_budget_without_the_sampler_is_refused_before_training(
         priority='HIGHEST')
     with pytest.raises(
             TypeError, match="sampler=dict\\(type="
-            "'DynamicPruningSampler'\\)"):
+            "'EpochPlanSampler'\\)"):
         runner.run([loader], [('train', 1)])
 
 
@@ -352,10 +362,10 @@ def test_budget_configs_are_apply_geda_of_their_base():
 @pytest.mark.parametrize('world, size, per_rank', [(1, 17, 18), (1, 16, 16),
                                                    (2, 17, 10), (2, 15, 8)])
 def test_no_rank_ends_an_epoch_in_a_batch_of_one(world, size, per_rank):
-    from mmcls_geda.datasets.pruning import DynamicPruningSampler
+    from mmcls_geda.datasets import EpochPlanSampler
     shares = []
     for rank in range(world):
-        sampler = DynamicPruningSampler(range(100), world, rank)
+        sampler = EpochPlanSampler(range(100), world, rank)
         sampler.set_batching(8, False)
         sampler.set_plan(np.arange(size))
         shares.append(list(sampler))

@@ -19,7 +19,7 @@ from mmcls_geda.experiments import (FIGURES, front, front_points, last_val,
                                     parse_spec, plot, pruning_kwargs,
                                     selection_time, split_time, summarise)
 from mmcls_geda.experiments.plots import COSTS
-from mmcls_geda.selection.epoch_state import PRUNING_LOG
+from mmcls_geda.selection.epoch_state import ROTATION_LOG
 from .conftest import REPO, run_tool
 
 CIFAR = 'configs/resnet/resnet18_1xb64-full_cifar10.py'
@@ -323,7 +323,9 @@ def test_pruning_spec_makes_a_pruning_config():
     base = Config.fromfile(osp.join(REPO, DIGITS))
     cfg = make_config(base, parse_spec('randprune-r0.5'), None, 2, {}, {},
                       0.125)
-    assert cfg.data.train.type == 'DynamicPruningDataset'
+    assert (cfg.data.train.type,
+            cfg.data.train.fraction) == ('GEDASubsetDataset', 1.0)
+    assert cfg.custom_hooks[-1].method == 'random_pruning'
 
 
 def test_bad_json_arguments_are_named():
@@ -541,14 +543,18 @@ def test_experiments_sit_above_apis_and_selection_only():
 def test_a_pruning_run_counts_the_samples_its_log_says(tmp_path):
     from mmcls_geda.experiments.collect import pruning_samples
     assert pruning_samples(str(tmp_path)) is None  # not a pruning run
-    # the keys DynamicPruningHook writes (tests/test_pruning.py reads the
-    # hook's own log)
+    # the keys a pruning method's entries carry (tests/test_pruning.py
+    # reads a real run's log)
     epochs = [
-        dict(epoch=e, processed=p, above=a, below=100 - a)
+        dict(epoch=e, size=p, processed=p, above=a, below=100 - a)
         for e, (p, a) in enumerate(((100, 100), (62, 40), (58, 30), (100, 55)))
     ]
-    (tmp_path / PRUNING_LOG).write_text(json.dumps(dict(epochs=epochs)))
+    (tmp_path / ROTATION_LOG).write_text(json.dumps(dict(epochs=epochs)))
     assert pruning_samples(str(tmp_path)) == (320, 400)
+    # a per-epoch subset's log is not pruning's
+    (tmp_path / ROTATION_LOG).write_text(
+        json.dumps(dict(epochs=[dict(epoch=0, size=30)])))
+    assert pruning_samples(str(tmp_path)) is None
 
 
 def test_runner_pauses_follow_the_runner_the_run_used():

@@ -13,8 +13,9 @@ from mmcls.models import build_classifier
 from mmcv import Config
 from mmcv.runner import EpochBasedRunner, Hook, build_optimizer
 
-from mmcls_geda import DynamicPruningHook, apply_geda, apply_pruning
-from mmcls_geda.selection.epoch_state import PRUNING, PRUNING_LOG
+from mmcls_geda import (DynamicPruningHook, GradNormHook, apply_geda,
+                        apply_pruning)
+from mmcls_geda.selection.epoch_state import ROTATION, ROTATION_LOG
 from mmcls_geda.selection.pruning import (check_pruning_args, is_pruned,
                                           plan_epoch)
 from .conftest import (REPO, TRAIN_PIPELINE, ServedIndices, free_port,
@@ -141,11 +142,59 @@ def test_draws_are_seeded_by_seed_and_epoch():
     assert not np.array_equal(plan(0, 3), plan(1, 3))
 
 
+def test_the_pruning_rules_are_registry_entries_served_by_the_plan():
+    """InfoBatch's rule and its control are per-epoch methods: the plan of
+    a run asks their Pruned rule, which draws exactly what plan_epoch
+    draws (indices in their seeded order, weights 1 / (1 - r)), and plans
+    later epochs' lengths from the current expectation."""
+    from mmcls_geda.selection import get_method, select_subset
+    from mmcls_geda.selection.budgets import class_rng
+    from mmcls_geda.selection.epoch_rules import Pruned
+    from mmcls_geda.selection.rotation import RotationPlan
+    labels = np.arange(200) % 4
+    losses = _losses()
+    last = losses.copy()
+    last[:10] = np.nan  # never trained on: kept, weight 1
+    for method, rule in (('infobatch', 'infobatch'), ('random_pruning',
+                                                      'random')):
+        entry = get_method(method)
+        assert isinstance(entry.epoch, Pruned) and entry.reads == 'losses'
+        opts = entry.resolve(dict(ratio=0.6))
+        assert opts == dict(ratio=0.6, anneal=0.125)
+        plan = RotationPlan(labels, 1.0, method, opts, 7, max_epochs=8)
+        assert plan.varies
+        choice = plan.choose(3, last)
+        seen = ~np.isnan(last)
+        drawn = plan_epoch(
+            np.where(seen, last, 0.0), seen, 0.6, rule, class_rng(7, 3), True)
+        assert choice.ordered
+        assert np.array_equal(choice.indices, drawn.indices)
+        assert np.array_equal(choice.weights, drawn.weights)
+        assert set(np.unique(choice.weights)) <= {1.0, 1 / 0.4}
+        assert choice.stats['rule'] == rule and choice.stats['pruned']
+        # later epochs: pruned ones expected as now, the anneal share full
+        assert plan.epoch_size(4, choice) == drawn.expected
+        assert plan.epoch_size(7, choice) == 200
+        first = plan.choose(0, None)  # nothing recorded yet: a full epoch
+        assert first.indices.size == 200 and not first.stats['pruned']
+        with pytest.raises(ValueError, match='serves through GradNormHook'):
+            select_subset(np.ones(200), labels, 0.5, method=method)
+    with pytest.raises(ValueError, match='wrap it with fraction=1.0'):
+        RotationPlan(labels, 0.5, 'infobatch', opts, 0, max_epochs=8)
+    with pytest.raises(ValueError, match=r'ratio .* in \(0, 0\.9\]'):
+        get_method('infobatch').resolve(dict(ratio=0.95))
+
+
 def test_pruning_defaults_are_declared_once_and_unknown_names_refused():
     from mmcls_geda.selection.pruning import PruningArgs
     hook = DynamicPruningHook()
-    assert hook.settings == PruningArgs().to_dict() == dict(
+    assert PruningArgs().to_dict() == dict(
         ratio=0.5, rule='infobatch', anneal=0.125, seed=0)
+    # the front is GradNormHook serving the rule's registry entry
+    assert isinstance(hook, GradNormHook)
+    assert (hook.args.method, hook.args.resolved_options(),
+            hook.args.seed) == ('infobatch', dict(ratio=0.5, anneal=0.125), 0)
+    assert DynamicPruningHook(rule='random').args.method == 'random_pruning'
     with pytest.raises(
             ValueError,
             match=r"unknown DynamicPruningHook argument\(s\) \['ratios'\]; "
@@ -267,7 +316,7 @@ def _runner(root,
     data = dict(type='LocalCIFAR10', data_prefix=root, pipeline=TRAIN_PIPELINE)
     model_cfg = small_resnet_cfg()
     if pruning is not None:
-        data = dict(type='DynamicPruningDataset', dataset=data)
+        data = dict(type='GEDASubsetDataset', fraction=1.0, dataset=data)
         model_cfg = dict(
             model_cfg, type='WeightedImageClassifier', normalize_weights=False)
     torch.manual_seed(0)
@@ -280,7 +329,7 @@ def _runner(root,
         dist=world > 1,
         seed=0,
         sampler_cfg=(None if pruning is None else dict(
-            type='DynamicPruningSampler')))
+            type='EpochPlanSampler')))
     if model_wrapper is None:
         runner = make_runner(work_dir, model, max_epochs=max_epochs)
     else:
@@ -323,11 +372,16 @@ def test_runner_serves_the_planned_epochs_and_logs_them(
     runner, loader, hook, served, used = _runner(
         cifar10_root, tmp_path, 4, pruning=dict(ratio=0.5, anneal=0.25))
     runner.run([loader], [('train', 1)])
-    log = json.load(open(tmp_path / PRUNING_LOG))
+    log = json.load(open(tmp_path / ROTATION_LOG))
     settings = dict(log['settings'])
     assert settings.pop('fingerprint')['length'] == 60
     assert settings == dict(
-        ratio=0.5, rule='infobatch', anneal=0.25, seed=5, max_epochs=4)
+        method='infobatch',
+        options=dict(ratio=0.5, anneal=0.25),
+        seed=5,
+        fraction=1.0,
+        scope='full',
+        max_epochs=4)
     epochs = log['epochs']
     per_epoch = _per_epoch(served, used)
     # 60 samples: full, pruned, pruned, full (anneal 0.25 of 4 epochs)
@@ -346,9 +400,9 @@ def test_runner_serves_the_planned_epochs_and_logs_them(
                                                   for e in epochs)
     assert min(used.iters_left) == used.iters_left[-1] == 0  # ETA >= 0
     # epoch 1 kept every sample at or above the mean of epoch 0's losses
-    with np.load(tmp_path / PRUNING.file(1)) as state:
-        losses, seen = state['losses'], state['seen']
-    assert seen.all()
+    with np.load(tmp_path / ROTATION.file(1)) as state:
+        losses = state['losses'].astype(np.float64)
+    assert not np.isnan(losses).any()  # every sample trained on
     high = np.flatnonzero(losses >= losses.mean())
     assert set(high) <= set(per_epoch[1].tolist())
     assert epochs[1]['above'] == high.size and epochs[1]['processed'] < 60
@@ -410,9 +464,12 @@ def test_resume_serves_what_an_uninterrupted_run_serves(
 
 
 @pytest.mark.parametrize('changed, message', [
-    (dict(ratio=0.3), 'ratio: saved 0.5, configured 0.3'),
-    (dict(rule='random'), "rule: saved 'infobatch', configured 'random'"),
-    (dict(anneal=0.5), 'anneal: saved 0.0, configured 0.5'),
+    (dict(ratio=0.3), r"options: saved \{'anneal': 0.0, 'ratio': 0.5\}, "
+     r"configured \{'ratio': 0.3, 'anneal': 0.0\}"),
+    (dict(rule='random'),
+     "method: saved 'infobatch', configured 'random_pruning'"),
+    (dict(anneal=0.5), r"options: saved \{'anneal': 0.0, 'ratio': 0.5\}, "
+     r"configured \{'ratio': 0.5, 'anneal': 0.5\}"),
     (dict(seed=1), 'seed: saved 5, configured 1'),
     (dict(max_epochs=3), 'max_epochs: saved 2, configured 3'),
 ])
@@ -431,11 +488,64 @@ def test_resume_with_other_settings_is_refused_naming_both(
     again.resume(str(tmp_path / 'epoch_1.pth'))
     with pytest.raises(ValueError, match=message):
         again.run([loader2], [('train', 1)])
-    os.remove(tmp_path / PRUNING.file(1))
+    os.remove(tmp_path / ROTATION.file(1))
     third, loader3, *_ = _runner(cifar10_root, tmp_path, 2, pruning=pruning)
     third.resume(str(tmp_path / 'epoch_1.pth'))
     with pytest.raises(FileNotFoundError, match='resuming at epoch 1'):
         third.run([loader3], [('train', 1)])
+
+
+def test_a_run_resumed_from_a_retired_pruning_state_is_refused(
+        cifar10_root, tmp_path, no_epoch_sleep):
+    """A work_dir of DynamicPruningHook's old layout (pruning_state_epoch1
+    .npz) is refused by name before the epoch trains, not read."""
+    pruning = dict(ratio=0.5, anneal=0.0)
+    runner, loader, *_ = _runner(
+        cifar10_root, tmp_path, 2, pruning=pruning, checkpoints=True)
+    runner.run([loader], [('train', 1)])
+    os.rename(tmp_path / ROTATION.file(1),
+              tmp_path / 'pruning_state_epoch1.npz')
+    again, loader2, *_ = _runner(cifar10_root, tmp_path, 2, pruning=pruning)
+    again.resume(str(tmp_path / 'epoch_1.pth'))
+    with pytest.raises(
+            ValueError,
+            match=r'pruning_state_epoch1.npz instead, a pruning state '
+            r"\(DynamicPruningHook's own format"):
+        again.run([loader2], [('train', 1)])
+
+
+def test_a_config_of_the_removed_pruning_dataset_says_what_to_write(
+        cifar10_root):
+    """Configs written by apply_pruning before 2026-12-07 fail when the
+    data set is built, before training, saying what to write instead."""
+    with pytest.raises(
+            ValueError,
+            match=r"DynamicPruningDataset .* was removed: .* Write "
+            r"data.train = dict\(type='GEDASubsetDataset', fraction=1.0, "
+            r"dataset=<the dataset>\), sampler = "
+            r"dict\(type='EpochPlanSampler'\) and, in custom_hooks, "
+            r"dict\(type='GradNormHook', method='infobatch'"):
+        build_dataset(
+            dict(
+                type='DynamicPruningDataset',
+                dataset=dict(
+                    type='LocalCIFAR10',
+                    data_prefix=cifar10_root,
+                    pipeline=TRAIN_PIPELINE)))
+
+
+def test_pruning_methods_are_built_by_apply_pruning_only():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py'))
+    with pytest.raises(
+            ValueError,
+            match="method 'infobatch' prunes the whole training set every "
+            'epoch: build its config with apply_pruning'):
+        apply_geda(cfg, 1.0, 'infobatch')
+    with pytest.raises(ValueError, match='already uses apply_pruning'):
+        apply_geda(apply_pruning(cfg), 0.5, 'rs2')
+    with pytest.raises(ValueError, match='already uses apply_geda'):
+        apply_pruning(apply_geda(cfg, 0.5, 'rs2'))
 
 
 def test_runner_refuses_a_normalising_classifier_and_a_plain_loader(
@@ -449,17 +559,24 @@ def test_runner_refuses_a_normalising_classifier_and_a_plain_loader(
     plain = build_dataloader(
         build_dataset(
             dict(
-                type='LocalCIFAR10',
-                data_prefix=cifar10_root,
-                pipeline=TRAIN_PIPELINE)),
+                type='GEDASubsetDataset',
+                fraction=1.0,
+                dataset=dict(
+                    type='LocalCIFAR10',
+                    data_prefix=cifar10_root,
+                    pipeline=TRAIN_PIPELINE))),
         8,
         0,
         dist=False,
         persistent_workers=False)
-    runner.data_loader = plain
-    with pytest.raises(TypeError, match='DynamicPruningSampler'):
+    runner.data_loader = plain  # the default sampler
+    with pytest.raises(
+            TypeError,
+            match=r"changes the epoch's length, which the training "
+            r"loader's RandomSampler cannot follow: set "
+            r"sampler=dict\(type='EpochPlanSampler'\)"):
         hook.before_train_epoch(runner)
-    with pytest.raises(RuntimeError, match='DynamicPruningHook'):
+    with pytest.raises(RuntimeError, match='GradNormHook'):
         iter(loader.sampler)  # a sampler without its hook serves nothing
 
 
@@ -475,7 +592,7 @@ def test_an_unwrapped_iteration_schedule_is_refused_before_training(
     runner.register_lr_hook(dict(LR_POLICIES['OneCycle']['lr']))
     with pytest.raises(
             TypeError,
-            match=r"dynamic pruning changes the epochs' lengths, which the "
+            match=r"method 'infobatch' changes the epochs' lengths, which the "
             r'iteration-based OneCycleLrUpdaterHook would stretch or '
             r"squeeze: wrap it, lr_config = dict\(policy='EpochProgress', "
             r'schedule=dict\(policy=...\)\)'):
@@ -514,8 +631,13 @@ def _prune_on_rank(rank, world, port, root, work_dir):
             rank=rank,
             model_wrapper=MMDistributedDataParallel)
         runner.run([loader], [('train', 1)])
-        np.save(osp.join(work_dir, f'losses{rank}.npy'), hook.recorder.losses)
-        np.save(osp.join(work_dir, f'plan{rank}.npy'), loader.sampler.plan)
+        np.save(
+            osp.join(work_dir, f'losses{rank}.npy'),
+            hook.subsets.recorder.losses)
+        # the plan's positions into the wrapper, as dataset indices
+        np.save(
+            osp.join(work_dir, f'plan{rank}.npy'),
+            loader.dataset.indices[loader.sampler.plan])
         np.save(
             osp.join(work_dir, f'last{rank}.npy'),
             _per_epoch(served, used)[-1])
@@ -548,16 +670,16 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
         anneal=0.34)
     (hook, ) = cfg.custom_hooks
     assert hook == dict(
-        type='DynamicPruningHook',
-        ratio=0.5,
-        rule='infobatch',
-        anneal=0.34,
+        type='GradNormHook',
+        method='infobatch',
+        options=dict(ratio=0.5, anneal=0.34),
         seed=0,
         priority='HIGHEST')
-    assert cfg.sampler.type == 'DynamicPruningSampler'
+    assert cfg.sampler.type == 'EpochPlanSampler'
     assert cfg.model.type == 'WeightedImageClassifier'
     assert cfg.model.normalize_weights is False
-    assert cfg.data.train.type == 'DynamicPruningDataset'
+    assert (cfg.data.train.type,
+            cfg.data.train.fraction) == ('GEDASubsetDataset', 1.0)
     path = str(tmp_path / 'pruned.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')
@@ -567,34 +689,40 @@ def test_apply_pruning_config_trains_with_tools_train(python, cifar10_root,
     ]
     run_tool(python, 'tools/train.py', path, '--work-dir', work, '--device',
              'cpu', '--cfg-options', *opts)
-    log = json.load(open(osp.join(work, PRUNING_LOG)))['epochs']
+    log = json.load(open(osp.join(work, ROTATION_LOG)))['epochs']
     assert [e['pruned'] for e in log] == [False, True, False]
     assert log[0]['processed'] == log[2]['processed'] == 60
     assert log[1]['processed'] < 60
 
 
-@pytest.mark.parametrize('name, ratio, rule', [
+@pytest.mark.parametrize('name, ratio, method', [
     ('resnet18_1xb64-infobatch-r0.5_cifar10.py', 0.5, 'infobatch'),
     ('resnet18_1xb64-infobatch-r0.5_cifar100.py', 0.5, 'infobatch'),
     ('resnet18w16_1xb64-infobatch-r0.5_cifar10-5k.py', 0.5, 'infobatch'),
     ('resnet18w16_1xb64-infobatch-r0.7_cifar10-5k.py', 0.7, 'infobatch'),
-    ('resnet18w16_1xb64-dynamic_random-r0.5_cifar10-5k.py', 0.5, 'random'),
+    ('resnet18w16_1xb64-dynamic_random-r0.5_cifar10-5k.py', 0.5,
+     'random_pruning'),
     ('resnet18w16_1xb64-finetune-infobatch-r0.5_cifar10-c5-9.py', 0.5,
      'infobatch'),
     ('resnet18w16_1xb64-infobatch-r0.5-30e_cifar10-5k.py', 0.5, 'infobatch'),
 ])
-def test_pruning_configs_are_what_apply_pruning_makes(name, ratio, rule):
+def test_pruning_configs_are_what_apply_pruning_makes(name, ratio, method):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'pruning', name))
     (hook, ) = cfg.custom_hooks
-    assert hook.type == 'DynamicPruningHook' and hook.priority == 'HIGHEST'
-    assert (hook.ratio, hook.rule, hook.anneal) == (ratio, rule, 0.125)
-    DynamicPruningHook(**{
+    assert hook.type == 'GradNormHook' and hook.priority == 'HIGHEST'
+    assert (hook.options.ratio, hook.method,
+            hook.options.anneal) == (ratio, method, 0.125)
+    GradNormHook(**{
         k: v
         for k, v in hook.items() if k != 'type' and k != 'priority'
     })
     base = cfg._cfg_dict.to_dict()
     base['custom_hooks'] = []
-    made = apply_pruning(base, ratio=ratio, rule=rule)
+    base['data']['train'] = base['data']['train']['dataset']
+    made = apply_pruning(
+        base,
+        ratio=ratio,
+        rule=dict(random_pruning='random').get(method, method))
     assert made['custom_hooks'] == [hook.to_dict()]
     assert made['data']['train'] == cfg.data.train.to_dict()
     assert made['model'] == cfg.model.to_dict()

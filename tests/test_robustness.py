@@ -517,12 +517,15 @@ def test_geda_and_pruning_on_one_config_are_refused_at_config_time():
         apply_pruning(apply_geda(cfg, 0.5))
 
 
-def test_pruning_around_the_geda_wrapper_is_named(cifar10_root):
+def test_a_resampling_wrapper_around_the_geda_wrapper_is_named(cifar10_root):
     from mmcls_geda.datasets.subset import find_wrapper
     ds = build_dataset(
-        dict(type='DynamicPruningDataset', dataset=wrapper_cfg(cifar10_root)))
+        dict(
+            type='ClassBalancedDataset',
+            oversample_thr=0.5,
+            dataset=wrapper_cfg(cifar10_root)))
     with pytest.raises(
-            TypeError, match='DynamicPruningDataset around a '
+            TypeError, match='ClassBalancedDataset around a '
             'GEDASubsetDataset'):
         find_wrapper(ds)
 

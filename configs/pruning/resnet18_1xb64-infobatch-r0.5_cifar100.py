@@ -7,7 +7,8 @@ _base_ = [
 data = dict(
     train=dict(
         _delete_=True,
-        type='DynamicPruningDataset',
+        type='GEDASubsetDataset',
+        fraction=1.0,
         dataset={{_base_.data.train}}))
 model = dict(type='WeightedImageClassifier', normalize_weights=False)
 # the epochs vary in length: the schedule follows the epoch progress

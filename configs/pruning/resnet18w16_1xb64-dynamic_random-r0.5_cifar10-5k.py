@@ -5,10 +5,9 @@
 _base_ = ['./resnet18w16_1xb64-infobatch-r0.5_cifar10-5k.py']
 custom_hooks = [
     dict(
-        type='DynamicPruningHook',
-        ratio=0.5,
-        rule='random',
-        anneal=0.125,
+        type='GradNormHook',
+        method='random_pruning',
+        options=dict(ratio=0.5, anneal=0.125),
         seed=0,
         priority='HIGHEST')
 ]

@@ -3,10 +3,9 @@
 _base_ = ['./resnet18w16_1xb64-infobatch-r0.5_cifar10-5k.py']
 custom_hooks = [
     dict(
-        type='DynamicPruningHook',
-        ratio=0.7,
-        rule='infobatch',
-        anneal=0.125,
+        type='GradNormHook',
+        method='infobatch',
+        options=dict(ratio=0.7, anneal=0.125),
         seed=0,
         priority='HIGHEST')
 ]

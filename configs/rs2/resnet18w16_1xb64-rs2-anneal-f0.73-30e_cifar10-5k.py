@@ -9,7 +9,7 @@ data = dict(
         fraction=0.73,  # the samples of the whole run, as a share of full data
         dataset={{_base_.data.train}}))
 # the epochs' lengths vary: this sampler follows them
-sampler = dict(type='DynamicPruningSampler')
+sampler = dict(type='EpochPlanSampler')
 custom_hooks = [
     dict(
         type='GradNormHook',

@@ -6,6 +6,7 @@ from ..runners import set_runner
 from ..selection import check_fraction, get_method
 from ..selection.epoch_budgets import epoch_shares
 from ..selection.pruning import PruningArgs
+from ..selection.registry import pruning_method
 from ..selection.schedule import warmup_epoch_count
 from .config_dicts import import_plugin
 from .settings import SelectionArgs
@@ -16,33 +17,49 @@ HOOK_ARGS = SelectionArgs.names()
 # (mmcls_geda.hooks.epoch_progress: schedules by epoch progress).
 SCHEDULE_KEYS = ('lr_config', 'momentum_config')
 PROGRESS_POLICY = 'EpochProgress'
-# The data wrappers of the two ways to choose training data: one per run.
-_CHOOSERS = {
-    'GEDASubsetDataset': ('GradNormHook', 'apply_geda'),
-    'DynamicPruningDataset': ('DynamicPruningHook', 'apply_pruning'),
-}
+# The sampler of every epoch whose length varies (budget schedules,
+# pruning), and its name in configs written before 2026-12-07.
+PLAN_SAMPLER, OLD_PLAN_SAMPLER = 'EpochPlanSampler', 'DynamicPruningSampler'
+# The config names of dynamic pruning before 2026-12-07.
+_OLD_PRUNING = ('DynamicPruningDataset', 'DynamicPruningHook')
 
 
-def check_not_combined(cfg, adding: str) -> None:
+def _prunes(cfg) -> bool:
+    """Whether ``cfg`` prunes its data (a pruning method's GradNormHook, or
+    the names of configs written before 2026-12-07)."""
+    train = (cfg.get('data') or {}).get('train') or {}
+    for hook in cfg.get('custom_hooks') or []:
+        if hook.get('type') in _OLD_PRUNING:
+            return True
+        if hook.get('type') == 'GradNormHook':
+            rule = get_method(hook.get('method', SelectionArgs.method)).epoch
+            if rule is not None and rule.whole_data:
+                return True
+    return train.get('type') in _OLD_PRUNING
+
+
+def check_not_combined(cfg, pruning: bool) -> None:
     """A ValueError if ``cfg`` already chooses its training data the other
-    way: GEDA subsets and dynamic pruning each decide what an epoch
-    serves, and one wrapped in the other fails only at run time.
+    way: a GEDA subset (``apply_geda``) and dynamic pruning
+    (``apply_pruning``) each decide what an epoch serves.
 
     Args:
         cfg: The config being changed.
-        adding: The wrapper type about to be added.
+        pruning: Whether pruning is about to be added.
     """
     train = (cfg.get('data') or {}).get('train') or {}
     hooks = {h.get('type') for h in cfg.get('custom_hooks') or []}
-    for wrapper, (hook, call) in _CHOOSERS.items():
-        if wrapper != adding and (train.get('type') == wrapper
-                                  or hook in hooks):
-            raise ValueError(
-                f'this config already uses {call} ({wrapper}, {hook}); '
-                f'{_CHOOSERS[adding][1]} cannot be added to it: both choose '
-                'the training data of every epoch. Start from the config '
-                'without it (e.g. the full-data config under '
-                'configs/resnet/)')
+    prunes = _prunes(cfg)
+    subsets = not prunes and (train.get('type') == 'GEDASubsetDataset'
+                              or 'GradNormHook' in hooks)
+    if (prunes and not pruning) or (subsets and pruning):
+        done, adding = (('apply_pruning', 'apply_geda') if prunes else
+                        ('apply_geda', 'apply_pruning'))
+        raise ValueError(
+            f'this config already uses {done}; {adding} cannot be added to '
+            'it: both choose the training data of every epoch. Start from '
+            'the config without it (e.g. the full-data config under '
+            'configs/resnet/)')
 
 
 def apply_geda(cfg,
@@ -97,7 +114,12 @@ def apply_geda(cfg,
             f'; allowed: {sorted(set(HOOK_ARGS) - {"method", "options"})}')
     # fail now, not in the runner
     args = SelectionArgs(method=method, options=dict(options), **hook)
-    check_not_combined(cfg, 'GEDASubsetDataset')
+    if args.per_epoch() and get_method(method).epoch.whole_data:
+        raise ValueError(
+            f'method {method!r} prunes the whole training set every epoch: '
+            'build its config with apply_pruning (ratio=..., rule=...), '
+            'which also sets the unnormalised loss weights')
+    check_not_combined(cfg, pruning=False)
     cfg, as_config = _plain(cfg)
     if epoch_pause is not None:
         set_runner(cfg, epoch_pause)
@@ -117,9 +139,10 @@ def apply_geda(cfg,
         type='GEDASubsetDataset', fraction=fraction, dataset=train)
     # a budget schedule's epochs vary in length: the sampler follows them
     if budget != 'constant':
-        cfg['sampler'] = dict(type='DynamicPruningSampler')
+        cfg['sampler'] = dict(type=PLAN_SAMPLER)
         wrap_schedules(cfg)
-    elif (cfg.get('sampler') or {}).get('type') == 'DynamicPruningSampler':
+    elif (cfg.get('sampler')
+          or {}).get('type') in (PLAN_SAMPLER, OLD_PLAN_SAMPLER):
         cfg.pop('sampler')
     if args.trains_weighted():
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
@@ -127,13 +150,8 @@ def apply_geda(cfg,
         _weighted_model(cfg, f'{why} trains with per-sample weights', fix)
     elif args.needs_losses():
         # the per-sample training losses are recorded by this classifier
-        folded = get_method(method).epoch.folded
-        _weighted_model(
-            cfg, f'method {method!r}' +
-            (" with refold='loss'" if folded else ' (it reads the losses)') +
-            ' records per-sample training losses',
-            "choose refold='grad_norm' or 'fixed'"
-            if folded else 'use an ImageClassifier')
+        who, fix = args.losses_why()
+        _weighted_model(cfg, f'{who} records per-sample training losses', fix)
     _add_hook(
         cfg,
         dict(
@@ -153,12 +171,13 @@ def apply_pruning(cfg,
                   epoch_pause: Optional[float] = None):
     """Turn any mmcls classification config into dynamic pruning.
 
-    Wraps ``data.train`` in ``DynamicPruningDataset``, sets
-    ``sampler=dict(type='DynamicPruningSampler')``, makes an
+    Wraps ``data.train`` in ``GEDASubsetDataset`` with ``fraction=1.0``
+    (resized every epoch), sets ``sampler=dict(type='EpochPlanSampler')``,
+    wraps the schedules to follow the epoch progress, makes an
     ``ImageClassifier`` a ``WeightedImageClassifier`` with
-    ``normalize_weights=False`` and adds the ``DynamicPruningHook``
-    (InfoBatch's rule, see ``docs/pruning.md``). The config is copied, not
-    changed.
+    ``normalize_weights=False`` and adds a ``GradNormHook`` serving the
+    rule's method (``'infobatch'`` or ``'random_pruning'``, see
+    ``docs/pruning.md``). The config is copied, not changed.
 
     Args:
         cfg (mmcv.Config | dict): An mmcls classification config.
@@ -174,22 +193,33 @@ def apply_pruning(cfg,
     Returns:
         The same type as ``cfg``.
     """
-    settings = PruningArgs(ratio, rule, anneal, seed).to_dict()
-    check_not_combined(cfg, 'DynamicPruningDataset')
+    settings = PruningArgs(ratio, rule, anneal, seed)
+    check_not_combined(cfg, pruning=True)
     cfg, as_config = _plain(cfg)
     if epoch_pause is not None:
         set_runner(cfg, epoch_pause)
     train = cfg['data']['train']
-    if train.get('type') == 'DynamicPruningDataset':
+    if train.get('type') in ('GEDASubsetDataset', ) + _OLD_PRUNING:
         train = train['dataset']
-    cfg['data']['train'] = dict(type='DynamicPruningDataset', dataset=train)
-    cfg['sampler'] = dict(type='DynamicPruningSampler')
+    cfg['data']['train'] = dict(
+        type='GEDASubsetDataset', fraction=1.0, dataset=train)
+    cfg['sampler'] = dict(type=PLAN_SAMPLER)
     wrap_schedules(cfg)
     _weighted_model(cfg, 'dynamic pruning weights the kept low-loss samples',
                     'use an ImageClassifier')
     cfg['model']['normalize_weights'] = False
-    _add_hook(cfg,
-              dict(type='DynamicPruningHook', **settings, priority='HIGHEST'))
+    cfg['custom_hooks'] = [
+        h for h in cfg.get('custom_hooks') or []
+        if h.get('type') not in _OLD_PRUNING
+    ]
+    _add_hook(
+        cfg,
+        dict(
+            type='GradNormHook',
+            method=pruning_method(settings.rule),
+            options=dict(ratio=settings.ratio, anneal=settings.anneal),
+            seed=settings.seed,
+            priority='HIGHEST'))
     return _returned(cfg, as_config)
 
 

@@ -1,6 +1,7 @@
 """The stack-free half of serving a per-epoch method (RS2, GEDA rotation,
-your own): the plan, the current cycle's scores and carry, the per-epoch
-log and the saved state.
+dynamic pruning, your own): the plan, the current cycle's scores and
+carry, each epoch's choice (indices and, for pruning, loss weights), the
+per-epoch log and the saved state.
 
 Both stacks' ``GradNormHook`` serve a per-epoch method through
 :class:`EpochServing` (mmcls 0.x: :class:`~mmcls_geda.hooks.epoch_subsets.
@@ -17,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from ..selection.epoch_rules import EpochChoice
 from ..selection.epoch_state import ROTATION
 from ..selection.rotation import RotationPlan
 from ..subsets import SharedSubset
@@ -117,32 +119,34 @@ class EpochServing:
                 self.cycle_scores = scores
         return refolded
 
-    def filled_losses(self, last: np.ndarray) -> np.ndarray:
-        """The recorded losses as scores to fold on: ``last`` (every
-        sample's last training loss, NaN where none was recorded), a
-        sample never trained on yet (left over by a class whose budget was
-        rounded down) given its class's median loss.
+    def choose(self,
+               epoch: int,
+               last_losses: Optional[np.ndarray] = None) -> EpochChoice:
+        """What ``epoch`` serves: its indices and, for a rule that weighs
+        its samples (pruning), their loss weights; call after
+        :meth:`refold`.
 
-        Raises:
-            RuntimeError: A class has no recorded loss at all.
+        Args:
+            epoch: The epoch about to be served.
+            last_losses: Every sample's last recorded training loss (NaN:
+                none yet), for a rule that reads them each epoch (an epoch
+                function on ``'losses'``, pruning); None: not recorded.
         """
-        scores = np.array(last, dtype=np.float64)
-        for members in self.plan.members:
-            values = scores[members]
-            missing = np.isnan(values)
-            if missing.all():
-                raise RuntimeError(
-                    'a class has no recorded training loss to re-fold on')
-            values[missing] = np.median(values[~missing])
-            scores[members] = values
-        return scores
+        scores = self.cycle_scores
+        rule = self.plan.rule
+        if not rule.folded and last_losses is not None and \
+                rule.needs_losses(self.options):
+            scores = rule.read_losses(self.plan, np.asarray(last_losses))
+        return self.plan.choose(epoch, scores, self.carry)
 
     def log_epoch(self,
                   epoch: int,
                   indices: np.ndarray,
                   refolded: bool,
                   scoring_s: float,
-                  repeated: int = 0) -> str:
+                  repeated: int = 0,
+                  choice: Optional[EpochChoice] = None,
+                  iterations: Optional[int] = None) -> str:
         """Add the epoch's log entry; returns the line for the run's log.
 
         Args:
@@ -150,7 +154,11 @@ class EpochServing:
             indices: What it serves.
             refolded: Whether it starts a new cycle.
             scoring_s: Seconds of scoring before it.
-            repeated: Samples served twice in it (budget schedules).
+            repeated: Samples served twice in it (budget schedules,
+                pruning).
+            choice: The epoch's :meth:`choose`, whose ``stats`` (pruning's
+                draws) join the entry and the line.
+            iterations: The epoch's iterations, where epochs vary.
         """
         entry = dict(
             epoch=epoch,
@@ -161,6 +169,12 @@ class EpochServing:
             start=time.time())
         if repeated:  # served twice, so that no batch holds one sample
             entry['repeated'] = repeated
+        if iterations is not None:
+            entry['iterations'] = int(iterations)
+        described = ''
+        if choice is not None and choice.stats is not None:
+            entry.update(choice.stats)
+            described = self.plan.rule.describe_epoch(self.plan, choice)
         objective = self.objective(indices)
         if objective is not None:
             entry['objective'] = objective
@@ -171,7 +185,7 @@ class EpochServing:
                     if objective is not None else '')
         return (f'GradNormHook: epoch {epoch}: {self.method} serves '
                 f'{indices.size} of {self.plan.labels.size} samples'
-                f'{folded}{measured}')
+                f'{folded}{measured}{described}')
 
     def end_epoch(self, work_dir: str, epoch: int, losses: np.ndarray,
                   save: bool) -> None:
@@ -207,8 +221,8 @@ class EpochServing:
             fraction=self.plan.fraction,
             scope=self.args.scope,
             fingerprint=self.fingerprint)
-        if self.plan.varies:  # the schedule is cut for the run's length
-            settings['max_epochs'] = int(self.plan.table.shape[0])
+        if self.plan.varies:  # the plan is cut for the run's length
+            settings['max_epochs'] = int(self.plan.max_epochs)
         return settings
 
     def objective(self, indices: np.ndarray) -> Optional[float]:

@@ -222,6 +222,18 @@ class SelectionArgs:
                 'set weighted=False in the GradNormHook to train its '
                 'subsets unweighted')
 
+    def losses_why(self) -> Tuple[str, str]:
+        """Who records per-sample training losses, and the other way out,
+        for messages (``apply_geda``, ``apply_pruning``, the hook's model
+        check)."""
+        rule = get_method(self.method).epoch
+        if rule.folded:
+            return (f"method {self.method!r} with refold='loss'",
+                    "choose refold='grad_norm' or 'fixed'")
+        return (f'method {self.method!r} (it reads the losses)',
+                'build the config with apply_geda from one with an '
+                'ImageClassifier (it makes it a WeightedImageClassifier)')
+
     def record_settings(self, phase: str = 'subset') -> Dict[str, Any]:
         """What a record of this phase holds and a reused one must match
         (the fraction and the data are checked apart)."""

@@ -18,9 +18,10 @@ class GEDASubsetDataset(SharedSubset):
     ``k_c`` of ``fraction`` (see
     :func:`mmcls_geda.selection.class_budgets`), so the sampler, the
     runner's ``max_iters`` and the learning-rate schedule see the right
-    length from the start. A budget schedule changes it every epoch
-    (:meth:`set_indices` with ``resize=True``), served through the
-    training loader's ``DynamicPruningSampler``. It serves nothing until
+    length from the start. A budget schedule or a pruning rule (with
+    ``fraction=1.0``) changes it every epoch (:meth:`set_indices` with
+    ``resize=True``, with the epoch's loss weights for pruning), served
+    through the training loader's ``EpochPlanSampler``. It serves nothing until
     :class:`~mmcls_geda.GradNormHook` (or :meth:`set_indices`, or a
     ``selection_file``) gives it a selection: training on an unselected
     wrapper is an error that names the missing hook. The indices (and
@@ -122,15 +123,15 @@ def find_wrapper(dataset) -> GEDASubsetDataset:
     one inside a ``RepeatDataset`` / ``ConcatDataset``."""
     found = list(_wrappers(dataset))
     if not found and hasattr(dataset, 'dataset'):
-        # e.g. DynamicPruningDataset around it: two ways to choose the data
+        # e.g. ClassBalancedDataset around it: two ways to choose the data
         hidden = list(_wrappers(dataset, any_outer=True))
         if hidden:
             raise TypeError(
                 f'the training data is a {type(dataset).__name__} around a '
                 'GEDASubsetDataset: it chooses the samples of every epoch '
                 'itself, so GradNormHook\'s subset would not be what is '
-                'trained on. Use one of them: apply_geda or apply_pruning '
-                'on a config without the other')
+                'trained on. Train the GEDASubsetDataset itself (inside '
+                'RepeatDataset / ConcatDataset at most)')
     if len(found) != 1:
         raise TypeError(
             'GradNormHook needs exactly one GEDASubsetDataset in the training '

@@ -5,7 +5,7 @@ import os.path as osp
 from typing import Dict, Optional, Tuple
 
 from ..selection import record
-from ..selection.epoch_state import PRUNING_LOG, ROTATION_LOG
+from ..selection.epoch_state import ROTATION_LOG
 
 # mmcv's EpochBasedRunner sleeps 2 s before every train and val epoch; it is
 # part of the wall time, reported apart so that short runs are read right.
@@ -94,12 +94,15 @@ def selection_time(run_dir: str) -> Tuple[float, Optional[int]]:
 
 def pruning_samples(run_dir: str) -> Optional[Tuple[int, int]]:
     """Samples a pruning run processed and the full data's count over the
-    same epochs (its ``pruning_log.json``), or None for other runs."""
-    path = osp.join(run_dir, PRUNING_LOG)
+    same epochs (its ``rotation_log.json``, whose entries carry the draws'
+    ``processed``, ``above``, ``below``), or None for other runs."""
+    path = osp.join(run_dir, ROTATION_LOG)
     if not osp.isfile(path):
         return None
     with open(path, encoding='utf-8') as f:
         epochs = json.load(f)['epochs']
+    if not epochs or 'processed' not in epochs[0]:
+        return None  # a per-epoch subset, not pruning
     # every epoch sorts all n samples into above / below the mean loss
     return (sum(int(e['processed']) for e in epochs),
             sum(int(e['above']) + int(e['below']) for e in epochs))

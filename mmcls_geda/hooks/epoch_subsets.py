@@ -1,5 +1,5 @@
-"""Per-epoch subsets (RS2, GEDA rotation, your own) served through
-GradNormHook.
+"""Per-epoch subsets (RS2, GEDA rotation, dynamic pruning, your own)
+served through GradNormHook.
 
 :class:`GradNormHook` hands every event to :class:`EpochSubsets` when its
 method serves a new subset every epoch (its registry entry has an
@@ -7,14 +7,16 @@ method serves a new subset every epoch (its registry entry has an
 rotation.RotationPlan`, asking the rule); the cycle's state, the log and
 the saved state are :class:`~mmcls_geda.apis.epoch_serving.EpochServing`'s,
 shared with the mmpretrain 1.x hook. This class only scores, records the
-training losses and serves each epoch's indices through the wrapper.
+training losses and serves each epoch's indices (and loss weights)
+through the wrapper.
 
-A budget schedule (option ``budget`` other than ``'constant'``) changes the
-epoch's length: the wrapper is resized every epoch, the loader's
-``DynamicPruningSampler`` serves the epoch in a seeded order (the same on
-every rank and after a resume), and the iteration-based schedules follow
-the epoch progress (:class:`~.epoch_progress.EpochProgress`), as under
-dynamic pruning.
+A budget schedule (option ``budget`` other than ``'constant'``) or a
+pruning rule (``infobatch``, ``random_pruning``) changes the epoch's
+length: the wrapper is resized every epoch, the loader's
+:class:`~mmcls_geda.datasets.EpochPlanSampler` serves the epoch in a seeded
+order (the same on every rank and after a resume; a pruning rule's own
+order), and the iteration-based schedules follow the epoch progress
+(:class:`~.epoch_progress.EpochProgress`).
 """
 from typing import Optional
 
@@ -24,9 +26,10 @@ from mmcv.runner import get_dist_info
 from ..apis import SelectionArgs, score_and_select
 from ..apis.epoch_serving import EpochServing
 from ..apis.loss_recorder import LossRecorder
-from ..datasets.pruning import DynamicPruningSampler
+from ..datasets.sampler import EpochPlanSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
 from ..selection import get_method, record
+from ..selection.epoch_rules import EpochChoice
 from ..selection.rotation import RotationPlan
 from ..subsets import epoch_iterations, serve_epoch_plan
 from .epoch_progress import EpochProgress
@@ -49,9 +52,9 @@ class EpochSubsets:
         self.method, self.seed = args.method, args.seed
         self.options = self.serving.options
         self.records_losses = args.needs_losses()
-        self.plan_rule = get_method(self.method).epoch
-        self.progress = (None if self.options.get('budget', 'constant')
-                         == 'constant' else EpochProgress())
+        self.rule = get_method(self.method).epoch
+        self.progress = (
+            EpochProgress() if self.rule.varies(self.options) else None)
         self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
 
     @property
@@ -62,18 +65,19 @@ class EpochSubsets:
     # --- events --------------------------------------------------------------
 
     def before_run(self, runner) -> None:
+        if self.rule.unnormalised_weights:
+            check_weighted_model(
+                inner_model(runner),
+                f'method {self.method!r} (it weighs the samples it keeps)',
+                'use apply_pruning, which sets it',
+                unnormalised=True)
+        elif self.records_losses:
+            check_weighted_model(
+                inner_model(runner),
+                *self.args.losses_why(),
+                needs='sample_idx')
         if self.progress is not None:
-            self.progress.attach(runner, f"budget={self.options['budget']!r}")
-        if not self.records_losses:
-            return
-        folded = self.plan_rule.folded
-        check_weighted_model(
-            inner_model(runner),
-            f"method {self.method!r}" +
-            (" with refold='loss'" if folded else ' (it reads the losses)'),
-            "choose refold='grad_norm' or 'fixed'"
-            if folded else 'build the config with apply_geda, which sets it',
-            needs='sample_idx')
+            self.progress.attach(runner, f'method {self.method!r}')
 
     def before_train_epoch(self, runner) -> None:
         wrapper = find_wrapper(runner.data_loader.dataset)
@@ -82,25 +86,23 @@ class EpochSubsets:
         if self.plan is None:
             self._check_sampler(runner.data_loader.sampler)
             self._start(runner, wrapper, epoch)
-        plan, serving = self.plan, self.serving
+        serving = self.serving
         refolded = serving.refold(
             epoch, lambda refold: self._new_scores(runner, wrapper, refold))
-        scores = serving.cycle_scores
-        if self.records_losses and not plan.rule.folded:
-            # an epoch function reading the losses: all recorded so far
-            scores = (None if not self.recorder.seen.any() else
-                      self._recorded_losses())
-        indices = plan.indices(epoch, scores, serving.carry)
-        repeated = 0
+        choice = serving.choose(
+            epoch,
+            self.recorder.last() if self.records_losses else None)
+        repeated, iterations = 0, None
         if self.progress is None:
-            wrapper.set_indices(indices)
+            wrapper.set_indices(choice.indices, choice.weights)
         else:
-            repeated = self._serve_resized(runner, wrapper, indices)
+            repeated = self._serve_resized(runner, wrapper, choice)
+            iterations = self.progress.epoch_iters
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         runner.logger.info(
-            serving.log_epoch(epoch, indices, refolded, self._scoring_s,
-                              repeated))
+            serving.log_epoch(epoch, choice.indices, refolded, self._scoring_s,
+                              repeated, choice, iterations))
 
     def after_train_iter(self, runner) -> None:
         if not self.records_losses:
@@ -119,34 +121,35 @@ class EpochSubsets:
 
     def _check_sampler(self, sampler) -> None:
         if self.progress is not None and not isinstance(
-                sampler, DynamicPruningSampler):
+                sampler, EpochPlanSampler):
             raise TypeError(
-                f"budget={self.options['budget']!r} changes the epoch's "
-                "length, which the training loader's "
+                f'method {self.method!r} with options {self.options} '
+                "changes the epoch's length, which the training loader's "
                 f'{type(sampler).__name__} cannot follow: set '
-                "sampler=dict(type='DynamicPruningSampler') in the config "
-                '(apply_geda does)')
+                "sampler=dict(type='EpochPlanSampler') in the config "
+                '(apply_geda and apply_pruning do)')
 
     def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
-                       indices: np.ndarray) -> int:
-        """Serve a budget schedule's epoch: its length, a seeded order,
-        the schedules' epoch progress and the run's total iterations.
+                       choice: EpochChoice) -> int:
+        """Serve an epoch of varying length (a budget schedule, pruning):
+        its indices and weights, a seeded order (or the rule's), the
+        schedules' epoch progress and the run's total iterations.
 
         Returns:
             int: Samples served twice in the epoch (all ranks): equal
             rank shares, no batch of one.
         """
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
-        repeated = serve_epoch_plan(wrapper, loader.sampler, indices,
-                                    self.seed, epoch,
-                                    loader.batch_sampler.batch_size,
+        repeated = serve_epoch_plan(wrapper, loader.sampler, choice, self.seed,
+                                    epoch, loader.batch_sampler.batch_size,
                                     loader.batch_sampler.drop_last)
         if self.progress.reference_iters is None:
             # the constant budget's epoch, which the schedules were built on
             self.progress.start(runner, epoch_iterations(loader, plan.size))
-        self.progress.set_epoch(runner, len(loader),
-                                (epoch_iterations(loader, plan.epoch_size(e))
-                                 for e in range(epoch + 1, runner.max_epochs)))
+        self.progress.set_epoch(
+            runner, len(loader),
+            (epoch_iterations(loader, plan.epoch_size(e, choice))
+             for e in range(epoch + 1, runner.max_epochs)))
         return repeated
 
     def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
@@ -174,15 +177,10 @@ class EpochSubsets:
                     refold: str) -> Optional[np.ndarray]:
         """The scores a new cycle is folded on (None: keep the last)."""
         if refold == 'loss':
-            return self._recorded_losses()
+            return self.plan.filled_losses(self.recorder.last())
         if refold == 'grad_norm':
             return self._norms(runner, wrapper)
         return None
-
-    def _recorded_losses(self) -> np.ndarray:
-        """The last recorded loss of every sample, filled where none was
-        (:meth:`EpochServing.filled_losses`)."""
-        return self.serving.filled_losses(self.recorder.last())
 
     def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
         """Per-sample gradient norms of the whole training set, now."""

@@ -14,16 +14,25 @@ of the class to serve; nothing else reads the method's name. Three kinds:
 - :class:`EachEpoch` (your own method, ``docs/methods.md``, "Add your own
   method"): a function of one class's :class:`EpochView` (its scores, the
   epoch's budget, a seeded random stream) returning the positions to
-  serve.
+  serve;
+- :class:`Pruned` (``infobatch``, ``random_pruning``): dynamic pruning
+  over the whole training set, from the recorded training losses
+  (:mod:`~mmcls_geda.selection.pruning`): each epoch's indices in a
+  seeded order, with per-sample loss weights.
+
+Every rule answers an epoch with an :class:`EpochChoice`: the indices and,
+for a rule that weighs its samples, their loss weights.
 
 numpy only.
 """
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from . import folds, geda
+from . import folds, geda, pruning
+from .budgets import class_rng
 from .checks import check_bool, check_choice, check_int
 from .epoch_budgets import check_budget
 
@@ -62,6 +71,29 @@ class EpochView:
     options: Dict[str, Any]
 
 
+@dataclass
+class EpochChoice:
+    """What an epoch serves: a rule's answer for one epoch.
+
+    Attributes:
+        indices: Dataset indices, sorted, or in serving order when
+            ``ordered``.
+        weights: Per index, its loss weight; None: unweighted.
+        ordered: Whether the rule ordered the indices itself (a seeded
+            order, the same on every rank); otherwise the sampler orders
+            them.
+        expected: The epoch's expected length before its random draws
+            (None: ``indices.size``); a rule's :meth:`EpochRule.
+            epoch_size` may plan later epochs from it.
+        stats: JSON-ready numbers for the epoch's log entry.
+    """
+    indices: np.ndarray
+    weights: Optional[np.ndarray] = None
+    ordered: bool = False
+    expected: Optional[float] = None
+    stats: Optional[Dict[str, Any]] = None
+
+
 class EpochRule:
     """The behaviour of a per-epoch method over a run (a base class).
 
@@ -70,16 +102,72 @@ class EpochRule:
             (computed before the first epoch).
         folded: Whether epochs come in cycles that are cut anew
             (``refold``) and may leave samples over for the next cycle.
+        whole_data: Whether it plans over the whole training set
+            (``fraction=1.0``), epoch lengths varying with its draws.
+        unnormalised_weights: Whether its weights must be averaged over
+            the batch, not normalised by their sum
+            (``WeightedImageClassifier(normalize_weights=False)``).
     """
     reads_norms = False
     folded = False
+    whole_data = False
+    unnormalised_weights = False
 
     def check(self, opts: Dict[str, Any]) -> None:
         """Raise a ValueError on a bad option of the rule's own."""
 
+    def start(self, plan) -> None:
+        """Raise a ValueError if ``plan`` (its fraction, its run length)
+        does not suit the rule."""
+
     def needs_losses(self, opts: Dict[str, Any]) -> bool:
         """Whether the training losses must be recorded every epoch."""
         return False
+
+    def varies(self, opts: Dict[str, Any]) -> bool:
+        """Whether the epochs' lengths vary (a budget schedule)."""
+        return opts.get('budget', 'constant') != 'constant'
+
+    def read_losses(self, plan, last: np.ndarray) -> Optional[np.ndarray]:
+        """What an epoch reads of the recorded losses (``last``: every
+        sample's last loss, NaN where none was recorded): None before any
+        was recorded, else a sample never trained on gets its class's
+        median (:meth:`~mmcls_geda.selection.rotation.RotationPlan.
+        filled_losses`)."""
+        if np.isnan(last).all():
+            return None
+        return plan.filled_losses(last)
+
+    def choose_epoch(self, plan, epoch: int, scores: Optional[np.ndarray],
+                     carry: np.ndarray) -> EpochChoice:
+        """What ``epoch`` serves: by default each class's
+        :meth:`class_positions`, sorted, unweighted.
+
+        Args:
+            plan: The :class:`~mmcls_geda.selection.rotation.RotationPlan`.
+            epoch: The epoch.
+            scores: Per sample (all samples), what the rule reads, or None.
+            carry: Mask of the samples the previous cycle left over.
+        """
+        out = []
+        for ci, members in enumerate(plan.members):
+            pos = self.class_positions(
+                plan, ci, epoch, None if scores is None else scores[members],
+                np.flatnonzero(carry[members]))
+            out.append(members[pos])
+        return EpochChoice(np.sort(np.concatenate(out)))
+
+    def epoch_size(self, plan, epoch: int,
+                   now: Optional[EpochChoice]) -> float:
+        """Samples ``epoch`` serves (expected, for a later epoch of a rule
+        that draws), ``now``: the current epoch's choice."""
+        if plan.table is None:
+            return plan.size
+        return int(plan.table[epoch].sum())
+
+    def describe_epoch(self, plan, choice: EpochChoice) -> str:
+        """The end of an epoch's log line."""
+        return ''
 
     def class_positions(self, plan, ci: int, epoch: int,
                         scores: Optional[np.ndarray],
@@ -252,3 +340,86 @@ class EachEpoch(EpochRule):
 
     def describe(self, plan) -> str:
         return f', chosen each epoch on {self.reads}'
+
+
+class Pruned(EpochRule):
+    """Dynamic pruning from the recorded training losses (InfoBatch's rule
+    and its control, :func:`~mmcls_geda.selection.pruning.plan_epoch`):
+    every pruned epoch drops each of the ``candidates`` rule's samples with
+    probability ``ratio`` and weights the kept ones ``1 / (1 - ratio)``;
+    the first epoch and the last ``anneal`` share are full. The draws are
+    seeded by ``(seed, epoch)``; the indices come in their seeded order.
+
+    Args:
+        candidates: A key of :data:`~mmcls_geda.selection.pruning.
+            CANDIDATES` (``'infobatch'``: the below-mean-loss samples;
+            ``'random'``: as many, uniformly).
+    """
+    whole_data = True
+    unnormalised_weights = True
+
+    def __init__(self, candidates: str):
+        self.candidates = check_choice(candidates, 'candidates', pruning.RULES)
+
+    def check(self, opts: Dict[str, Any]) -> None:
+        # the seed is the hook's (checked there)
+        pruning.check_pruning_args(opts['ratio'], self.candidates,
+                                   opts['anneal'], 0)
+
+    def start(self, plan) -> None:
+        if plan.fraction != 1.0 or plan.max_epochs is None:
+            raise ValueError(
+                f'method {plan.method!r} prunes the whole training set '
+                'every epoch: wrap it with fraction=1.0 and give the run\'s '
+                f'max_epochs (apply_pruning does); got fraction='
+                f'{plan.fraction}, max_epochs={plan.max_epochs}')
+
+    def needs_losses(self, opts: Dict[str, Any]) -> bool:
+        return True
+
+    def varies(self, opts: Dict[str, Any]) -> bool:
+        return True
+
+    def read_losses(self, plan, last: np.ndarray) -> np.ndarray:
+        return last  # unseen samples (NaN) count as above the mean
+
+    def pruned(self, plan, epoch: int) -> bool:
+        """Whether ``epoch`` prunes (not the first, not in the last
+        ``anneal`` share)."""
+        return pruning.is_pruned(epoch, plan.max_epochs,
+                                 plan.options['anneal'])
+
+    def choose_epoch(self, plan, epoch, scores, carry) -> EpochChoice:
+        n = plan.labels.size
+        last = np.full(n, np.nan) if scores is None else np.asarray(scores)
+        seen = ~np.isnan(last)
+        drawn = pruning.plan_epoch(
+            np.where(seen, last, 0.0), seen, plan.options['ratio'],
+            self.candidates, class_rng(plan.seed, epoch),
+            self.pruned(plan, epoch))
+        return EpochChoice(
+            drawn.indices,
+            drawn.weights,
+            ordered=True,
+            expected=drawn.expected,
+            stats=dict(rule=self.candidates, **drawn.stats()))
+
+    def epoch_size(self, plan, epoch, now) -> float:
+        # a later pruned epoch: expected as this one's draws expected
+        return now.expected if self.pruned(plan, epoch) else plan.size
+
+    def describe(self, plan) -> str:
+        full = math.ceil(
+            round((1 - plan.options['anneal']) * plan.max_epochs, 9))
+        return (f', {self.candidates} candidates dropped with probability '
+                f'{plan.options["ratio"]}, full epochs: the first and from '
+                f'epoch {max(full, 1)} on')
+
+    def describe_epoch(self, plan, choice: EpochChoice) -> str:
+        stats = choice.stats
+        if not stats['pruned']:
+            return ', a full epoch'
+        return (f', expected {stats["expected"]:.1f} ({stats["above"]} at or '
+                f'above the mean loss {stats["mean_loss"]:.4g}, each of '
+                f'{stats["candidates"]} {self.candidates} candidates dropped '
+                f'with probability {plan.options["ratio"]})')

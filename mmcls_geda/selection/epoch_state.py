@@ -1,5 +1,6 @@
 """What a run that chooses each epoch's data keeps across epochs, for a
-resume: one component for dynamic pruning and the per-epoch subsets.
+resume: one component (:data:`ROTATION`) for every per-epoch method, the
+pruning rules included.
 
 Before every epoch ``E`` (after epoch ``E - 1``) rank 0 writes
 ``{prefix}_epoch{E}.npz``: the named arrays the next epoch is planned from
@@ -8,7 +9,10 @@ training set's fingerprint included) and the format version; and the
 per-epoch log ``{log}`` (``{"settings": ..., "epochs": [...]}``). Both are
 written atomically. A resumed run loads the state of its epoch, and a
 state of other settings, another training set or another format is refused
-with both sides named. numpy only, no torch or mmcv.
+with both sides named. A state of a layout the project no longer writes
+(:data:`RETIRED`: ``DynamicPruningHook``'s ``pruning_state_epoch{E}.npz``,
+written before 2026-12-07) is refused by name. numpy only, no torch or
+mmcv.
 """
 import json
 import os
@@ -93,6 +97,15 @@ class EpochState:
         """
         path = osp.join(work_dir, self.file(epoch))
         if not osp.isfile(path):
+            for prefix, what in RETIRED.items():
+                old = osp.join(work_dir, f'{prefix}_epoch{int(epoch)}.npz')
+                if osp.isfile(old):
+                    raise ValueError(
+                        f'resuming at epoch {epoch} needs the {self.kind} '
+                        f'{path}; {work_dir} holds {old} instead, {what}, '
+                        'which this version no longer reads: finish that run '
+                        'with the version that wrote it, or start again '
+                        'from epoch 0 in a new work_dir')
             raise FileNotFoundError(
                 f'resuming at epoch {epoch} needs the {self.kind} {path} '
                 f'({self.holds}), which is missing: start again from epoch 0')
@@ -121,8 +134,12 @@ class EpochState:
         return arrays, epochs_before(osp.join(work_dir, self.log), epoch)
 
 
-PRUNING = EpochState('pruning state', 'pruning_state', 'pruning_log.json',
-                     'the recorded losses')
 ROTATION = EpochState('rotation state', 'rotation_state', 'rotation_log.json',
                       'recorded losses and the scores of the current cycle')
-PRUNING_LOG, ROTATION_LOG = PRUNING.log, ROTATION.log
+ROTATION_LOG = ROTATION.log
+# file prefixes of states no longer written -> what they are, for the refusal
+RETIRED = {
+    'pruning_state':
+    "a pruning state (DynamicPruningHook's own format, written before "
+    '2026-12-07; dynamic pruning now saves rotation states)'
+}

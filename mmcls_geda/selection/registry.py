@@ -18,7 +18,8 @@ import numpy as np
 from . import baselines, folds, geda, gradient_matching
 from .checks import check_choice, check_int, check_number
 from .epoch_rules import (EachEpoch, EpochRule, EpochView, MatchedFolds,
-                          StreamBlocks, geda_bins, strata_bins)
+                          Pruned, StreamBlocks, geda_bins, strata_bins)
+from .pruning import PruningArgs
 
 # What a method reads from the model, in the order of cost; 'losses' (the
 # training losses recorded every epoch) only a per-epoch method can read.
@@ -137,11 +138,16 @@ def register_method(method: Method) -> Method:
     if method.reads == 'embeddings' and method.per_epoch:
         raise ValueError(f'method {method.name!r}: a per-epoch method reads '
                          "'nothing', 'norms' or 'losses', not embeddings")
-    if method.reads == 'losses' and not isinstance(method.epoch, EachEpoch):
+    if method.reads == 'losses' and (
+            method.epoch is None
+            or not method.epoch.needs_losses(method.defaults)):
         raise ValueError(
             f"method {method.name!r} reads 'losses', which are recorded "
             'while training: give it an epoch function (epoch=...) that '
             'chooses every epoch')
+    if method.solve is None and method.reads == 'losses' and \
+            not isinstance(method.epoch, EachEpoch):
+        method.solve = _no_first_epoch(method.name)
     if method.solve is None:
         if not isinstance(method.epoch, EachEpoch):
             raise ValueError(f'method {method.name!r} needs a per-class '
@@ -157,15 +163,25 @@ def _first_epoch(rule: EachEpoch) -> Solver:
 
     def solve(scores, k, rng, opts) -> ClassChoice:
         if rule.reads == 'losses':
-            raise ValueError(
-                f'method {rule.name!r} reads the training losses, recorded '
-                'while training: it serves through GradNormHook only')
+            return _no_first_epoch(rule.name)(scores, k, rng, opts)
         size = int(scores) if rule.reads == 'nothing' else len(scores)
         # the class's label is not known here: -1
         view = EpochView(0, -1, size, int(k),
                          None if rule.reads == 'nothing' else scores, rng,
                          dict(opts))
         return ClassChoice(rule.checked(view))
+
+    return solve
+
+
+def _no_first_epoch(name: str) -> Solver:
+    """The solver of a rule that reads the training losses from its first
+    epoch on: none outside a run."""
+
+    def solve(scores, k, rng, opts) -> ClassChoice:
+        raise ValueError(
+            f'method {name!r} reads the training losses, recorded while '
+            'training: it serves through GradNormHook only')
 
     return solve
 
@@ -363,3 +379,27 @@ register_method(
         defaults=dict(quantiles=4, refold='loss', budget='constant'),
         check=lambda opts, given: check_int(opts['quantiles'], 'quantiles', 1),
         epoch=_STRATA_FOLDS))
+
+# --- dynamic pruning (InfoBatch's rule and its control) ----------------------
+
+
+def pruning_method(rule: str) -> str:
+    """The registered method of a pruning rule (``PruningArgs.rule``: a
+    key of ``pruning.CANDIDATES``)."""
+    for name, method in METHODS.items():
+        if isinstance(method.epoch, Pruned) and \
+                method.epoch.candidates == rule:
+            return name
+    raise ValueError(f'no registered method prunes by rule {rule!r}')
+
+
+# method name -> its candidates (pruning.CANDIDATES): InfoBatch's rule and
+# its control, which draws as many candidates uniformly
+for _name, _candidates in dict(
+        infobatch='infobatch', random_pruning='random').items():
+    register_method(
+        Method(
+            _name,
+            'losses',
+            defaults=dict(ratio=PruningArgs.ratio, anneal=PruningArgs.anneal),
+            epoch=Pruned(_candidates)))

@@ -63,7 +63,7 @@ import numpy as np
 
 from .budgets import class_budgets
 from .epoch_budgets import cycle_starts, epoch_class_budgets, epoch_shares
-from .epoch_rules import EpochRule
+from .epoch_rules import EpochChoice, EpochRule
 from .folds import _FOLD_STREAM, _rng, cycle_folds
 from .registry import METHODS, get_method
 
@@ -92,7 +92,7 @@ class RotationPlan:
             schedule, ``'constant'`` if absent).
         seed: Run seed (>= 0).
         max_epochs: The run's epochs; needed by a budget schedule other
-            than ``'constant'``.
+            than ``'constant'`` and by pruning.
     """
 
     def __init__(self,
@@ -110,6 +110,7 @@ class RotationPlan:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.fraction, self.method = fraction, method
         self.options, self.seed = dict(options), int(seed)
+        self.max_epochs = max_epochs
         self.classes, sizes = np.unique(self.labels, return_counts=True)
         self.budgets = class_budgets(sizes, fraction)
         self.members = [np.flatnonzero(self.labels == c) for c in self.classes]
@@ -131,17 +132,19 @@ class RotationPlan:
             self.starts = cycle_starts(
                 epoch_shares(self.budget, fraction, max_epochs))
         self._folds: Dict[tuple, List[np.ndarray]] = {}
+        self.rule.start(self)
 
     @property
     def varies(self) -> bool:
-        """Whether the epochs' sizes vary (a budget schedule)."""
-        return self.table is not None
+        """Whether the epochs' sizes vary (a budget schedule, pruning)."""
+        return self.rule.varies(self.options)
 
-    def epoch_size(self, epoch: int) -> int:
-        """Samples ``epoch`` serves."""
-        if self.table is None:
-            return self.size
-        return int(self.table[epoch].sum())
+    def epoch_size(self,
+                   epoch: int,
+                   now: Optional[EpochChoice] = None) -> float:
+        """Samples ``epoch`` serves (expected, for a rule that draws them:
+        planned from ``now``, the current epoch's choice)."""
+        return self.rule.epoch_size(self, epoch, now)
 
     def class_budget(self, ci: int, epoch: int) -> int:
         """Samples class ``ci`` (its index in ``classes``) serves in
@@ -188,28 +191,52 @@ class RotationPlan:
                              f'{carry.shape}')
         return carry
 
-    def indices(self,
-                epoch: int,
-                scores: Optional[np.ndarray] = None,
-                carry: Optional[np.ndarray] = None) -> np.ndarray:
-        """The sorted dataset indices ``epoch`` serves.
+    def choose(self,
+               epoch: int,
+               scores: Optional[np.ndarray] = None,
+               carry: Optional[np.ndarray] = None) -> EpochChoice:
+        """What ``epoch`` serves: its indices and, for a rule that weighs
+        its samples (pruning), their loss weights (the rule's
+        :meth:`~mmcls_geda.selection.epoch_rules.EpochRule.choose_epoch`).
 
         Args:
             epoch: The epoch (>= 0).
             scores: Per sample (all samples), the scores the current
-                cycle is folded on, or what an ``EachEpoch`` rule reads
-                (None: nothing yet); not read by ``rs2``.
+                cycle is folded on, or the recorded losses a rule reads
+                (:meth:`~mmcls_geda.selection.epoch_rules.EpochRule.
+                read_losses`; None: nothing yet); not read by ``rs2``.
             carry: Mask of the samples the previous cycle left over
                 (:meth:`leftover`), served first; None: none.
         """
         carry = self._check(scores, carry)
-        out = []
-        for ci, members in enumerate(self.members):
-            pos = self.rule.class_positions(
-                self, ci, epoch, None if scores is None else scores[members],
-                np.flatnonzero(carry[members]))
-            out.append(members[pos])
-        return np.sort(np.concatenate(out))
+        return self.rule.choose_epoch(self, epoch, scores, carry)
+
+    def indices(self,
+                epoch: int,
+                scores: Optional[np.ndarray] = None,
+                carry: Optional[np.ndarray] = None) -> np.ndarray:
+        """The dataset indices ``epoch`` serves (:meth:`choose`'s): sorted,
+        or in the rule's seeded order (pruning)."""
+        return self.choose(epoch, scores, carry).indices
+
+    def filled_losses(self, last: np.ndarray) -> np.ndarray:
+        """``last`` (every sample's last training loss, NaN: none yet) with
+        each missing loss replaced by its class's median (a sample never
+        trained on: left over by a class whose budget was rounded down).
+
+        Raises:
+            RuntimeError: A class has no recorded loss at all.
+        """
+        scores = np.array(last, dtype=np.float64)
+        for members in self.members:
+            values = scores[members]
+            missing = np.isnan(values)
+            if missing.all():
+                raise RuntimeError(
+                    'a class has no recorded training loss to re-fold on')
+            values[missing] = np.median(values[~missing])
+            scores[members] = values
+        return scores
 
     def leftover(self,
                  epoch: int,

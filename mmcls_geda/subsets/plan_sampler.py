@@ -1,12 +1,13 @@
 """A sampler that serves each epoch's plan: the stack-free core of both
 stacks' samplers (torch and numpy; no engine).
 
-A hook decides before every epoch which dataset indices are served, in
-which order (dynamic pruning, a budget schedule): the epoch's length
-varies. :class:`PlanSampler` serves this rank's strided share of that
-plan, padded to equal shares and against a last batch of one sample.
-mmcls 0.x registers it as ``DynamicPruningSampler`` (``SAMPLERS``),
-mmpretrain 1.x / mmengine in ``DATA_SAMPLERS``.
+A hook decides before every epoch which positions of the training set are
+served, in which order (dynamic pruning, a budget schedule): the epoch's
+length varies. :class:`PlanSampler` serves this rank's strided share of
+that plan, padded to equal shares and against a last batch of one sample.
+mmcls 0.x registers it as ``EpochPlanSampler`` (``SAMPLERS``; also under
+its older name ``DynamicPruningSampler``), mmpretrain 1.x / mmengine in
+``DATA_SAMPLERS``.
 """
 import math
 from typing import Iterator, Optional
@@ -106,18 +107,19 @@ def progress_iterations(reference_iters: int, epoch: int, inner_iter: int,
 _ORDER_STREAM = 2_000_081
 
 
-def serve_epoch_plan(wrapper, sampler: PlanSampler, indices: np.ndarray,
-                     seed: int, epoch: int, batch_size: int,
-                     drop_last: bool) -> int:
-    """Serve ``indices`` as the epoch's subset of its own length: the
-    wrapper (a :class:`~mmcls_geda.subsets.SharedSubset`) resized to them,
-    the sampler serving them in an order seeded by ``seed`` and ``epoch``
-    (the same on every rank, after a resume and on both stacks).
+def serve_epoch_plan(wrapper, sampler: PlanSampler, choice, seed: int,
+                     epoch: int, batch_size: int, drop_last: bool) -> int:
+    """Serve an epoch of its own length (a budget schedule, pruning): the
+    wrapper (a :class:`~mmcls_geda.subsets.SharedSubset`) resized to the
+    choice's indices (and loss weights), the sampler serving them in the
+    rule's order (``choice.ordered``) or in an order seeded by ``seed`` and
+    ``epoch`` (the same on every rank, after a resume and on both stacks).
 
     Args:
         wrapper: The training set's subset wrapper.
         sampler: The training loader's sampler.
-        indices: The epoch's indices into the wrapped dataset.
+        choice: The epoch's :class:`~mmcls_geda.selection.epoch_rules.
+            EpochChoice` (``indices``, ``weights``, ``ordered``).
         seed: The hook's seed.
         epoch: The epoch served.
         batch_size: The loader's batch size.
@@ -127,10 +129,13 @@ def serve_epoch_plan(wrapper, sampler: PlanSampler, indices: np.ndarray,
         int: Samples served twice in the epoch (all ranks): equal rank
         shares, no batch of one.
     """
-    indices = np.asarray(indices)
-    wrapper.set_indices(indices, resize=True)
-    order = np.random.default_rng([seed, _ORDER_STREAM, epoch])
+    indices = np.asarray(choice.indices)
+    wrapper.set_indices(indices, choice.weights, resize=True)
     sampler.set_batching(batch_size, drop_last)
-    sampler.set_plan(order.permutation(indices.size))
+    if choice.ordered:  # the wrapper holds them in the rule's order
+        sampler.set_plan(np.arange(indices.size))
+    else:
+        order = np.random.default_rng([seed, _ORDER_STREAM, epoch])
+        sampler.set_plan(order.permutation(indices.size))
     return sampler.share(indices.size) * sampler.num_replicas - int(
         indices.size)

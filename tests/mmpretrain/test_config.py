@@ -19,7 +19,7 @@ from mmengine.config import Config
 
 import mmcls_geda
 from mmcls_geda.apis import SelectionArgs
-from mmcls_geda.engines.mmpretrain.config import apply_geda
+from mmcls_geda.engines.mmpretrain.config import apply_geda, apply_pruning
 from mmcls_geda.selection import record
 from mmcls_geda.selection.rotation import RotationPlan
 from .test_hook import train
@@ -28,6 +28,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     osp.relpath(p, REPO)
     for p in glob.glob(osp.join(REPO, 'configs', 'mmpretrain', '*.py')))
+# the selection configs (a fraction in the name); the pruning ones
+PRUNING_CONFIGS = [c for c in CONFIGS if '-infobatch-' in c]
+SELECTION_CONFIGS = [c for c in CONFIGS if c not in PRUNING_CONFIGS]
 STOCK = osp.join(
     osp.dirname(mmpretrain.__file__), '.mim', 'configs', 'resnet',
     'resnet18_8xb16_cifar10.py')
@@ -45,9 +48,48 @@ def stock():
 
 def test_apply_geda_is_exported_under_the_mmcls_name():
     assert mmcls_geda.apply_geda is apply_geda
+    assert mmcls_geda.apply_pruning is apply_pruning
+
+
+@pytest.mark.parametrize('name', PRUNING_CONFIGS)
+def test_the_pruning_config_is_apply_pruning_of_its_base(name):
+    """The InfoBatch config is what apply_pruning makes of mmpretrain's
+    stock config (its own settings, the local copy aside); apply_pruning
+    checks its arguments before returning."""
+    cfg = Config.fromfile(osp.join(REPO, name))
+    made = apply_pruning(stock(), 0.5)
+    for key in ('model.type', 'model.normalize_weights',
+                'train_dataloader.sampler', 'default_hooks.param_scheduler',
+                'custom_hooks', 'train_dataloader.dataset.fraction'):
+        assert made.get(key.split('.')[0]) is not None
+        got, want = cfg, made
+        for part in key.split('.'):
+            got, want = got[part], want[part]
+        if isinstance(got, dict):  # the mmpretrain:: base's scope aside
+            got = {k: v for k, v in got.items() if k != '_scope_'}
+        assert got == want, key
+    assert 'mmcls_geda' in cfg.custom_imports.imports
+    assert cfg.train_dataloader.dataset.dataset.type == 'LocalCIFAR10'
+    assert unscoped(cfg.train_dataloader.dataset.dataset.pipeline) == \
+        unscoped(made.train_dataloader.dataset.dataset.pipeline)
+    control = apply_pruning(stock(), 0.3, rule='random', anneal=0.25, seed=2)
+    assert control.custom_hooks[0] == dict(
+        type='GradNormHook',
+        method='random_pruning',
+        options=dict(ratio=0.3, anneal=0.25),
+        priority='HIGHEST',
+        seed=2)
     with pytest.raises(
-            NotImplementedError, match='dynamic pruning .* is mmcls 0.x only'):
-        mmcls_geda.apply_pruning(stock(), 0.5)
+            ValueError,
+            match="method 'infobatch' prunes the whole training set every "
+            'epoch: build its config with apply_pruning'):
+        apply_geda(stock(), 1.0, 'infobatch')
+    for kwargs, match in ((dict(ratio=0.95), 'ratio'), (dict(rule='infobach'),
+                                                        'infobach'),
+                          (dict(anneal=1.5), 'anneal'), (dict(epoch_pause=2),
+                                                         'epoch_pause=2')):
+        with pytest.raises(ValueError, match=match):
+            apply_pruning(stock(), **kwargs)
 
 
 def test_apply_geda_wraps_the_stock_config():
@@ -106,12 +148,12 @@ def test_apply_geda_takes_a_dict_and_keeps_other_hooks_and_imports():
 
 
 def test_apply_geda_sets_what_a_per_epoch_method_needs():
-    """A budget schedule: the DynamicPruningSampler and the schedules by
+    """A budget schedule: the EpochPlanSampler and the schedules by
     epoch progress; a method reading the losses: WeightedImageClassifier;
     applied again at the constant budget: mmengine's DefaultSampler back;
     a model that cannot record is refused."""
     cfg = apply_geda(stock(), 0.5, 'geda_rotate', budget='ramp')
-    assert cfg.train_dataloader.sampler == dict(type='DynamicPruningSampler')
+    assert cfg.train_dataloader.sampler == dict(type='EpochPlanSampler')
     assert cfg.default_hooks.param_scheduler == dict(
         type='EpochProgressParamSchedulerHook')
     assert cfg.model.type == 'WeightedImageClassifier'
@@ -185,11 +227,12 @@ def test_there_are_configs():
             for c in CONFIGS} >= {
                 'resnet18_8xb16-geda-f0.2_cifar10.py',
                 'resnet18_8xb16-rs2-f0.1_cifar10.py',
-                'resnet50_8xb16-geda-f0.2_cifar100.py'
+                'resnet50_8xb16-geda-f0.2_cifar100.py',
+                'resnet18_8xb16-infobatch-r0.5_cifar10.py'
             }
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize('name', SELECTION_CONFIGS)
 def test_configs_are_mmpretrains_with_the_plugin(name):
     """Each config: an ``mmpretrain::`` base, the plugin imported, the
     local CIFAR copy wrapped with the fraction of its name (set once in
@@ -269,7 +312,7 @@ def shrink(root, work, width=8, expansion=1):
     return overrides
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize('name', SELECTION_CONFIGS)
 def test_configs_train_on_the_selection(name, cifar10_root, cifar100_root,
                                         tmp_path):
     """Each config, shrunk through overrides only, trains one epoch with

@@ -1,7 +1,7 @@
 """Per-epoch methods of varying epoch lengths and methods that read the
 training losses on mmpretrain 1.x: ``GradNormHook`` with a budget
 schedule serves the mmcls 0.x plan (the same sets, in the same seeded
-order) through ``DynamicPruningSampler``, mmengine's parameter schedulers
+order) through ``EpochPlanSampler``, mmengine's parameter schedulers
 follow the epoch progress (``EpochProgressParamSchedulerHook``), the
 training losses are recorded by ``WeightedImageClassifier``, and a resume
 serves what an uninterrupted run serves."""
@@ -69,7 +69,7 @@ def epochs_cfg(root, work, tmp_path, schedule, progress=True, **hook):
         max_epochs=EPOCHS)
     cfg.train_dataloader.dataset.fraction = FRACTION
     if hook.get('options', {}).get('budget', 'constant') != 'constant':
-        cfg.train_dataloader.sampler = dict(type='DynamicPruningSampler')
+        cfg.train_dataloader.sampler = dict(type='EpochPlanSampler')
     if progress:
         cfg.default_hooks.param_scheduler = dict(
             type='EpochProgressParamSchedulerHook')
@@ -256,7 +256,7 @@ def test_what_a_varying_or_recording_run_needs_is_named(
         method='rs2',
         options=dict(budget='ramp'))
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
-    with pytest.raises(TypeError, match="DynamicPruningSampler"):
+    with pytest.raises(TypeError, match="EpochPlanSampler"):
         run(cfg)
     cfg = epochs_cfg(
         cifar10_root,
@@ -312,3 +312,96 @@ def test_the_documented_budget_block_runs(cifar10_root, tmp_path, monkeypatch):
         sizes = [e['size'] for e in json.load(f)['epochs']]
     assert sizes == [10, 20, 30, 40, 50]
     assert runner.iter == 21
+
+
+class Weights(Hook):
+    """Per training batch: the epoch and each data sample's
+    ``sample_weight`` (1 where it has none)."""
+
+    rows = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        type(self).rows.append((runner.epoch, [
+            float(s.metainfo.get('sample_weight', 1.0))
+            for s in data_batch['data_samples']
+        ]))
+
+
+def test_infobatch_prunes_by_the_numpy_rule(cifar10_root, tmp_path):
+    """configs/mmpretrain/resnet18_8xb16-infobatch-r0.5_cifar10.py, shrunk
+    through overrides (4 epochs, anneal 0.25, a cosine schedule converted
+    to iterations): epochs 0 and 3 serve all 60 samples, 1 and 2 the
+    numpy rule's draws from the recorded losses of the saved state, in its
+    order, with its weights in each data sample; the LR at every iteration
+    is the full-data run's at the same epoch progress."""
+    from mmengine.config import Config
+    from mmengine.optim.scheduler import CosineAnnealingLR
+    from torch import nn
+    from torch.optim import SGD
+
+    from mmcls_geda.selection.pruning import is_pruned
+    from .test_config import REPO, shrink
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'mmpretrain',
+                 'resnet18_8xb16-infobatch-r0.5_cifar10.py'))
+    work = tmp_path / 'work'
+    overrides = shrink(cifar10_root, work)
+    overrides.pop('custom_hooks.0.scoring_workers')
+    schedule = dict(
+        type='CosineAnnealingLR',
+        T_max=4,
+        eta_min=1e-3,
+        by_epoch=True,
+        convert_to_iter_based=True)
+    overrides.update({
+        'train_cfg.max_epochs': 4,
+        'param_scheduler': [schedule],
+        'custom_hooks.0.options.anneal': 0.25,
+    })
+    cfg.custom_hooks += [
+        dict(type='Trace', priority='LOWEST'),
+        dict(type='Weights', priority='LOWEST')
+    ]
+    HOOKS.register_module(module=Weights, force=True)
+    Weights.rows = []
+    runner, served, rows, log = run(cfg, **overrides)
+    options = SelectionArgs(
+        method='infobatch', options=dict(ratio=0.5,
+                                         anneal=0.25)).resolved_options()
+    plan = RotationPlan(LABELS, 1.0, 'infobatch', options, 0, 4)
+    weights = {}
+    for epoch, w in Weights.rows:
+        weights.setdefault(epoch, []).extend(w)
+    lengths = []
+    for epoch in range(4):
+        losses = (
+            np.full(60, np.nan)
+            if epoch == 0 else state(work, epoch)['losses'])
+        choice = plan.choose(epoch, losses.astype(np.float64))
+        n = choice.indices.size
+        assert served[epoch][:n] == choice.indices.tolist(), epoch
+        assert len(served[epoch]) - n in (0, 1)  # no batch of one
+        want = np.ones(n) if choice.weights is None else choice.weights
+        assert np.allclose(weights[epoch][:n], want), epoch
+        pruned = is_pruned(epoch, 4, 0.25)
+        assert (n < 60) == pruned, epoch
+        lengths.append(-(-len(served[epoch]) // 8))
+    assert lengths[0] == lengths[3] == 8 and max(lengths[1:3]) < 8
+    assert set(np.round(weights[1], 6)) == {1.0, 2.0}  # kept: 1 / (1 - 0.5)
+    assert 'GradNormHook: epoch 1: infobatch serves' in log
+    # the full-data run's LR at the same progress: mmengine's own
+    # scheduler on 4 epochs of 8 iterations, stepped once per iteration
+    optimizer = SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+    # (the runner ends a converted schedule at max_epochs: end=32)
+    reference = CosineAnnealingLR(optimizer, T_max=32, eta_min=1e-3, end=32)
+    full = []
+    for _ in range(32):
+        full.append(optimizer.param_groups[0]['lr'])
+        optimizer.step()
+        reference.step()
+    for epoch, i, length, lr, _ in rows:
+        assert lr == pytest.approx(
+            full[round(8 * (epoch + i / length))], rel=1e-9), (epoch, i)
+    assert runner.optim_wrapper.get_lr()['lr'][0] == pytest.approx(
+        optimizer.param_groups[0]['lr'], rel=1e-9)
+    assert runner.model.normalize_weights is False

@@ -224,7 +224,9 @@ def test_a_grad_norm_refold_scores_again(cifar10_root, tmp_path):
 
 
 def test_the_epoch_methods():
-    assert epoch_methods() == ['geda_rotate', 'rs2', 'strata_rotate']
+    assert epoch_methods() == [
+        'geda_rotate', 'infobatch', 'random_pruning', 'rs2', 'strata_rotate'
+    ]
 
 
 @pytest.mark.parametrize(

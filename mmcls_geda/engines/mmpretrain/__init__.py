@@ -4,25 +4,26 @@ Importing it registers ``GEDASubsetDataset`` (a subset whose items carry
 their weight and index in the data sample's metainfo), ``LocalCIFAR10`` and
 ``LocalCIFAR100`` in ``mmpretrain.registry.DATASETS``,
 ``WeightedImageClassifier`` (per-sample loss weights, recorded per-sample
-losses) in ``mmpretrain.registry.MODELS``, ``DynamicPruningSampler``
+losses) in ``mmpretrain.registry.MODELS``, ``EpochPlanSampler``
 (each epoch's plan, of its own length) in ``DATA_SAMPLERS``,
 ``EpochProgressParamSchedulerHook`` (schedules by epoch progress) and
 ``GradNormHook`` (one selection before the first epoch, or a per-epoch
-method's subset every epoch, budget schedules and recorded losses too) in
-``mmpretrain.registry.HOOKS``; :func:`apply_geda`
-adds both to an mmengine config (:func:`apply_pruning` says that dynamic
-pruning is mmcls 0.x only so far).
+method's subset every epoch: budget schedules, recorded losses, dynamic
+pruning) in
+``mmpretrain.registry.HOOKS``; :func:`apply_geda` and
+:func:`apply_pruning` (InfoBatch's rule) write them into an mmengine
+config.
 """
 from .cifar import LocalCIFAR10, LocalCIFAR100
 from .config import apply_geda, apply_pruning
 from .hook import GradNormHook
 from .model import WeightedImageClassifier
 from .progress import EpochProgressParamSchedulerHook
-from .sampler import DynamicPruningSampler
+from .sampler import EpochPlanSampler
 from .subset import GEDASubsetDataset
 
 __all__ = [
-    'apply_geda', 'apply_pruning', 'DynamicPruningSampler',
+    'apply_geda', 'apply_pruning', 'EpochPlanSampler',
     'EpochProgressParamSchedulerHook', 'GEDASubsetDataset', 'GradNormHook',
     'LocalCIFAR10', 'LocalCIFAR100', 'WeightedImageClassifier'
 ]

@@ -20,7 +20,9 @@ from mmengine.config import Config
 
 from ...apis import SelectionArgs
 from ...apis.config_dicts import import_plugin
-from ...selection import check_fraction
+from ...selection import check_fraction, get_method
+from ...selection.pruning import PruningArgs
+from ...selection.registry import pruning_method
 from ...selection.schedule import check_then_start, warmup_epoch_count
 from .hook import check_static
 
@@ -56,7 +58,7 @@ def apply_geda(cfg,
     scored by the training model, a ``checkpoint`` or a ``scoring_model``
     proxy; or a per-epoch method (``'rs2'``, ``'geda_rotate'``,
     ``'strata_rotate'``; any ``budget`` and ``refold``). A budget schedule
-    sets ``train_dataloader.sampler = dict(type='DynamicPruningSampler')``
+    sets ``train_dataloader.sampler = dict(type='EpochPlanSampler')``
     and ``default_hooks.param_scheduler =
     dict(type='EpochProgressParamSchedulerHook')``. Every argument is
     checked before the copy is returned: a bad fraction, an unknown
@@ -100,6 +102,19 @@ def apply_geda(cfg,
     Returns:
         The same type as ``cfg``: the GEDA config.
     """
+    entry = get_method(method)
+    if entry.per_epoch and entry.epoch.whole_data:
+        raise ValueError(
+            f'method {method!r} prunes the whole training set every epoch: '
+            'build its config with apply_pruning (ratio=..., rule=...), '
+            'which also sets the unnormalised loss weights')
+    return _apply(cfg, fraction, method, hook, epoch_pause, options)
+
+
+def _apply(cfg, fraction: float, method: str, hook: Optional[Dict[str, Any]],
+           epoch_pause: Optional[float], options: Dict[str, Any]):
+    """:func:`apply_geda` (and :func:`apply_pruning`) once the method is
+    known to be theirs."""
     fraction = check_fraction(fraction)
     hook = dict(hook or {})
     unknown = sorted(set(hook) - set(HOOK_ARGS))
@@ -183,40 +198,67 @@ def _weighted_model(cfg: dict, why: str, does: str, fix: str) -> None:
 
 def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
     """What a per-epoch method needs of the config (in place): a budget
-    schedule the ``DynamicPruningSampler`` and the schedules by epoch
+    schedule the ``EpochPlanSampler`` and the schedules by epoch
     progress (``EpochProgressParamSchedulerHook``); a method reading the
     training losses a ``WeightedImageClassifier`` (an ``ImageClassifier``
     becomes one; another model is a ValueError)."""
     loader = cfg['train_dataloader']
     sampler = _type_name((loader.get('sampler') or {}).get('type'))
-    if args.resolved_options().get('budget', 'constant') != 'constant':
-        loader['sampler'] = dict(type='DynamicPruningSampler')
+    rule = get_method(args.method).epoch
+    if rule.varies(args.resolved_options()):
+        loader['sampler'] = dict(type='EpochPlanSampler')
         hooks = dict(cfg.get('default_hooks') or {})
         hooks['param_scheduler'] = dict(type='EpochProgressParamSchedulerHook')
         cfg['default_hooks'] = hooks
-    elif sampler == 'DynamicPruningSampler':  # applied again, constant
+    elif sampler == 'EpochPlanSampler':  # applied again, constant
         loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
-    if args.needs_losses():
-        _weighted_model(
-            cfg, f'method {args.method!r} reads the per-sample training '
-            'losses', 'records',
-            "choose an ImageClassifier or refold='grad_norm' / 'fixed'")
+    if not args.needs_losses():
+        return
+    who, otherwise = args.losses_why()
+    _weighted_model(cfg, f'{who} reads the per-sample training losses',
+                    'records', f'use an ImageClassifier, or {otherwise}')
+    if rule.unnormalised_weights:  # pruning: unbiased summed gradient
+        cfg['model']['normalize_weights'] = False
 
 
-def apply_pruning(cfg, *args: Any, **kwargs: Any):
-    """Dynamic pruning (InfoBatch's rule) is mmcls 0.x only so far.
+def apply_pruning(cfg,
+                  ratio: float = PruningArgs.ratio,
+                  rule: str = PruningArgs.rule,
+                  anneal: float = PruningArgs.anneal,
+                  seed: int = PruningArgs.seed,
+                  epoch_pause: Optional[float] = None):
+    """Dynamic pruning (InfoBatch's rule, or its ``'random'`` control) on
+    an mmengine config: the same call as on mmcls 0.x
+    (:func:`mmcls_geda.apis.apply_pruning`).
 
-    Raises:
-        NotImplementedError: Always, on mmpretrain 1.x: the
-            ``DynamicPruningHook`` / ``DynamicPruningDataset`` /
-            ``DynamicPruningSampler`` trio and the weighted classifier
-            exist for mmcls 0.x / mmcv 1.x only (docs/mmpretrain.md).
+    What :func:`apply_geda` writes for the rule's per-epoch method
+    (``'infobatch'`` / ``'random_pruning'``, options ``ratio`` and
+    ``anneal``) at
+    ``fraction=1.0``: ``train_dataloader.dataset`` wrapped in
+    ``GEDASubsetDataset`` (resized every epoch), ``EpochPlanSampler``,
+    ``EpochProgressParamSchedulerHook``, the ``ImageClassifier`` made a
+    ``WeightedImageClassifier`` with ``normalize_weights=False`` and the
+    ``GradNormHook``. Every argument is checked before the copy is
+    returned.
+
+    Args:
+        cfg (mmengine.config.Config | dict): An mmpretrain classification
+            config with an epoch-based training loop.
+        ratio: The probability that a below-mean-loss sample is dropped in
+            a pruned epoch, in (0, 0.9].
+        rule: ``'infobatch'`` (candidates by the loss) or ``'random'`` (as
+            many candidates, drawn uniformly: the control).
+        anneal: Share of the epochs, at the end, on all data.
+        seed: Seed of the per-epoch draws.
+        epoch_pause: None or 0, as :func:`apply_geda`'s.
+
+    Returns:
+        The same type as ``cfg``.
     """
-    raise NotImplementedError(
-        'apply_pruning: dynamic pruning (DynamicPruningHook, '
-        f'DynamicPruningDataset/Sampler) is {_DOC}; on mmpretrain 1.x '
-        'apply_geda serves static selections and per-epoch subsets (rs2) of '
-        'a constant budget')
+    settings = PruningArgs(ratio, rule, anneal, seed)
+    return _apply(cfg, 1.0, pruning_method(settings.rule),
+                  dict(seed=settings.seed), epoch_pause,
+                  dict(ratio=settings.ratio, anneal=settings.anneal))
 
 
 def _plain(cfg) -> Tuple[dict, bool, Optional[str]]:

@@ -21,7 +21,7 @@ the resume logic (:mod:`mmcls_geda.apis.serving`). A per-epoch method
 ``'grad_norm'`` pass or the recorded ``'loss'``; any ``budget``) is served
 through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
 0.x server's plan, log and saved state; a budget schedule's epochs through
-``DynamicPruningSampler`` (:mod:`.sampler`) and the schedules by epoch
+``EpochPlanSampler`` (:mod:`.sampler`) and the schedules by epoch
 progress (:mod:`.progress`), the training losses recorded by
 ``WeightedImageClassifier`` (:mod:`.model`). What only the mmcls 0.x hook
 does yet (a per-epoch method scored by a checkpoint or a proxy) is refused
@@ -46,11 +46,12 @@ from ...apis.loss_recorder import LossRecorder
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
 from ...selection import METHODS, get_method, record
+from ...selection.epoch_rules import EpochChoice
 from ...selection.epoch_state import ROTATION
 from ...subsets import epoch_iterations, serve_epoch_plan
 from .model import check_weighted_classifier
 from .progress import iteration_schedulers
-from .sampler import DynamicPruningSampler
+from .sampler import EpochPlanSampler
 from .scheduled import ScheduledSubsets, check_weighted_model
 from .subset import GEDASubsetDataset
 
@@ -80,7 +81,7 @@ def epoch_methods() -> List[str]:
 def _check_epoch_method(args: SelectionArgs) -> None:
     """A ValueError naming a bad option of a per-epoch method (an unknown
     budget, ...). Every budget schedule and refold is taken: what they need
-    of the run (the loader's ``DynamicPruningSampler`` and, for
+    of the run (the loader's ``EpochPlanSampler`` and, for
     iteration-based schedules, ``EpochProgressParamSchedulerHook``; a
     ``WeightedImageClassifier`` to record the losses) is checked before
     the run (:func:`check_epoch_run`)."""
@@ -93,25 +94,22 @@ def check_epoch_run(runner, args: SelectionArgs) -> None:
     sampler and schedule hook of a budget schedule. A TypeError that says
     what to set otherwise."""
     options = args.resolved_options()
-    budget = options.get('budget', 'constant')
+    rule = get_method(args.method).epoch
     if args.needs_losses():
-        entry = get_method(args.method)
-        why = (f"method {args.method!r} with refold='loss'"
-               if entry.epoch.folded else f"method {args.method!r} (it reads "
-               "'losses')")
-        fix = ("or choose refold='grad_norm' or 'fixed'"
-               if entry.epoch.folded else '')
+        who, otherwise = args.losses_why()
         check_recording_model(
-            inner_model(runner.model), f'{why} reads the per-sample '
-            f'training losses', fix)
-    if budget == 'constant':
+            inner_model(runner.model), f'{who} reads the per-sample '
+            'training losses', f'or {otherwise}', rule.unnormalised_weights)
+    if not rule.varies(options):
         return
+    varies = (f"budget={options['budget']!r}"
+              if 'budget' in options else f'method {args.method!r}')
     sampler = getattr(runner.train_dataloader, 'sampler', None)
-    if not isinstance(sampler, DynamicPruningSampler):
+    if not isinstance(sampler, EpochPlanSampler):
         raise TypeError(
-            f'budget={budget!r} changes the epoch\'s length, which the '
+            f'{varies} changes the epoch\'s length, which the '
             f'training loader\'s {type(sampler).__name__} cannot follow: set '
-            "train_dataloader.sampler = dict(type='DynamicPruningSampler') "
+            "train_dataloader.sampler = dict(type='EpochPlanSampler') "
             '(apply_geda does)')
     stepped = [
         type(h).__name__ for h in runner.hooks
@@ -121,7 +119,7 @@ def check_epoch_run(runner, args: SelectionArgs) -> None:
             'EpochProgressParamSchedulerHook'
     ]):
         raise TypeError(
-            f'budget={budget!r} changes the epochs\' lengths, which would '
+            f'{varies} changes the epochs\' lengths, which would '
             'stretch or squeeze the iteration-based parameter schedulers '
             '(by_epoch=False, or convert_to_iter_based=True) that '
             f'{stepped or "no hook"} steps: set default_hooks = dict('
@@ -129,11 +127,21 @@ def check_epoch_run(runner, args: SelectionArgs) -> None:
             '(apply_geda does), or schedule by epoch')
 
 
-def check_recording_model(model, who: str, otherwise: str = '') -> None:
+def check_recording_model(model,
+                          who: str,
+                          otherwise: str = '',
+                          unnormalised: bool = False) -> None:
     """A TypeError unless ``model`` (without its wrapper) is a
-    :class:`~.model.WeightedImageClassifier` without batch augments; then
-    its recording of per-sample losses is switched on."""
+    :class:`~.model.WeightedImageClassifier` without batch augments (with
+    ``normalize_weights=False`` where ``unnormalised``: pruning's weights
+    keep the summed gradient unbiased); then its recording of per-sample
+    losses is switched on."""
     check_weighted_classifier(model, who, 'records', otherwise)
+    if unnormalised and model.normalize_weights:
+        raise TypeError(
+            f'GradNormHook on mmpretrain 1.x: {who} and weighs the samples '
+            'it keeps, averaged over the batch: set '
+            'model.normalize_weights = False (apply_pruning does)')
     model.record_losses = True
 
 
@@ -280,7 +288,7 @@ class GradNormHook(Hook):
     (:class:`~mmcls_geda.selection.rotation.RotationPlan`, the same numpy plan:
     the same labels, fraction, options and seed serve the same indices on both
     stacks) go to the wrapper, of the subset's constant size, or, under a
-    budget schedule, of the epoch's own size through ``DynamicPruningSampler``
+    budget schedule, of the epoch's own size through ``EpochPlanSampler``
     in the mmcls 0.x seeded order; a method that reads norms scores them at the
     initial weights before the first epoch (and again at every new cycle with
     ``refold='grad_norm'``); one that reads the training losses switches the
@@ -398,39 +406,38 @@ class GradNormHook(Hook):
                         record.save_scores(runner.work_dir, norms, labels)
         refolded = serving.refold(
             epoch, lambda refold: self._new_scores(runner, wrapper, refold))
-        scores = serving.cycle_scores
-        if self.records_losses and not serving.plan.rule.folded:
-            # an epoch function reading the losses: all recorded so far
-            scores = (None if not self.recorder.seen.any() else
-                      serving.filled_losses(self.recorder.last()))
-        indices = serving.plan.indices(epoch, scores, serving.carry)
-        repeated = 0
+        choice = serving.choose(
+            epoch,
+            self.recorder.last() if self.records_losses else None)
+        repeated, iterations = 0, None
         if serving.plan.varies:
-            repeated = self._serve_resized(runner, wrapper, indices)
+            repeated = self._serve_resized(runner, wrapper, choice)
+            iterations = len(runner.train_dataloader)
         else:
-            wrapper.set_indices(indices)
+            wrapper.set_indices(choice.indices, choice.weights)
         wrapper.selection = None
         wrapper.serve_sample_idx(self.records_losses)
         runner.logger.info(
-            serving.log_epoch(epoch, indices, refolded, self._scoring_s,
-                              repeated))
+            serving.log_epoch(epoch, choice.indices, refolded, self._scoring_s,
+                              repeated, choice, iterations))
 
     def _new_scores(self, runner, wrapper: GEDASubsetDataset,
                     refold: str) -> Optional[np.ndarray]:
         """The scores a new cycle is folded on (None: keep the last)."""
         if refold == 'loss':
-            return self.serving.filled_losses(self.recorder.last())
+            return self.serving.plan.filled_losses(self.recorder.last())
         if refold == 'grad_norm':
             return self._norms(runner, wrapper)[0]
         return None
 
     def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
-                       indices: np.ndarray) -> int:
-        """Serve a budget schedule's epoch at its own length, in the seeded
-        order of the mmcls 0.x server; the loop's total iterations (ETA)
-        follow the plan. Returns the samples served twice (all ranks)."""
+                       choice: EpochChoice) -> int:
+        """Serve an epoch of its own length (a budget schedule, pruning)
+        in the order of the mmcls 0.x server (seeded, or the rule's); the
+        loop's total iterations (ETA) follow the plan. Returns the samples
+        served twice (all ranks)."""
         loader, epoch = runner.train_dataloader, runner.epoch
-        repeated = serve_epoch_plan(wrapper, loader.sampler, indices,
+        repeated = serve_epoch_plan(wrapper, loader.sampler, choice,
                                     self.args.seed, epoch,
                                     loader.batch_sampler.batch_size,
                                     loader.batch_sampler.drop_last)
@@ -438,7 +445,7 @@ class GradNormHook(Hook):
         # mmengine has no setter; its loop fixed max_iters from the
         # constant epoch, which no longer is every epoch's length
         runner.train_loop._max_iters = runner.iter + len(loader) + sum(
-            epoch_iterations(loader, plan.epoch_size(e))
+            epoch_iterations(loader, plan.epoch_size(e, choice))
             for e in range(epoch + 1, runner.max_epochs))
         return repeated
 
