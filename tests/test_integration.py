@@ -274,7 +274,7 @@ def test_hook_bad_input_before_any_gradient_pass(cifar10_root, tmp_path):
     runner = make_runner(tmp_path, model)
     runner.register_hook(GradNormHook(), priority='HIGHEST')
     loader = build_dataloader(plain, 8, 1, dist=False)
-    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
+    with mock.patch('mmcls_geda.apis.runs.grad_norms') as gn:
         with pytest.raises(TypeError, match='GEDASubsetDataset'):
             runner.run([loader], [('train', 1)])
         gn.assert_not_called()
@@ -466,7 +466,7 @@ def test_resume_with_interval_serves_that_epochs_selection(
     runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
     hook = GradNormHook(method='topk', interval=2, scoring_workers=0)
     runner._epoch = 3  # as after resume_from=epoch_3.pth
-    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
+    with mock.patch('mmcls_geda.apis.runs.grad_norms') as gn:
         hook.before_train_epoch(runner)
         gn.assert_not_called()
     assert ds.indices.tolist() == saved.indices.tolist()
@@ -584,8 +584,8 @@ def test_random_skips_the_gradient_pass_and_claims_no_scores(
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
     runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
-    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn, \
-            mock.patch('mmcls_geda.apis.pipeline.grad_embeddings') as ge:
+    with mock.patch('mmcls_geda.apis.runs.grad_norms') as gn, \
+            mock.patch('mmcls_geda.apis.runs.grad_embeddings') as ge:
         GradNormHook(method='random', seed=3).before_train_epoch(runner)
         gn.assert_not_called()
         ge.assert_not_called()

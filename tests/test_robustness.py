@@ -542,7 +542,7 @@ def test_unwritable_records_are_refused_before_the_scoring_pass(
     runner = make_runner(tmp_path, build_classifier(small_resnet_cfg()))
     runner.work_dir = str(work)
     runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
-    with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
+    with mock.patch('mmcls_geda.apis.runs.grad_norms') as gn:
         with pytest.raises(ValueError, match='is a f'):
             GradNormHook(scoring_workers=0).before_train_epoch(runner)
         gn.assert_not_called()

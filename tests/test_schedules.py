@@ -301,7 +301,7 @@ def test_resume_lands_in_the_same_phase_with_the_same_subset(
         runner = make_runner(work, _weighted_model(), max_epochs=6)
         runner.data_loader = build_dataloader(ds, 8, 1, dist=False)
         runner._epoch = epoch
-        with mock.patch('mmcls_geda.apis.pipeline.grad_norms') as gn:
+        with mock.patch('mmcls_geda.apis.runs.grad_norms') as gn:
             _hook(SCHEDULES[name]).before_train_epoch(runner)
             gn.assert_not_called()  # nothing is due: nothing is scored
         assert np.array_equal(ds.indices, state.indices[epoch]), epoch

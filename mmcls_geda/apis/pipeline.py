@@ -1,27 +1,23 @@
 """``score_and_select``: the runner-free pipeline behind the hook and tools.
 
-Scoring loader, scoring model (the training model, a checkpoint or a
-proxy), the scoring pass, the selection on rank 0 and its broadcast to
-every rank. :class:`~mmcls_geda.GradNormHook` decides *when* to call it;
+The mmcls 0.x scoring loader and scoring model (the training model, a
+checkpoint or a proxy); the scoring pass, the selection on rank 0 and its
+broadcast to every rank are :func:`~mmcls_geda.apis.runs.
+select_with_scorer`, shared with mmpretrain 1.x.
+:class:`~mmcls_geda.GradNormHook` decides *when* to call it;
 ``tools/geda_select.py`` and the benchmarks call it directly.
 """
 import copy
-import time
 from typing import Any, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from mmcls.datasets.pipelines import Compose
-from mmcv.parallel import collate, is_module_wrapper
+from mmcv.parallel import collate
 from mmcv.runner import get_dist_info, load_checkpoint
 from mmcv.utils import print_log
 
 from ..datasets.subset import GEDASubsetDataset
-from ..scoring import grad_embeddings, grad_norms
-from ..selection import Selection, get_method, select_subset, weigh_selection
-from ..selection.gradient_matching import embedding_norms
-from ..selection.schedule import selection_seed
+from . import runs
 from .runs import SelectionRun
 from .settings import SelectionArgs
 from .transforms import type_name, without_random_transforms
@@ -101,30 +97,13 @@ def build_scorer(model: torch.nn.Module,
                  checkpoint: Optional[str] = None,
                  scoring_model: Optional[dict] = None) -> torch.nn.Module:
     """The model to score with: ``model`` itself, or a copy (or a proxy
-    built from the config ``scoring_model``) loaded from ``checkpoint``."""
-    if is_module_wrapper(model):
-        model = model.module
-    if scoring_model is None and checkpoint is None:
-        return model
-    if scoring_model is not None:
-        from mmcls.models import build_classifier
-        proxy = build_classifier(copy.deepcopy(scoring_model))
-        proxy.init_weights()
-    else:
-        proxy = copy.deepcopy(model)
-    if checkpoint is not None:
-        load_checkpoint(proxy, checkpoint, map_location='cpu', strict=False)
-    return proxy.to(next(model.parameters()).device)
-
-
-def _broadcast(selection: Optional[Selection]) -> Selection:
-    """Rank 0's selection on every rank."""
-    _, world = get_dist_info()
-    if world == 1:
-        return selection
-    box = [selection]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
+    built from the config ``scoring_model``) loaded from ``checkpoint``
+    (:func:`mmcls_geda.apis.runs.build_scorer` with mmcls' builder)."""
+    from mmcls.models import build_classifier
+    return runs.build_scorer(
+        model, checkpoint, scoring_model, build_classifier,
+        lambda module, path: load_checkpoint(
+            module, path, map_location='cpu', strict=False))
 
 
 def default_scoring_pipeline(args: SelectionArgs,
@@ -175,54 +154,20 @@ def score_and_select(model: torch.nn.Module,
         SelectionRun: The selection, the scores and the timing.
     """
     args = args if args is not None else SelectionArgs()
-    method, options = args.phase_method(phase)
-    entry, weights = get_method(method), args.phase_weights(phase)
-    rank, _ = get_dist_info()
-    labels, norms, scores, scoring_s = dataset.full_labels, None, None, 0.0
-    embeddings, scored = None, []
+    scorer = loader = None
     if args.needs_scoring(phase):
         pipeline = default_scoring_pipeline(args, dataset, eval_pipeline,
                                             logger)
         loader = scoring_loader(dataset, pipeline, args.scoring_batch_size,
                                 args.scoring_workers)
         scorer = build_scorer(model, args.checkpoint, args.scoring_model)
-        start = time.perf_counter()
-        if entry.reads == 'embeddings' or weights is not None:
-            g, h, labels = grad_embeddings(scorer, loader, logger=logger)
-            _check_order(labels, dataset)
-            embeddings = (g, h)
-            scored.append('last-layer gradient embeddings')
-        if entry.reads == 'embeddings':
-            scores, norms = embeddings, embedding_norms(embeddings)
-        elif entry.reads == 'norms':
-            norms, labels = grad_norms(
-                scorer, loader, scope=args.scope, logger=logger)
-            _check_order(labels, dataset)
-            scores = norms
-            scored.insert(
-                0, 'input norms'
-                if args.scope == 'input' else f'{args.scope} gradient norms')
-        scoring_s = time.perf_counter() - start
-    selection = None
-    if rank == 0:
-        selection = select_subset(
-            scores,
-            labels,
-            dataset.fraction,
-            method,
-            seed=selection_seed(args.seed, epoch),
-            **options)
-        if weights is not None:
-            selection = weigh_selection(selection, embeddings, labels,
-                                        weights['lam'])
-    return SelectionRun(
-        _broadcast(selection), norms, labels, scoring_s, ' and '.join(scored)
-        or 'nothing (the method reads no scores)')
-
-
-def _check_order(labels: np.ndarray, dataset: GEDASubsetDataset) -> None:
-    if not np.array_equal(labels, dataset.full_labels):
-        raise RuntimeError(
-            'the scoring loader\'s labels differ from the dataset\'s '
-            'get_gt_labels(): the scoring pipeline must keep labels and '
-            'the order of samples')
+    return runs.select_with_scorer(
+        scorer,
+        loader,
+        dataset.full_labels,
+        dataset.fraction,
+        args,
+        phase=phase,
+        epoch=epoch,
+        rank=get_dist_info()[0],
+        logger=logger)

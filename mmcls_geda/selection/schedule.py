@@ -248,6 +248,17 @@ class SchedulePlan:
         return '; '.join(parts)
 
 
+def check_then_start(then_start: int, warmup_end: int,
+                     max_epochs: int) -> None:
+    """A ValueError unless the second phase starts after the first
+    selection (epoch ``warmup_end``) and before ``max_epochs``."""
+    if not warmup_end < then_start < max_epochs:
+        raise ValueError(
+            f'then start_epoch={then_start} must come after the first '
+            f'selection (epoch {warmup_end}) and before max_epochs='
+            f'{max_epochs}')
+
+
 def plan_schedule(n: int,
                   size: int,
                   max_epochs: int,
@@ -272,11 +283,7 @@ def plan_schedule(n: int,
     then_start, then_interval = max_epochs, 0
     if then is not None:
         then_start, then_interval = then['start_epoch'], then['interval']
-        if not warmup_end < then_start < max_epochs:
-            raise ValueError(
-                f'then start_epoch={then_start} must come after the first '
-                f'selection (epoch {warmup_end}) and before max_epochs='
-                f'{max_epochs}')
+        check_then_start(then_start, warmup_end, max_epochs)
     return SchedulePlan(n, size, max_epochs, float(warmup_epochs), warmup_end,
                         interval, then_start, then_interval)
 

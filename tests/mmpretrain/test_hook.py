@@ -147,14 +147,8 @@ def test_the_selection_is_the_numpy_cores(cifar10_root, tmp_path):
 
 @pytest.mark.parametrize(
     'kwargs, match',
-    [(dict(method='craig'), "method 'craig' carries per-sample weights"),
-     (dict(interval=2), 'interval=2 is mmcls 0.x only'),
-     (dict(warmup_epochs=1), 'warmup_epochs=1 is mmcls 0.x only'),
-     (dict(weights='gradmatch'), "weights='gradmatch' is mmcls 0.x only"),
-     (dict(then=dict(method='gradmatch', start_epoch=2, interval=1)),
-      'then=.* is mmcls 0.x only'),
-     (dict(scoring_model=dict(type='ImageClassifier')),
-      'scoring_model=.* is mmcls 0.x only'),
+    [(dict(method='rs2', checkpoint=__file__),
+      'checkpoint=.* is mmcls 0.x only for now .* for a per-epoch method'),
      (dict(scoop='full'), r"unknown GradNormHook argument\(s\) \['scoop'\]")])
 def test_what_only_mmcls_does_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match) as error:
@@ -166,8 +160,8 @@ def test_what_only_mmcls_does_is_refused(kwargs, match):
 
 def test_the_static_methods():
     assert static_methods() == [
-        'bottomk', 'ccs', 'geda', 'quantile_random', 'random', 'ranked_even',
-        'topk'
+        'bottomk', 'ccs', 'craig', 'geda', 'gradmatch', 'quantile_random',
+        'random', 'ranked_even', 'topk'
     ]
 
 

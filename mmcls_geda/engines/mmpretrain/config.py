@@ -7,9 +7,11 @@ it, not in the runner), the training set is wrapped in
 ``GEDASubsetDataset`` and the ``GradNormHook`` added with
 ``priority='HIGHEST'``. On mmengine the training set is
 ``train_dataloader.dataset`` and the hook is
-:class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which takes one
-selection before the first epoch, or a per-epoch method
-(:func:`~mmcls_geda.engines.mmpretrain.hook.check_static`).
+:class:`~mmcls_geda.engines.mmpretrain.hook.GradNormHook`, which selects
+on the schedule of its settings (once, or after a warm-up, every
+``interval`` epochs, a second phase ``then``), or serves a per-epoch method
+(any ``budget`` and ``refold``; :func:`~mmcls_geda.engines.mmpretrain.
+hook.check_static`).
 """
 import copy
 from typing import Any, Dict, Optional, Tuple
@@ -21,6 +23,7 @@ from ...apis.config_dicts import import_plugin
 from ...selection import check_fraction, get_method
 from ...selection.pruning import PruningArgs
 from ...selection.registry import pruning_method
+from ...selection.schedule import check_then_start, warmup_epoch_count
 from .hook import check_static
 
 # Every GradNormHook argument that ``hook`` may hold (method and options
@@ -29,6 +32,7 @@ HOOK_ARGS = tuple(name for name in SelectionArgs.names()
                   if name not in ('method', 'options'))
 WRAPPER = 'GEDASubsetDataset'
 HOOK = 'GradNormHook'
+WEIGHTED_MODEL = 'WeightedImageClassifier'
 # mmengine's dataset wrappers: the hook serves a GEDASubsetDataset whose
 # dataset holds the samples (scored through a copy with its own pipeline).
 DATASET_WRAPPERS = ('ClassBalancedDataset', 'ConcatDataset', 'RepeatDataset',
@@ -47,20 +51,30 @@ def apply_geda(cfg,
     the ``GradNormHook`` (mmpretrain 1.x / mmengine).
 
     The same call as on mmcls 0.x (:func:`mmcls_geda.apis.apply_geda`),
-    for what the mmengine hook serves: one unweighted selection before the
-    first epoch (``'geda'``, ``'random'``, ``'topk'``, ...) or a per-epoch
-    method (``'rs2'``, ``'geda_rotate'``, ``'strata_rotate'``; any
-    ``budget`` and ``refold``). A budget schedule sets
-    ``train_dataloader.sampler = dict(type='EpochPlanSampler')`` and
-    ``default_hooks.param_scheduler =
-    dict(type='EpochProgressParamSchedulerHook')``; a method reading the
-    training losses (``refold='loss'``, the rotations' default) makes the
-    ``ImageClassifier`` a ``WeightedImageClassifier``. Every argument is
+    for what the mmengine hook serves: selections (``'geda'``,
+    ``'random'``, ``'topk'``, ``'craig'``, ``'gradmatch'``, ...) once or
+    on a schedule (``hook=dict(warmup_epochs=1,
+    interval=4, then=dict(method=..., start_epoch=E, interval=R))``),
+    scored by the training model, a ``checkpoint`` or a ``scoring_model``
+    proxy; or a per-epoch method (``'rs2'``, ``'geda_rotate'``,
+    ``'strata_rotate'``; any ``budget`` and ``refold``). A budget schedule
+    sets ``train_dataloader.sampler = dict(type='EpochPlanSampler')``
+    and ``default_hooks.param_scheduler =
+    dict(type='EpochProgressParamSchedulerHook')``. Every argument is
     checked before the copy is returned: a bad fraction, an unknown
-    method, option or hook argument, and what is mmcls 0.x only for now
-    (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-    ``checkpoint``, ``scoring_model``, weighted methods) are a ValueError
-    naming the value.
+    method, option or hook argument, a warm-up that is not a whole number
+    of epochs of ``train_cfg.max_epochs``, weights or recorded losses for
+    a model other than an ``ImageClassifier`` or with batch augments, and
+    what is mmcls 0.x only for now (a per-epoch method scored by a
+    ``checkpoint`` or a ``scoring_model``) are a ValueError naming the
+    value.
+
+    A run that trains with per-sample weights (CRAIG, GRAD-MATCH,
+    ``hook=dict(weights='gradmatch')``, a weighted ``then``) or reads the
+    training losses (``refold='loss'``, the rotations' default) gets
+    ``model.type='WeightedImageClassifier'``, which applies the weights to
+    the loss and records the losses (an ``ImageClassifier`` without batch
+    augments only).
 
     The config is copied, not changed. Applying it to a config that
     already has GEDA replaces the fraction (the wrapper's other arguments,
@@ -75,8 +89,10 @@ def apply_geda(cfg,
             per-epoch method), in (0, 1].
         method: Selection method (see ``mmcls_geda.selection``).
         hook: Further GradNormHook arguments (``scope``, ``seed``,
-            ``scoring_pipeline``, ``scoring_batch_size``,
-            ``scoring_workers``, ``save_norms``, ``report``).
+            ``interval``, ``warmup_epochs``, ``then``, ``checkpoint``,
+            ``scoring_model``, ``weighted``, ``scoring_pipeline``,
+            ``scoring_batch_size``, ``scoring_workers``, ``save_norms``,
+            ``report``).
         epoch_pause: None or 0: mmengine's ``EpochBasedTrainLoop`` has no
             pause between epochs to remove (on mmcls 0.x a number chooses
             the pauseless runner); another value is refused.
@@ -117,6 +133,14 @@ def _apply(cfg, fraction: float, method: str, hook: Optional[Dict[str, Any]],
     check_static(args, hook)
     plain, as_config, filename = _plain(cfg)
     _check_loop(plain)
+    max_epochs = (plain.get('train_cfg') or {}).get('max_epochs')
+    if max_epochs is not None:
+        # the hook's bounds, with the fraction for the share of a pass an
+        # epoch serves (the hook uses the exact class budgets)
+        warmup_end = warmup_epoch_count(args.warmup_epochs, max_epochs,
+                                        fraction)
+        if args.then is not None:
+            check_then_start(args.then['start_epoch'], warmup_end, max_epochs)
     train = _train_dataset(plain)
     if _type_name(train.get('type')) == WRAPPER:
         train = train['dataset']
@@ -140,10 +164,36 @@ def _apply(cfg, fraction: float, method: str, hook: Optional[Dict[str, Any]],
             priority='HIGHEST',
             **hook)
     ]
+    if args.trains_weighted():
+        # CRAIG / GRAD-MATCH weights reach the loss through this classifier
+        why, fix = args.weighted_why()
+        _weighted_model(plain, f'{why} trains with per-sample weights',
+                        'applies to its loss', fix)
     if args.per_epoch():
         _serve_epochs(plain, args)
     import_plugin(plain)
     return Config(plain, filename=filename) if as_config else plain
+
+
+def _weighted_model(cfg: dict, why: str, does: str, fix: str) -> None:
+    """Make ``cfg``'s ``ImageClassifier`` mmcls_geda's
+    ``WeightedImageClassifier`` (in place), or a ValueError naming what
+    cannot take the weights or record the losses (``why``: what needs
+    them; ``does``: what the classifier does with them): another model
+    type, batch augments."""
+    model = cfg.get('model') or {}
+    kind = _type_name(model.get('type'))
+    if kind not in ('ImageClassifier', WEIGHTED_MODEL):
+        raise ValueError(
+            f"{why}, which mmcls_geda's {WEIGHTED_MODEL} (an "
+            f'ImageClassifier) {does}; model.type is {kind!r}: {fix}')
+    augments = (model.get('train_cfg') or {}).get('augments')
+    if augments:
+        raise ValueError(
+            f'{why}, and model.train_cfg.augments={augments!r} (Mixup/CutMix) '
+            f'mix samples, so a weight or loss would belong to a mixture of '
+            f'two: drop the augments, or {fix}')
+    model['type'] = WEIGHTED_MODEL
 
 
 def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
@@ -164,19 +214,11 @@ def _serve_epochs(cfg: dict, args: SelectionArgs) -> None:
         loader['sampler'] = dict(type='DefaultSampler', shuffle=True)
     if not args.needs_losses():
         return
-    model = cfg.get('model')
-    kind = _type_name((model or {}).get('type'))
     who, otherwise = args.losses_why()
-    if kind == 'ImageClassifier':
-        model['type'] = 'WeightedImageClassifier'
-    elif kind != 'WeightedImageClassifier':
-        raise ValueError(
-            f'{who} reads the per-sample training losses, which '
-            "mmcls_geda's WeightedImageClassifier (an ImageClassifier) "
-            f'records; model.type is {kind!r}: use an ImageClassifier, or '
-            f'{otherwise}')
+    _weighted_model(cfg, f'{who} reads the per-sample training losses',
+                    'records', f'use an ImageClassifier, or {otherwise}')
     if rule.unnormalised_weights:  # pruning: unbiased summed gradient
-        model['normalize_weights'] = False
+        cfg['model']['normalize_weights'] = False
 
 
 def apply_pruning(cfg,

@@ -1,73 +1,73 @@
-"""``GradNormHook`` for mmpretrain 1.x / mmengine: static selection and
-the per-epoch subsets (budget schedules and loss refolds included).
+"""``GradNormHook`` for mmpretrain 1.x / mmengine: selections on the
+schedule of the settings and the per-epoch subsets (budget schedules and
+loss refolds included).
 
-A static method's subset is selected once, before the first training
-epoch, from the exact per-sample gradient norms of the model at its
-initial weights (:func:`mmcls_geda.scoring.grad_norms`) by the numpy core
-(:func:`mmcls_geda.selection.select_subset`), and served by
-:class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset`. The
-settings are the mmcls 0.x hook's (:class:`~mmcls_geda.apis.SelectionArgs`)
-and so are the saved records and the resume logic
-(:mod:`mmcls_geda.apis.serving`). A per-epoch method (``rs2``; your own
-reading nothing, the θ0 norms or the training losses; ``geda_rotate`` /
-``strata_rotate`` refolded on ``'fixed'`` norms, a new ``'grad_norm'``
-pass or the recorded ``'loss'``; any ``budget``) is served through
-:class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls 0.x
-server's plan, log and saved state; a budget schedule's epochs through
+A selecting method's subset is chosen as on mmcls 0.x, by the same plan
+(:mod:`mmcls_geda.selection.schedule`: once before the first epoch, or
+after a warm-up on all the data, re-selected every ``interval`` epochs, a
+second method from ``then``), scored by the same pass (exact per-sample
+gradient norms or last-layer gradient embeddings of the training model, a
+copy loaded from ``checkpoint`` or a ``scoring_model`` proxy) and selected
+by the same numpy core; :class:`~mmcls_geda.engines.mmpretrain.scheduled.
+ScheduledSubsets` reads the runner for it and
+:class:`~mmcls_geda.engines.mmpretrain.subset.GEDASubsetDataset` serves the
+result, with its per-sample weights when a phase trains weighted (the
+model is then a :class:`~mmcls_geda.engines.mmpretrain.model.
+WeightedImageClassifier`). The settings are the mmcls 0.x hook's
+(:class:`~mmcls_geda.apis.SelectionArgs`) and so are the saved records and
+the resume logic (:mod:`mmcls_geda.apis.serving`). A per-epoch method
+(``rs2``; your own reading nothing, the θ0 norms or the training losses;
+``geda_rotate`` / ``strata_rotate`` refolded on ``'fixed'`` norms, a new
+``'grad_norm'`` pass or the recorded ``'loss'``; any ``budget``) is served
+through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
+0.x server's plan, log and saved state; a budget schedule's epochs through
 ``EpochPlanSampler`` (:mod:`.sampler`) and the schedules by epoch
 progress (:mod:`.progress`), the training losses recorded by
 ``WeightedImageClassifier`` (:mod:`.model`). What only the mmcls 0.x hook
-does yet (re-selection, warm-up, weights) is refused here.
+does yet (a per-epoch method scored by a checkpoint or a proxy) is refused
+here.
 """
 import copy
 import time
-from dataclasses import fields
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.dist import broadcast_object_list, get_dist_info
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook, ParamSchedulerHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 from torch.utils.data import DataLoader
 
-from ...apis import SelectionArgs, SelectionRun, save_run
+from ...apis import SelectionArgs
 from ...apis.epoch_serving import EpochServing
 from ...apis.loss_recorder import LossRecorder
-from ...apis.serving import (make_plan, save_event, selection_event,
-                             serve_saved_if_any)
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
-from ...selection import METHODS, Selection, get_method, record, select_subset
+from ...selection import METHODS, get_method, record
 from ...selection.epoch_rules import EpochChoice
 from ...selection.epoch_state import ROTATION
-from ...selection.schedule import Step, selection_seed
 from ...subsets import epoch_iterations, serve_epoch_plan
-from .model import WeightedImageClassifier
+from .model import check_weighted_classifier
 from .progress import iteration_schedulers
 from .sampler import EpochPlanSampler
+from .scheduled import ScheduledSubsets, check_weighted_model
 from .subset import GEDASubsetDataset
 
-# Settings only the mmcls 0.x hook takes yet; each must keep its default
-# (declared in SelectionArgs) here.
-MMCLS_ONLY = ('interval', 'warmup_epochs', 'weights', 'then', 'checkpoint',
-              'scoring_model')
-# What a method may read to select once here (no gradient embeddings yet).
-READS = ('nothing', 'norms')
-# What a per-epoch method may read: the training losses too, which a
-# WeightedImageClassifier records
-EPOCH_READS = READS + ('losses', )
+# What a per-epoch method may read here: nothing, norms (no gradient
+# embeddings yet) or the training losses, which a WeightedImageClassifier
+# records
+EPOCH_READS = ('nothing', 'norms', 'losses')
 _DOC = 'mmcls 0.x only for now (docs/mmpretrain.md)'
 
 
 def static_methods() -> List[str]:
-    """The registered methods this hook takes: they select once, read
-    nothing or norms and carry no per-sample weights."""
-    return sorted(
-        name for name, entry in METHODS.items()
-        if not entry.per_epoch and not entry.weighted and entry.reads in READS)
+    """The registered methods this hook selects with, once or on a
+    schedule (warm-up, ``interval``, ``then``); the weighted ones train
+    with their weights through a ``WeightedImageClassifier``."""
+    return sorted(name for name, entry in METHODS.items()
+                  if not entry.per_epoch)
 
 
 def epoch_methods() -> List[str]:
@@ -136,23 +136,12 @@ def check_recording_model(model,
     ``normalize_weights=False`` where ``unnormalised``: pruning's weights
     keep the summed gradient unbiased); then its recording of per-sample
     losses is switched on."""
-    if not isinstance(model, WeightedImageClassifier):
-        raise TypeError(
-            f'GradNormHook on mmpretrain 1.x: {who}, which only '
-            "WeightedImageClassifier records: set model.type = "
-            f"'WeightedImageClassifier' (mmcls_geda's, an ImageClassifier; "
-            f'apply_geda does) {otherwise}; got {type(model).__name__}')
+    check_weighted_classifier(model, who, 'records', otherwise)
     if unnormalised and model.normalize_weights:
         raise TypeError(
             f'GradNormHook on mmpretrain 1.x: {who} and weighs the samples '
             'it keeps, averaged over the batch: set '
             'model.normalize_weights = False (apply_pruning does)')
-    if getattr(model.data_preprocessor, 'batch_augments', None) is not None:
-        raise TypeError(
-            f'GradNormHook on mmpretrain 1.x: {who}, and batch augments '
-            '(Mixup/CutMix, train_cfg.augments) mix samples, so a loss '
-            'would belong to two: drop model.train_cfg.augments '
-            f'{otherwise}')
     model.record_losses = True
 
 
@@ -163,30 +152,28 @@ def inner_model(model):
 
 def check_static(args: SelectionArgs, given: dict) -> None:
     """A ValueError naming the setting unless ``args`` ask for what this
-    hook does: one unweighted selection before the first epoch, or a
-    per-epoch method of the constant budget that records no losses
-    (``given``: the arguments as given, for the message)."""
+    hook does: selections on the schedule of the settings (weighted ones
+    need a ``WeightedImageClassifier``, checked in ``before_run``), or a
+    per-epoch method scored by the training model (``given``: the
+    arguments as given, kept for the callers' messages;
+    :class:`SelectionArgs` already refuses a schedule with a per-epoch
+    method)."""
     entry = get_method(args.method)
-    reads = EPOCH_READS if entry.per_epoch else READS
-    why = ('carries per-sample weights' if entry.weighted else
-           f'reads {entry.reads}' if entry.reads not in reads else None)
-    if why is not None:
+    if not entry.per_epoch:
+        return
+    if entry.reads not in EPOCH_READS:
         raise ValueError(
-            f'GradNormHook on mmpretrain 1.x: method {args.method!r} {why}, '
-            f'which is {_DOC}; this hook selects once, before the first '
-            f'epoch, with one of {static_methods()}, or every epoch with '
-            f'one of {epoch_methods()}')
-    if entry.per_epoch:
-        _check_epoch_method(args)
-    defaults = {f.name: f.default for f in fields(SelectionArgs)}
-    for name in MMCLS_ONLY:
-        if getattr(args, name) != defaults[name]:
-            value = given.get(name, getattr(args, name))
+            f'GradNormHook on mmpretrain 1.x: method {args.method!r} reads '
+            f'{entry.reads}, which is {_DOC}; every epoch it serves one of '
+            f'{epoch_methods()}')
+    _check_epoch_method(args)
+    for name in ('checkpoint', 'scoring_model'):
+        value = getattr(args, name)
+        if value is not None:
             raise ValueError(
-                f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC}; '
-                f'this hook selects once, before the first epoch, or every '
-                f'epoch by a per-epoch method: leave {name} at '
-                f'{defaults[name]!r}')
+                f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC} '
+                f'for a per-epoch method ({args.method!r} scores with the '
+                f'training model here): leave {name} at None')
 
 
 def find_subset(dataset: Any) -> GEDASubsetDataset:
@@ -270,25 +257,31 @@ def scoring_loader(wrapper: GEDASubsetDataset, pipeline: Sequence[Any],
 
 @HOOKS.register_module()
 class GradNormHook(Hook):
-    """Select the training subset once, before the first training epoch
-    (mmpretrain 1.x / mmengine).
+    """Select the training subset once or on a schedule, or serve a
+    per-epoch subset (mmpretrain 1.x / mmengine).
 
-    In the first ``before_train_epoch`` (the training loader exists; its
-    workers, persistent ones too, read the wrapper's indices from shared
-    memory, so they serve the new selection) the hook scores the whole
-    wrapped training set with the model in eval mode (exact per-sample
-    gradient norms at the initial weights, over ``scope``; a method that
-    reads nothing scores nothing), selects with the numpy core (seed
-    :func:`~mmcls_geda.selection.schedule.selection_seed` of ``seed`` and
-    the epoch, as on mmcls 0.x: the same norms, seed and fraction give the
-    same indices on both stacks) and serves the selection unweighted. Rank
-    0 saves ``geda_selection.json`` (and the norms, labels and report, as
+    Before every training epoch (the training loader exists; its workers,
+    persistent ones too, read the wrapper's indices and weights from
+    shared memory, so they serve what the hook set) the hook serves the
+    epoch's step of the plan (:class:`~mmcls_geda.engines.mmpretrain.
+    scheduled.ScheduledSubsets`, the mmcls 0.x plan): a warm-up slice of
+    all the data, the selection it trains on, or a new selection: the
+    whole wrapped training set scored in eval mode (exact per-sample
+    gradient norms over ``scope`` or last-layer gradient embeddings, of
+    the training model, a copy loaded from ``checkpoint`` or a
+    ``scoring_model`` proxy; a method that reads nothing scores nothing),
+    selected with the numpy core (seed :func:`~mmcls_geda.selection.
+    schedule.selection_seed` of ``seed`` and the epoch, as on mmcls 0.x:
+    the same norms, seed and fraction give the same indices on both
+    stacks) and served, with its weights where the phase trains weighted.
+    Rank 0 saves the selection records (``geda_selection.json``, and
+    ``geda_selection_epoch{E}.json`` when the run selects more than once
+    or later than epoch 0; the norms, labels and report, as
     ``save_norms`` / ``report`` ask) and ``geda_schedule.json`` in
-    ``work_dir``. A resumed run (``resume=True``, or ``load_from`` with
-    ``resume``) serves the saved selection of its ``work_dir`` instead of
-    scoring again; a wrapper with a ``selection_file`` serves that file.
-    Distributed: every rank scores a strided share, rank 0 selects and
-    broadcasts the selection.
+    ``work_dir``. A resumed run (``resume=True``) serves the saved
+    selection its epoch trains on instead of scoring again; a wrapper with
+    a ``selection_file`` serves that file. Distributed: every rank scores
+    a strided share, rank 0 selects and broadcasts the selection.
 
     A per-epoch method (:func:`epoch_methods`) is served as on mmcls 0.x:
     before every training epoch the plan's indices for that epoch
@@ -312,17 +305,15 @@ class GradNormHook(Hook):
     pipeline without its random transforms (see :func:`scoring_pipeline`).
 
     Args:
-        **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
-            taken here: ``method`` (one that reads nothing or norms and
-            carries no weights; once: geda, random, quantile_random,
-            ranked_even, topk, bottomk, ccs; every epoch: rs2,
-            geda_rotate, strata_rotate), ``options`` (any ``budget``, any
-            ``refold``), ``scope``, ``seed``,
-            ``scoring_pipeline``, ``scoring_batch_size``,
-            ``scoring_workers``, ``save_norms``, ``report``. The rest
-            (``interval``, ``warmup_epochs``, ``weights``, ``then``,
-            ``checkpoint``, ``scoring_model``; weighted methods) are mmcls
-            0.x only for now: refused with a ValueError. ``priority`` is
+        **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`,
+            as on mmcls 0.x: ``method`` (selecting: :func:`static_methods`;
+            every epoch: rs2, geda_rotate, strata_rotate), ``options``
+            (any ``budget``, any ``refold``), ``scope``, ``seed``,
+            ``interval``, ``warmup_epochs``, ``weights``, ``then``,
+            ``weighted``, ``checkpoint``, ``scoring_model`` (not with a
+            per-epoch method), ``scoring_pipeline``,
+            ``scoring_batch_size``, ``scoring_workers``, ``save_norms``,
+            ``report``; a bad value is a ValueError. ``priority`` is
             mmengine's config key (default ``'HIGHEST'``: hooks after it
             see the selection).
     """
@@ -332,8 +323,11 @@ class GradNormHook(Hook):
     def __init__(self, **kwargs) -> None:
         self.args = SelectionArgs.from_kwargs(**kwargs)
         check_static(self.args, kwargs)
-        self.served: Optional[Selection] = None
         self._scoring_s = 0.0
+        # a selecting method's plan: once, or warm-up / interval / then
+        self.scheduled = (
+            ScheduledSubsets(self.args, self._scoring_loader)
+            if not self.args.per_epoch() else None)
         # a per-epoch method's plan, cycle state, log and saved state
         self.serving = (
             EpochServing(self.args) if self.args.per_epoch() else None)
@@ -343,13 +337,16 @@ class GradNormHook(Hook):
         self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
 
     def before_run(self, runner) -> None:
-        """Refuse an iteration-based loop: the hook acts before an epoch."""
+        """Refuse an iteration-based loop (the hook acts before an epoch),
+        a model that would drop a run's per-sample weights, and what a
+        per-epoch method needs of the run but misses."""
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise TypeError(
                 'GradNormHook selects before the first training epoch, so it '
                 'needs an EpochBasedTrainLoop (train_cfg = dict('
                 f"by_epoch=True, ...)); got {type(runner.train_loop).__name__}"
             )
+        check_weighted_model(runner.model, self.args)
         if self.serving is not None:
             check_epoch_run(runner, self.args)
 
@@ -360,22 +357,8 @@ class GradNormHook(Hook):
         if self.serving is not None:
             self._serve_epoch(runner)
             return
-        if self.served is not None:
-            return
-        wrapper = find_subset(runner.train_dataloader.dataset)
-        epoch = runner.epoch
-        plan = make_plan(self.args, wrapper, runner.max_epochs, epoch,
-                         runner.work_dir)
-        step = plan.step(epoch)
-        served = serve_saved_if_any(wrapper, self.args, plan, step, epoch,
-                                    runner.work_dir)
-        if served is None:
-            self._select(runner, wrapper, step)
-        else:
-            runner.logger.info(
-                f'GradNormHook: {served} (epoch {epoch}, no scoring pass): '
-                f'{wrapper.selection.summary()}')
-        self.served = wrapper.selection
+        self.scheduled.before_train_epoch(
+            runner, find_subset(runner.train_dataloader.dataset))
 
     def after_train_iter(self,
                          runner,
@@ -471,16 +454,7 @@ class GradNormHook(Hook):
         """The norms (over ``scope``) and labels of the whole wrapped
         training set with the model as it is now; adds the time taken to
         ``_scoring_s``."""
-        pipeline, source = scoring_pipeline(
-            self.args, evaluation_pipelines(runner),
-            wrapper.dataset.pipeline.transforms)
-        runner.logger.info(
-            f'GradNormHook: scoring {self._scored()} of all '
-            f'{len(wrapper.dataset)} training samples (epoch {runner.epoch}) '
-            f'with {source}')
-        loader = scoring_loader(wrapper, pipeline,
-                                self.args.scoring_batch_size,
-                                self.args.scoring_workers)
+        loader = self._scoring_loader(runner, wrapper, self._scored())
         start = time.perf_counter()
         norms, labels = grad_norms(
             runner.model, loader, scope=self.args.scope, logger=runner.logger)
@@ -492,44 +466,21 @@ class GradNormHook(Hook):
                 'and the order of samples')
         return np.asarray(norms, dtype=np.float64), labels
 
+    def _scoring_loader(self, runner, wrapper: GEDASubsetDataset,
+                        what: str) -> DataLoader:
+        """A sequential loader over the whole wrapped training set with
+        the scoring pipeline; logs ``what`` it scores and with which
+        pipeline."""
+        pipeline, source = scoring_pipeline(
+            self.args, evaluation_pipelines(runner),
+            wrapper.dataset.pipeline.transforms)
+        runner.logger.info(
+            f'GradNormHook: scoring {what} of all {len(wrapper.dataset)} '
+            f'training samples (epoch {runner.epoch}) with {source}')
+        return scoring_loader(wrapper, pipeline, self.args.scoring_batch_size,
+                              self.args.scoring_workers)
+
     def _scored(self) -> str:
         """What a scoring pass scores, for messages."""
         return ('input norms' if self.args.scope == 'input' else
                 f'{self.args.scope} gradient norms')
-
-    def _select(self, runner, wrapper: GEDASubsetDataset, step: Step) -> None:
-        args, epoch = self.args, runner.epoch
-        rank, _ = get_dist_info()
-        norms, labels, scoring_s = None, wrapper.full_labels, 0.0
-        scored = 'nothing (the method reads no scores)'
-        if args.needs_scoring(step.phase):
-            self._scoring_s = 0.0
-            norms, labels = self._norms(runner, wrapper)
-            scoring_s, scored = self._scoring_s, self._scored()
-        box = [None]
-        if rank == 0:  # one selection, whatever the ranks' random states
-            method, options = args.phase_method(step.phase)
-            box[0] = select_subset(
-                norms,
-                labels,
-                wrapper.fraction,
-                method,
-                seed=selection_seed(args.seed, epoch),
-                **options)
-        broadcast_object_list(box, src=0)
-        run = SelectionRun(box[0], norms, labels, scoring_s, scored)
-        wrapper.set_selection(run.selection, weighted=False)
-        runner.logger.info(
-            f'GradNormHook (epoch {epoch}): {run.selection.summary()}; '
-            f'scoring ({run.scored}) took {run.scoring_s:.1f}s')
-        if rank == 0:
-            save_run(
-                runner.work_dir,
-                run,
-                wrapper,
-                args,
-                phase=step.phase,
-                epoch=epoch,
-                logger=runner.logger)
-            save_event(runner.work_dir, args,
-                       selection_event(run, step.phase, epoch), runner.logger)

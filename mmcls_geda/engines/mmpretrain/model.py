@@ -117,3 +117,33 @@ class WeightedImageClassifier(ImageClassifier):
                 'datasets and GEDASubsetDataset put it there; keep it in '
                 "PackInputs' meta_keys)")
         return torch.tensor([int(i) for i in found], dtype=torch.int64)
+
+
+def check_weighted_classifier(model,
+                              who: str,
+                              does: str,
+                              otherwise: str = '') -> None:
+    """A TypeError, before training, unless ``model`` (without its
+    wrapper) is a :class:`WeightedImageClassifier` without batch augments.
+
+    Args:
+        model: The run's model, unwrapped.
+        who: What needs the classifier, for the message (``"method 'craig'
+            trains with per-sample weights"``).
+        does: What only this classifier does with it (``'applies to its
+            loss'``, ``'records'``).
+        otherwise: The other way out, for the message (``'or set
+            weighted=False'``).
+    """
+    if not isinstance(model, WeightedImageClassifier):
+        raise TypeError(
+            f'GradNormHook on mmpretrain 1.x: {who}, which only '
+            f'WeightedImageClassifier {does}: set model.type = '
+            "'WeightedImageClassifier' (mmcls_geda's, an ImageClassifier; "
+            f'apply_geda does) {otherwise}; got {type(model).__name__}')
+    if getattr(model.data_preprocessor, 'batch_augments', None) is not None:
+        raise TypeError(
+            f'GradNormHook on mmpretrain 1.x: {who}, and batch augments '
+            '(Mixup/CutMix, train_cfg.augments) mix samples, so a weight or '
+            'a loss would belong to two: drop model.train_cfg.augments '
+            f'{otherwise}')
