@@ -7,13 +7,14 @@ either):
 * mmcls 0.x / mmcv 1.x: ``GEDASubsetDataset``, the local CIFAR datasets
   and the rest in ``mmcls.datasets.DATASETS``, ``GradNormHook`` and the
   pruning hook in ``mmcv.runner.HOOKS``, as documented in the README;
-* mmpretrain 1.x / mmengine (work in progress, docs/mmpretrain.md):
+* mmpretrain 1.x / mmengine (docs/mmpretrain.md):
   ``GEDASubsetDataset``, ``LocalCIFAR10`` and ``LocalCIFAR100`` in
   ``mmpretrain.registry.DATASETS``, ``WeightedImageClassifier`` in
   ``mmpretrain.registry.MODELS``,
   ``EpochPlanSampler`` in ``DATA_SAMPLERS``, ``GradNormHook`` (one
   selection before the first epoch, or a per-epoch method's subset every
-  epoch: budget schedules, loss refolds, dynamic pruning) and
+  epoch: budget schedules, loss refolds, dynamic pruning;
+  ``DynamicPruningHook`` its short name for pruning) and
   ``EpochProgressParamSchedulerHook`` in ``mmpretrain.registry.HOOKS``;
   ``apply_geda`` and ``apply_pruning`` for an mmengine config (the same
   calls as on mmcls 0.x).

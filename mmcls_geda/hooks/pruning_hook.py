@@ -2,8 +2,7 @@
 pruning rule (``docs/pruning.md``); it holds no logic of its own."""
 from mmcv.runner import HOOKS
 
-from ..selection.pruning import PruningArgs
-from ..selection.registry import pruning_method
+from ..selection.registry import pruning_hook_settings
 from .grad_norm_hook import GradNormHook
 
 
@@ -30,8 +29,5 @@ class DynamicPruningHook(GradNormHook):
     """
 
     def __init__(self, **kwargs):
-        args = PruningArgs.from_kwargs(type(self).__name__, **kwargs)
         super().__init__(
-            method=pruning_method(args.rule),
-            options=dict(ratio=args.ratio, anneal=args.anneal),
-            seed=args.seed)
+            **pruning_hook_settings(type(self).__name__, **kwargs))

@@ -393,6 +393,18 @@ def pruning_method(rule: str) -> str:
     raise ValueError(f'no registered method prunes by rule {rule!r}')
 
 
+def pruning_hook_settings(owner: str, **kwargs) -> Dict[str, Any]:
+    """``GradNormHook``'s settings for the pruning settings ``kwargs``
+    (:class:`~mmcls_geda.selection.pruning.PruningArgs`, checked, errors
+    naming ``owner``): both stacks' ``DynamicPruningHook`` are
+    ``GradNormHook(**pruning_hook_settings(...))``."""
+    args = PruningArgs.from_kwargs(owner, **kwargs)
+    return dict(
+        method=pruning_method(args.rule),
+        options=dict(ratio=args.ratio, anneal=args.anneal),
+        seed=args.seed)
+
+
 # method name -> its candidates (pruning.CANDIDATES): InfoBatch's rule and
 # its control, which draws as many candidates uniformly
 for _name, _candidates in dict(

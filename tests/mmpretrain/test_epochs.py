@@ -416,6 +416,43 @@ def test_infobatch_prunes_by_the_numpy_rule(cifar10_root, tmp_path):
     assert runner.model.normalize_weights is False
 
 
+def test_dynamic_pruning_hook_is_gradnormhook_for_a_rule(
+        cifar10_root, tmp_path):
+    """``DynamicPruningHook(rule='random', ratio=0.5, anneal=0.25)`` in
+    place of the config's GradNormHook (the mmcls 0.x name and settings):
+    every epoch serves the numpy plan of ``random_pruning`` (epochs 0 and
+    3 all 60 samples, 1 and 2 its seeded draws, weighted 2); a bad setting
+    is refused when the hook is built, naming it."""
+    from mmcls_geda.engines.mmpretrain import DynamicPruningHook
+    with pytest.raises(ValueError, match='ratio'):
+        DynamicPruningHook(ratio=1.5)
+    with pytest.raises(ValueError, match='rule'):
+        DynamicPruningHook(rule='infobach')
+    work = tmp_path / 'work'
+    cfg, overrides = infobatch_cfg(cifar10_root, work)
+    overrides.pop('custom_hooks.0.options.anneal')
+    cfg.custom_hooks[0] = dict(
+        type='DynamicPruningHook',
+        rule='random',
+        ratio=0.5,
+        anneal=0.25,
+        priority='HIGHEST')
+    _, served, _, log = run(cfg, **overrides)
+    options = SelectionArgs(
+        method='random_pruning', options=dict(ratio=0.5,
+                                              anneal=0.25)).resolved_options()
+    plan = RotationPlan(LABELS, 1.0, 'random_pruning', options, 0, 4)
+    for epoch in range(4):
+        losses = (
+            np.full(60, np.nan)
+            if epoch == 0 else state(work, epoch)['losses'])
+        choice = plan.choose(epoch, losses.astype(np.float64))
+        n = choice.indices.size
+        assert served[epoch][:n] == choice.indices.tolist(), epoch
+        assert (n < 60) == (epoch in (1, 2)), epoch
+    assert 'GradNormHook: epoch 1: random_pruning serves' in log
+
+
 def test_a_resumed_infobatch_run_serves_the_uninterrupted_run(
         cifar10_root, tmp_path, monkeypatch):
     """InfoBatch killed after epoch 1 (of 4) and resumed (resume=True):

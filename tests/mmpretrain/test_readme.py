@@ -43,15 +43,25 @@ SHRINK = [
 ]
 
 
-def readme_block(first_line: str) -> str:
-    """The fenced block of README.md that starts with ``first_line``,
-    marked illustrative (run here, not by tests/test_docs.py)."""
+def readme_blocks(first_line: str) -> list:
+    """The fenced blocks of README.md that start with ``first_line``, in
+    order, each marked illustrative (run here, not by
+    tests/test_docs.py)."""
     lines = open(README, encoding='utf-8').read().splitlines()
-    start = next(i for i, line in enumerate(lines)
-                 if line.startswith(first_line))
-    assert re.match(r'^```\w+$', lines[start - 1])
-    assert 'tests/mmpretrain/test_readme.py' in lines[start - 2]
-    return '\n'.join(lines[start:lines.index('```', start)])
+    blocks = []
+    for start, line in enumerate(lines):
+        if line.startswith(first_line) and re.match(r'^```\w+$',
+                                                    lines[start - 1]):
+            assert 'tests/mmpretrain/test_readme.py' in lines[start - 2]
+            blocks.append('\n'.join(lines[start:lines.index('```', start)]))
+    assert blocks, first_line
+    return blocks
+
+
+def readme_block(first_line: str) -> str:
+    """The first fenced block of README.md that starts with
+    ``first_line``."""
+    return readme_blocks(first_line)[0]
 
 
 @pytest.fixture
@@ -106,17 +116,19 @@ def test_the_readme_training_command_trains(clone):
     assert osp.isfile(work / 'epoch_1.pth')
 
 
-@pytest.mark.parametrize('method', ['geda', 'rs2'])
+@pytest.mark.parametrize('method', ['geda', 'rs2', 'infobatch'])
 def test_the_readme_snippet_in_the_stock_config_trains(clone, method):
     """The snippet pasted at the end of a copy of mmpretrain's stock
     CIFAR-10 config (its ``_base_`` files beside it, as in mmpretrain's
-    configs/), for rs2 with ``method='rs2'``: 2 epochs with the stock
-    MultiStepLR (its milestone moved to epoch 1 so that it acts): the log
-    says what was selected, the selection files are saved, and the
-    learning rate of every iteration is the schedule's (0.1, then 0.01 in
-    the last epoch)."""
-    snippet = readme_block(SNIPPET)
-    assert snippet.count("method='geda'") == 1
+    configs/), for rs2 with ``method='rs2'``, for InfoBatch the second
+    snippet: 2 epochs with the stock MultiStepLR (its milestone moved to
+    epoch 1 so that it acts): the log says what was selected, the selection
+    files are saved, and the learning rate of every iteration is the
+    schedule's (0.1, then 0.01 in the last epoch)."""
+    geda, infobatch = readme_blocks(SNIPPET)
+    assert geda.count("method='geda'") == 1
+    assert infobatch.count("method='infobatch'") == 1
+    snippet = infobatch if method == 'infobatch' else geda
     configs = clone / 'mmpretrain_configs'
     shutil.copytree(osp.join(STOCK_CONFIGS, '_base_'), configs / '_base_')
     (configs / 'resnet').mkdir()
@@ -141,11 +153,22 @@ def test_the_readme_snippet_in_the_stock_config_trains(clone, method):
         assert len(saved['selection']['indices']) == 12
         assert 'GradNormHook: scoring full gradient norms of all 60' in log
         assert 'GradNormHook (epoch 0): ' in log
-    else:
+    elif method == 'rs2':
         for epoch in (0, 1):
             assert f'GradNormHook: epoch {epoch}: rs2 serves 12 of 60' in log
         epochs = json.load(open(work / ROTATION_LOG))['epochs']
         assert [e['size'] for e in epochs] == [12, 12]
     lrs = [e['lr'] for e in train_scalars(work)]
-    assert len(lrs) == 2 * 2  # 12 samples in batches of 8, 2 epochs
-    assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01])
+    if method != 'infobatch':
+        assert len(lrs) == 2 * 2  # 12 samples in batches of 8, 2 epochs
+        assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01])
+        return
+    # epoch 0 on all 60 samples, epoch 1 pruned (anneal: from epoch 2 on
+    # all data again); the epoch-based schedule by epoch, whatever the
+    # epoch's length
+    assert 'GradNormHook: epoch 0: infobatch serves 60 of 60' in log
+    epochs = json.load(open(work / ROTATION_LOG))['epochs']
+    assert epochs[0]['size'] == 60 and epochs[1]['size'] < 60
+    pruned_iters = -(-epochs[1]['size'] // 8)
+    assert len(lrs) == 8 + pruned_iters
+    assert lrs == pytest.approx([0.1] * 8 + [0.01] * pruned_iters)
