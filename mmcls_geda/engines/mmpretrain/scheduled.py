@@ -4,11 +4,12 @@
 
 The plan (:func:`~mmcls_geda.apis.serving.make_plan`: a warm-up on all the
 data, re-selection every ``interval`` epochs, a second method from a later
-epoch), the saved selections a resume reuses, the events, the scoring pass
-and the selection (:func:`~mmcls_geda.apis.runs.select_with_scorer`) are
-the stack-free code both stacks run; this module only reads mmengine's
-runner (epoch, model, work dir, logger, ranks) and builds the scoring
-model with mmpretrain's ``MODELS``.
+epoch), the saved selections a resume reuses, the logs, records and
+events (:class:`~mmcls_geda.apis.scheduled_serving.ScheduledServing`), the
+scoring pass and the selection (:func:`~mmcls_geda.apis.runs.
+select_with_scorer`) are the stack-free code both stacks run; this module
+only reads mmengine's runner (epoch, model, work dir, logger, ranks) and
+builds the scoring model with mmpretrain's ``MODELS``.
 
 A phase that trains with per-sample weights (CRAIG, GRAD-MATCH, an
 unweighted method with ``weights``) serves them through the wrapper into
@@ -22,18 +23,17 @@ every epoch of the run has the same length, so mmengine's parameter
 schedulers (by epoch or by iteration) need nothing of their own.
 """
 import copy
-from typing import Callable, Optional
+from typing import Callable
 
 from mmengine.dist import get_dist_info
 from mmengine.runner import load_checkpoint
 from torch.utils.data import DataLoader
 
-from ...apis import SelectionArgs, save_run
+from ...apis import SelectionArgs, SelectionRun
 from ...apis.runs import build_scorer, scored_what, select_with_scorer
-from ...apis.serving import (make_plan, save_event, selection_event,
-                             serve_saved_if_any, warmup_event)
+from ...apis.scheduled_serving import ScheduledServing
 from ...scoring.engine_utils import is_module_wrapper
-from ...selection.schedule import SchedulePlan, Step, warmup_indices
+from ...selection.schedule import Step
 from .model import check_weighted_classifier
 from .subset import GEDASubsetDataset
 
@@ -118,88 +118,37 @@ class ScheduledSubsets:
     def __init__(self, args: SelectionArgs, scoring_loader: ScoringLoader):
         self.args = args
         self.scoring_loader = scoring_loader
-        self.plan: Optional[SchedulePlan] = None
-        self.serving: Optional[int] = None  # epoch of the wrapper's selection
+        # the plan and what the wrapper holds, stack-free
+        self.serving = ScheduledServing(args)
 
     def before_train_epoch(self, runner, wrapper: GEDASubsetDataset) -> None:
-        """Serve ``runner.epoch``'s step of the plan: its warm-up slice, a
-        new selection, or the selection it reuses (the wrapper's, or the
-        saved one when this process did not make it)."""
-        epoch = runner.epoch
-        if self.plan is None:
-            self.plan = make_plan(self.args, wrapper, runner.max_epochs, epoch,
-                                  runner.work_dir)
-            if self.plan.selections() != [0]:
-                runner.logger.info(
-                    f'GradNormHook schedule: {self.plan.describe()}')
-        step = self.plan.step(epoch)
-        if step.action == 'warmup':
-            self._serve_warmup(runner, wrapper)
-            return
-        if step.due != self.serving:
-            served = serve_saved_if_any(wrapper, self.args, self.plan, step,
-                                        epoch, runner.work_dir)
-            if served is None:
-                self._select(runner, wrapper, step)
-            else:
-                runner.logger.info(
-                    f'GradNormHook: {served} (epoch {epoch}, no scoring '
-                    f'pass): {wrapper.selection.summary()}')
-            self.serving = step.due
-        if self.plan.selections() != [0]:
-            runner.logger.info(
-                f'GradNormHook: epoch {epoch}, phase {step.phase}: training '
-                f'on the {wrapper.selection.method} selection of epoch '
-                f'{step.due}')
+        """Serve ``runner.epoch``'s step of the plan (see
+        :meth:`~mmcls_geda.apis.scheduled_serving.ScheduledServing.serve`).
+        """
+        self.serving.serve(wrapper, runner.epoch, runner.max_epochs,
+                           runner.work_dir, runner.logger,
+                           get_dist_info()[0] == 0,
+                           lambda step: self._select(runner, wrapper, step))
 
-    def _serve_warmup(self, runner, wrapper: GEDASubsetDataset) -> None:
-        plan, epoch = self.plan, runner.epoch
-        wrapper.set_indices(
-            warmup_indices(plan.n, plan.size, epoch, self.args.seed))
-        wrapper.selection, self.serving = None, None
-        runner.logger.info(
-            f'GradNormHook: epoch {epoch}, phase warmup: {plan.size} samples '
-            f'of all {plan.n} ({plan.passes_served(epoch):.4g} of '
-            f'{plan.passes:.4g} passes served before this epoch)')
-        if epoch == 0 and get_dist_info()[0] == 0:
-            save_event(runner.work_dir, self.args, warmup_event(plan),
-                       runner.logger)
-
-    def _select(self, runner, wrapper: GEDASubsetDataset, step: Step) -> None:
-        args, epoch = self.args, runner.epoch
-        rank, _ = get_dist_info()
+    def _select(self, runner, wrapper: GEDASubsetDataset,
+                step: Step) -> SelectionRun:
+        """Score (all ranks, gathered) and select (rank 0, broadcast)."""
+        args = self.args
         scorer = loader = None
         if args.needs_scoring(step.phase):
             loader = self.scoring_loader(runner, wrapper,
                                          self._what(step.phase))
             scorer = mmpretrain_scorer(runner, args)
-        run = select_with_scorer(
+        return select_with_scorer(
             scorer,
             loader,
             wrapper.full_labels,
             wrapper.fraction,
             args,
             phase=step.phase,
-            epoch=epoch,
-            rank=rank,
+            epoch=runner.epoch,
+            rank=get_dist_info()[0],
             logger=runner.logger)
-        wrapper.set_selection(
-            run.selection, weighted=args.trains_weighted(step.phase))
-        runner.logger.info(
-            f'GradNormHook (epoch {epoch}): {run.selection.summary()}; '
-            f'scoring ({run.scored}) took {run.scoring_s:.1f}s')
-        if rank == 0:
-            save_run(
-                runner.work_dir,
-                run,
-                wrapper,
-                args,
-                phase=step.phase,
-                epoch=epoch,
-                per_epoch=self.plan.per_epoch_files(),
-                logger=runner.logger)
-            save_event(runner.work_dir, args,
-                       selection_event(run, step.phase, epoch), runner.logger)
 
     def _what(self, phase: str) -> str:
         """What a phase scores and with which model, for the log."""
