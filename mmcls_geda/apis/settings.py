@@ -230,7 +230,7 @@ class SelectionArgs:
         if rule.folded:
             return (f"method {self.method!r} with refold='loss'",
                     "choose refold='grad_norm' or 'fixed'")
-        return (f'method {self.method!r} (it reads the losses)',
+        return (f'method {self.method!r}',
                 'build the config with apply_geda from one with an '
                 'ImageClassifier (it makes it a WeightedImageClassifier)')
 

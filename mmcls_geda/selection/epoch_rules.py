@@ -367,12 +367,15 @@ class Pruned(EpochRule):
                                    opts['anneal'], 0)
 
     def start(self, plan) -> None:
-        if plan.fraction != 1.0 or plan.max_epochs is None:
+        if plan.fraction != 1.0:
             raise ValueError(
                 f'method {plan.method!r} prunes the whole training set '
-                'every epoch: wrap it with fraction=1.0 and give the run\'s '
-                f'max_epochs (apply_pruning does); got fraction='
-                f'{plan.fraction}, max_epochs={plan.max_epochs}')
+                "every epoch: set the GEDASubsetDataset's fraction=1.0 "
+                f'(apply_pruning does); got fraction={plan.fraction}')
+        if plan.max_epochs is None:
+            raise ValueError(
+                f'method {plan.method!r} keeps the last anneal share of the '
+                "run's epochs full, so its plan needs the run's max_epochs")
 
     def needs_losses(self, opts: Dict[str, Any]) -> bool:
         return True
@@ -409,11 +412,15 @@ class Pruned(EpochRule):
         return now.expected if self.pruned(plan, epoch) else plan.size
 
     def describe(self, plan) -> str:
-        full = math.ceil(
-            round((1 - plan.options['anneal']) * plan.max_epochs, 9))
+        full = max(
+            math.ceil(round((1 - plan.options['anneal']) * plan.max_epochs,
+                            9)), 1)
+        last = (f'from epoch {full} on (epochs count from 0)'
+                if full < plan.max_epochs else
+                f'none at the end (anneal {plan.options["anneal"]} of '
+                f'{plan.max_epochs} epochs is less than one)')
         return (f', {self.candidates} candidates dropped with probability '
-                f'{plan.options["ratio"]}, full epochs: the first and from '
-                f'epoch {max(full, 1)} on')
+                f'{plan.options["ratio"]}, full epochs: the first and {last}')
 
     def describe_epoch(self, plan, choice: EpochChoice) -> str:
         stats = choice.stats

@@ -69,8 +69,8 @@ def check_ratio(ratio: Any, name: str = 'ratio') -> float:
         MAX_RATIO,
         low_open=True,
         hint='the probability that a below-mean-loss sample is dropped in a '
-        'pruned epoch; 0 prunes nothing, and InfoBatch keeps at least 10 % '
-        'of them')
+        'pruned epoch (for none, train without pruning), and InfoBatch '
+        'keeps at least 10 % of them')
 
 
 def check_pruning_args(ratio: Any, rule: Any, anneal: Any,

@@ -78,6 +78,10 @@ def epoch_methods() -> List[str]:
                   if entry.per_epoch and entry.reads in EPOCH_READS)
 
 
+# what every message of this hook starts with
+_PREFIX = 'GradNormHook on mmpretrain 1.x: '
+
+
 def _check_epoch_method(args: SelectionArgs) -> None:
     """A ValueError naming a bad option of a per-epoch method (an unknown
     budget, ...). Every budget schedule and refold is taken: what they need
@@ -90,27 +94,54 @@ def _check_epoch_method(args: SelectionArgs) -> None:
 
 def check_epoch_run(runner, args: SelectionArgs) -> None:
     """Before the run, what a per-epoch method needs of it: a model that
-    records the training losses (when the method reads them), the
-    sampler and schedule hook of a budget schedule. A TypeError that says
-    what to set otherwise."""
+    records the training losses (when the method reads them), the whole
+    training set (pruning), the sampler and schedule hook of epochs of
+    varying length. One TypeError that lists every setting to change."""
     options = args.resolved_options()
     rule = get_method(args.method).epoch
+    missing = []
+
+    def check(test, *test_args) -> None:
+        try:
+            test(*test_args)
+        except TypeError as error:
+            missing.append(str(error).replace(_PREFIX, '', 1))
+
     if args.needs_losses():
         who, otherwise = args.losses_why()
-        check_recording_model(
-            inner_model(runner.model), f'{who} reads the per-sample '
-            'training losses', f'or {otherwise}', rule.unnormalised_weights)
-    if not rule.varies(options):
-        return
+        check(check_recording_model, inner_model(runner.model),
+              f'{who} reads the per-sample training losses', f'or {otherwise}',
+              rule.unnormalised_weights)
+    dataset = runner.train_dataloader.dataset
+    if rule.whole_data and isinstance(dataset, GEDASubsetDataset) and \
+            dataset.fraction != 1.0:
+        missing.append(
+            f'method {args.method!r} plans over the whole training set '
+            'every epoch: set train_dataloader.dataset.fraction = 1.0; got '
+            f'{dataset.fraction}')
+    if rule.varies(options):
+        missing += _varying_epoch_problems(runner, args, options)
+    if missing:
+        fix = ('apply_pruning' if rule.whole_data else 'apply_geda')
+        raise TypeError(
+            f'{_PREFIX}method {args.method!r} needs {len(missing)} '
+            f'setting(s) this run lacks ({fix} writes them all):\n- ' +
+            '\n- '.join(missing))
+
+
+def _varying_epoch_problems(runner, args: SelectionArgs,
+                            options: dict) -> List[str]:
+    """What keeps the loader's sampler or the parameter schedulers from
+    following epochs of varying length (empty: nothing)."""
     varies = (f"budget={options['budget']!r}"
               if 'budget' in options else f'method {args.method!r}')
+    problems = []
     sampler = getattr(runner.train_dataloader, 'sampler', None)
     if not isinstance(sampler, EpochPlanSampler):
-        raise TypeError(
+        problems.append(
             f'{varies} changes the epoch\'s length, which the '
             f'training loader\'s {type(sampler).__name__} cannot follow: set '
-            "train_dataloader.sampler = dict(type='EpochPlanSampler') "
-            '(apply_geda does)')
+            "train_dataloader.sampler = dict(type='EpochPlanSampler')")
     stepped = [
         type(h).__name__ for h in runner.hooks
         if isinstance(h, ParamSchedulerHook)
@@ -118,13 +149,14 @@ def check_epoch_run(runner, args: SelectionArgs) -> None:
     if iteration_schedulers(runner) and (stepped != [
             'EpochProgressParamSchedulerHook'
     ]):
-        raise TypeError(
+        problems.append(
             f'{varies} changes the epochs\' lengths, which would '
             'stretch or squeeze the iteration-based parameter schedulers '
             '(by_epoch=False, or convert_to_iter_based=True) that '
             f'{stepped or "no hook"} steps: set default_hooks = dict('
-            "param_scheduler=dict(type='EpochProgressParamSchedulerHook')) "
-            '(apply_geda does), or schedule by epoch')
+            "param_scheduler=dict(type='EpochProgressParamSchedulerHook')), "
+            'or schedule by epoch')
+    return problems
 
 
 def check_recording_model(model,
@@ -136,7 +168,14 @@ def check_recording_model(model,
     ``normalize_weights=False`` where ``unnormalised``: pruning's weights
     keep the summed gradient unbiased); then its recording of per-sample
     losses is switched on."""
-    check_weighted_classifier(model, who, 'records', otherwise)
+    keep_sum = ('model.normalize_weights = False (pruning\'s weights keep '
+                'the summed gradient unbiased)')
+    try:
+        check_weighted_classifier(model, who, 'records', otherwise)
+    except TypeError as error:
+        if not unnormalised:
+            raise
+        raise TypeError(f'{error}; and set {keep_sum}') from None
     if unnormalised and model.normalize_weights:
         raise TypeError(
             f'GradNormHook on mmpretrain 1.x: {who} and weighs the samples '
@@ -335,6 +374,10 @@ class GradNormHook(Hook):
         self.records_losses = (
             self.serving is not None and self.args.needs_losses())
         self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
+
+    def __repr__(self) -> str:
+        # mmengine ends a hook's TypeError with "in {hook}"
+        return f'{type(self).__name__}(method={self.args.method!r})'
 
     def before_run(self, runner) -> None:
         """Refuse an iteration-based loop (the hook acts before an epoch),
