@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from ..scoring import grad_embeddings, grad_norms
 from ..scoring.engine_utils import is_module_wrapper, print_log
+from ..scoring.layer_norms import check_supported
 from ..selection import (Selection, get_method, record, select_subset,
                          weigh_selection)
 from ..selection.gradient_matching import embedding_norms
@@ -132,6 +133,23 @@ def scored_what(args: SelectionArgs, phase: str = 'subset') -> str:
             0, 'input norms'
             if args.scope == 'input' else f'{args.scope} gradient norms')
     return ' and '.join(scored)
+
+
+def check_scored_layers(model: torch.nn.Module, args: SelectionArgs) -> None:
+    """Before the run, a TypeError naming the first layer the exact
+    per-sample gradient norms cannot take (e.g. a transformer's attention
+    or LayerNorm: Conv2d, BatchNorm and Linear only) when ``args`` score
+    the run's model over all its parameters (``scope='full'``), rather
+    than in the first epoch, after the data is loaded. A proxy
+    (``scoring_model``) is checked when it is built."""
+    if args.scope != 'full' or args.scoring_model is not None or \
+            not args.scores_norms():
+        return
+    try:
+        check_supported(model.module if is_module_wrapper(model) else model)
+    except TypeError as error:
+        raise TypeError(f'GradNormHook (method {args.method!r}) scores '
+                        f'per-sample gradient norms: {error}') from None
 
 
 def build_scorer(

@@ -206,6 +206,19 @@ class SelectionArgs:
         return (get_method(method).reads in ('norms', 'embeddings')
                 or self.phase_weights(phase) is not None)
 
+    def scores_norms(self) -> bool:
+        """Whether the run scores per-sample gradient norms (over
+        ``scope``) at some point: a phase's method reads them, or a
+        per-epoch method is planned (or refolded) on them."""
+        if self.per_epoch():
+            rule = get_method(self.method).epoch
+            return rule.reads_norms or self.resolved_options().get(
+                'refold') == 'grad_norm'
+        phases = ('subset', 'then') if self.then is not None else ('subset', )
+        return any(
+            get_method(self.phase_method(phase)[0]).reads == 'norms'
+            for phase in phases)
+
     def weighted_why(self) -> Tuple[str, str]:
         """What asks for weights, and a fix that works, for messages."""
         then_weighted = self.then is not None and get_method(

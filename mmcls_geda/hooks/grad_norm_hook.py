@@ -2,6 +2,7 @@
 from mmcv.runner import HOOKS, Hook
 
 from ..apis import SelectionArgs
+from ..apis.runs import check_scored_layers
 from ..subsets.batches import pad_lone_batch
 from .epoch_subsets import EpochSubsets
 from .runner_checks import check_runner, check_weighted_model, inner_model
@@ -43,6 +44,7 @@ class GradNormHook(Hook):
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
+        check_scored_layers(runner.model, self.args)
         if self.args.trains_weighted():
             check_weighted_model(
                 inner_model(runner), *self.args.weighted_why())

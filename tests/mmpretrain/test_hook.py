@@ -1,6 +1,7 @@
 """``GradNormHook`` on mmpretrain 1.x: one selection before the first epoch,
 through mmpretrain's stock CIFAR-10 config and mmengine's ``Runner``, saved
 as on mmcls 0.x and served again on a resume."""
+import glob
 import os
 import os.path as osp
 import uuid
@@ -223,3 +224,49 @@ def test_a_resumed_run_serves_the_saved_selection(cifar10_root, tmp_path,
     assert sorted(resumed) == indices  # epoch 1 again, on the selection
     assert sorted(first[:30]) == sorted(first[30:]) == indices
     assert record.load_record(saved_path) == saved
+
+
+def vit_cfg(root, work, tmp_path, **hook):
+    """The stock config with a tiny vision transformer for 32x32 images
+    (DeiT-tiny, 4x4 patches) in place of the ResNet."""
+    cfg = stock_cfg(
+        root, work, tmp_path, hook=dict(type='GradNormHook', **hook))
+    cfg.model = dict(
+        type='ImageClassifier',
+        backbone=dict(
+            type='VisionTransformer',
+            arch='deit-tiny',
+            img_size=32,
+            patch_size=4),
+        neck=None,
+        head=dict(
+            type='VisionTransformerClsHead',
+            num_classes=10,
+            in_channels=192,
+            loss=dict(type='CrossEntropyLoss')))
+    return cfg
+
+
+def test_a_model_the_norms_cannot_take_is_named_before_training(
+        cifar10_root, tmp_path):
+    """A vision transformer scored over all its parameters: before any
+    epoch (no scoring pass, no checkpoint), a TypeError names its first
+    layer the exact per-sample norms cannot take and the way out
+    (``scope='last_layer'``), which then trains."""
+    work = tmp_path / 'work'
+    with pytest.raises(
+            TypeError,
+            match=r"method 'geda'\) scores per-sample gradient norms: layer "
+            r"'backbone.*has trainable parameters.*scope=\"last_layer\""):
+        train(vit_cfg(cifar10_root, work, tmp_path, method='geda'))
+    assert not glob.glob(osp.join(work, '*.pth'))
+    assert not osp.exists(osp.join(work, record.SELECTION_FILE))
+    _, served, log = train(
+        vit_cfg(
+            cifar10_root,
+            tmp_path / 'last',
+            tmp_path,
+            method='geda',
+            scope='last_layer'))
+    assert len(served) == 30
+    assert 'GradNormHook (epoch 0): geda kept 30/60' in log

@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader
 from ...apis import SelectionArgs
 from ...apis.epoch_serving import EpochServing
 from ...apis.loss_recorder import LossRecorder
+from ...apis.runs import check_scored_layers
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
 from ...selection import METHODS, get_method, record
@@ -389,6 +390,7 @@ class GradNormHook(Hook):
                 'needs an EpochBasedTrainLoop (train_cfg = dict('
                 f"by_epoch=True, ...)); got {type(runner.train_loop).__name__}"
             )
+        check_scored_layers(runner.model, self.args)
         check_weighted_model(runner.model, self.args)
         if self.serving is not None:
             check_epoch_run(runner, self.args)
