@@ -546,3 +546,35 @@ def test_unwritable_records_are_refused_before_the_scoring_pass(
         with pytest.raises(ValueError, match='is a f'):
             GradNormHook(scoring_workers=0).before_train_epoch(runner)
         gn.assert_not_called()
+
+
+def test_a_model_the_norms_cannot_take_is_named_before_training(
+        cifar10_root, tmp_path):
+    """mmcls's vision transformer scored over all its parameters: the
+    hook's before_run names its first layer the exact per-sample norms
+    cannot take and ``scope='last_layer'``, before any scoring pass; a
+    method that scores nothing (random) trains it."""
+    vit = dict(
+        type='ImageClassifier',
+        backbone=dict(
+            type='VisionTransformer',
+            arch='deit-tiny',
+            img_size=32,
+            patch_size=4),
+        neck=None,
+        head=dict(
+            type='VisionTransformerClsHead', num_classes=10, in_channels=192))
+    ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))
+    loader = build_dataloader(ds, 8, 0, dist=False, persistent_workers=False)
+    runner = make_runner(tmp_path / 'geda', build_classifier(vit))
+    runner.register_hook(GradNormHook(method='geda'), priority='HIGHEST')
+    with pytest.raises(
+            TypeError,
+            match=r"method 'geda'\) scores per-sample gradient norms: layer "
+            r"'backbone.*has trainable parameters.*scope=\"last_layer\""):
+        runner.run([loader], [('train', 1)])
+    assert not osp.exists(tmp_path / 'geda' / record.SELECTION_FILE)
+    runner = make_runner(tmp_path / 'random', build_classifier(vit))
+    runner.register_hook(GradNormHook(method='random'), priority='HIGHEST')
+    runner.run([loader], [('train', 1)])
+    assert osp.exists(tmp_path / 'random' / record.SELECTION_FILE)
