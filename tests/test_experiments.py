@@ -662,6 +662,14 @@ def test_ctrl_c_outside_the_runs_is_one_line_too(monkeypatch, capsys, stage,
     assert err[-1].startswith(f'run_experiments.py: {said}')
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Ctrl-C's default in the grid's process, as in a terminal: a test
+    run in the background (``make test &``) inherits SIGINT ignored, and
+    Python then installs no KeyboardInterrupt handler."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_the_runs_and_says_how_to_resume(python, cifar10_root,
                                                      tmp_path):
     """Issue 31, case 3: Ctrl-C printed a KeyboardInterrupt traceback from
@@ -677,7 +685,8 @@ def test_ctrl_c_ends_the_runs_and_says_how_to_resume(python, cifar10_root,
                             cwd=REPO,
                             stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and not (
             len(_processes_under(work)) >= 2
