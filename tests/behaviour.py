@@ -118,11 +118,15 @@ class BehaviourRecorder(Hook):
             json.dump(self.iterations, f)
 
 
-def make_config(root: str, work_dir: str, case: Dict[str, Any]) -> Config:
+def make_config(root: str,
+                work_dir: str,
+                case: Dict[str, Any],
+                sampler: bool = True) -> Config:
     """The case's config: the repo's full-data CIFAR-10 config shrunk to
     the tiny pickles at ``root`` (batches of 8, no loader workers, a
     ResNet-18 of width 8, no random transforms), then made a GEDA or a
-    pruning run, with the recorder added."""
+    pruning run, with the recorder added; ``sampler=False``: without the
+    ``sampler`` key apply_geda writes (a hand-written or older config)."""
     from mmcls_geda import apply_geda, apply_pruning
     cfg = Config.fromfile(osp.join(REPO, BASE_CONFIG))
     cfg.data.update(
@@ -145,6 +149,8 @@ def make_config(root: str, work_dir: str, case: Dict[str, Any]) -> Config:
             **geda.get('options', {}))
     else:
         cfg = apply_pruning(cfg, seed=SEED, **case['pruning'])
+    if not sampler:
+        cfg.pop('sampler')
     if case.get('selection_file'):
         cfg.data.train.selection_file = _selection_file(cfg, work_dir)
     cfg.custom_hooks.append(
@@ -169,9 +175,13 @@ def _selection_file(cfg: Config, work_dir: str) -> str:
         select_subset(norms, wrapper.full_labels, FRACTION))
 
 
-def run_case(name: str, root: str, work_dir: str) -> List[Dict[str, Any]]:
+def run_case(name: str,
+             root: str,
+             work_dir: str,
+             sampler: bool = True) -> List[Dict[str, Any]]:
     """Train case ``name`` on the tiny CIFAR-10 at ``root`` in
-    ``work_dir`` and return its iterations as the recorder saw them.
+    ``work_dir`` and return its iterations as the recorder saw them
+    (``sampler=False``: its config without the ``sampler`` key).
 
     Seeds (Python, numpy, torch) are set as ``tools/train.py`` sets them,
     torch runs on one thread, and mmcv's 2 s pause per epoch is skipped.
@@ -180,7 +190,7 @@ def run_case(name: str, root: str, work_dir: str) -> List[Dict[str, Any]]:
     from mmcls.datasets import build_dataset
     from mmcls.models import build_classifier
     os.makedirs(work_dir, exist_ok=True)
-    cfg = make_config(root, work_dir, CASES[name])
+    cfg = make_config(root, work_dir, CASES[name], sampler)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -115,11 +115,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def train_on_rank(rank, world, port, work_dir, dataset, model, hooks,
-                  max_epochs):
+def train_on_rank(rank,
+                  world,
+                  port,
+                  work_dir,
+                  dataset,
+                  model,
+                  hooks,
+                  max_epochs,
+                  sampler_cfg=None):
     """Train ``model`` on ``dataset`` as rank ``rank`` of a gloo group of
     ``world`` (the body of an ``mp.spawn`` target), with the runner's
-    pauses off; ``hooks``: ``(hook, priority)`` pairs."""
+    pauses off; ``hooks``: ``(hook, priority)`` pairs; ``sampler_cfg``:
+    the config's ``sampler`` (None: mmcls's default)."""
     import logging
 
     import mmcv.runner.epoch_based_runner as ebr
@@ -138,7 +146,8 @@ def train_on_rank(rank, world, port, work_dir, dataset, model, hooks,
             num_gpus=1,
             dist=True,
             seed=0,
-            persistent_workers=True)
+            persistent_workers=True,
+            sampler_cfg=sampler_cfg)
         runner = EpochBasedRunner(
             MMDistributedDataParallel(model),
             optimizer=build_optimizer(model, dict(type='SGD', lr=0.01)),

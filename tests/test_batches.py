@@ -15,6 +15,7 @@ from mmcv.runner import EpochBasedRunner, build_optimizer
 from mmcls_geda import DynamicPruningHook, GradNormHook
 from mmcls_geda.datasets import EpochPlanSampler
 from mmcls_geda.selection.epoch_state import ROTATION_LOG
+from mmcls_geda.subsets import serve_fixed_epoch
 from mmcls_geda.subsets.batches import (PaddedSampler, no_lone_share,
                                         pad_lone_batch)
 from .conftest import (TRAIN_PIPELINE, ServedIndices, small_resnet_cfg,
@@ -88,6 +89,45 @@ def test_padded_sampler_pads_each_rank_of_mmcls_distributed_sampler():
         assert batches[-1][-1] == batches[0][0]
         served += sum(batches, [])
     assert set(served) == set(range(29))
+
+
+def test_a_fixed_epoch_is_served_as_mmcls_default_loader_serves_it():
+    """17 samples in batches of 8, not distributed: a loader with
+    ``EpochPlanSampler`` serves the batches of mmcls's default loader
+    (torch's ``RandomSampler``, its seed drawn at each epoch's first
+    batch), the lone last sample padded alike."""
+    served = []
+    for sampler_cfg in (None, dict(type='EpochPlanSampler')):
+        loader = build_dataloader(
+            list(range(17)),
+            8,
+            0,
+            dist=False,
+            seed=0,
+            persistent_workers=False,
+            sampler_cfg=sampler_cfg)
+        torch.manual_seed(7)
+        epochs = []
+        for _ in range(2):
+            serve_fixed_epoch(loader)
+            assert len(loader) == 3
+            epochs.append([b.tolist() for b in loader])
+        served.append(epochs)
+    assert isinstance(loader.sampler, EpochPlanSampler)
+    assert served[0] == served[1]
+    first = served[1][0]
+    assert [len(b)
+            for b in first] == [8, 8, 2] and first[-1][-1] == first[0][0]
+    assert served[1][0] != served[1][1]  # a new order every epoch
+
+
+def test_a_plan_sampler_without_default_needs_a_plan():
+    from mmcls_geda.subsets import PlanSampler
+    sampler = PlanSampler(range(10), 1, 0, 'a hook')
+    with pytest.raises(RuntimeError, match='no default sampler'):
+        sampler.serve_default(8, False)
+    with pytest.raises(RuntimeError, match='a hook'):
+        iter(sampler)
 
 
 def _runner(work_dir, max_epochs):

@@ -20,6 +20,11 @@ throughout), ``rs2``, ``rs2_replace``, ``geda_rotate`` (re-folded on the
 training losses), ``strata_rotate``, ``infobatch`` and ``random_pruning``
 (``anneal=0.25``: the last epoch is full).
 
+Every case is served by ``EpochPlanSampler`` (``apply_geda`` writes it);
+the fixed-length cases (all but the pruning ones) are trained once more
+from their config without the ``sampler`` key, on mmcls's default sampler,
+and must serve the same.
+
 What a plan reads (gradient norms, training losses) is computed by the
 model, so those cases are bit-stable on one machine (two runs of this file
 gave the same fingerprints) but may differ on another machine's CPU
@@ -59,6 +64,22 @@ def test_each_case_serves_what_was_recorded(cifar10_root, tmp_path, name):
     # the summary first: its diff says which epoch changed and how
     assert got['summary'] == expected['summary'], where
     assert got['fingerprints'] == expected['fingerprints'], where
+
+
+# the cases whose epochs all have the wrapper's fixed length
+FIXED_LENGTH = [name for name in CASES if 'pruning' not in CASES[name]]
+
+
+@pytest.mark.skipif(RECORDING, reason='compares with the recorded cases')
+@pytest.mark.parametrize('name', FIXED_LENGTH)
+def test_a_config_without_the_sampler_key_serves_the_same(
+        cifar10_root, tmp_path, name):
+    """A hand-written or older config (no ``sampler``): mmcls's default
+    sampler serves the fixed-length epochs, in the very order
+    ``EpochPlanSampler`` serves them (the recorded one)."""
+    got = fingerprint(
+        run_case(name, cifar10_root, str(tmp_path), sampler=False))
+    assert got == load_fingerprints()['cases'][name]
 
 
 def test_the_file_holds_exactly_the_cases():

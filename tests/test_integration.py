@@ -13,7 +13,8 @@ import torch
 from mmcls.datasets import build_dataloader, build_dataset
 from mmcls.models import build_classifier
 from mmcv import Config
-from mmcv.runner import EpochBasedRunner, IterBasedRunner, build_optimizer
+from mmcv.runner import (EpochBasedRunner, Hook, IterBasedRunner,
+                         build_optimizer)
 
 import mmcls_geda
 from mmcls_geda import (GEDASubsetDataset, GradNormHook, apply_geda,
@@ -453,6 +454,81 @@ def test_distributed_ranks_end_with_identical_indices(cifar10_root, tmp_path):
     norms = np.load(tmp_path / 'geda_norms.npy')
     labels = np.load(tmp_path / 'geda_labels.npy')
     assert select_subset(norms, labels, 0.4).indices.tolist() == chosen
+
+
+class _SamplerKind(Hook):
+    """Records the training loader's sampler (and the one it delegates a
+    fixed-length epoch to)."""
+
+    def __init__(self):
+        self.kinds = []
+
+    def before_train_epoch(self, runner):
+        sampler = runner.data_loader.sampler
+        self.kinds.append(
+            (type(sampler).__name__, type(getattr(sampler, 'default',
+                                                  None)).__name__))
+
+
+def _rs2_on_rank(rank, world, port, root, work_dir, sampler_cfg):
+    from mmcv.runner import DistSamplerSeedHook
+
+    from .conftest import train_on_rank
+    torch.manual_seed(0)
+    model = build_classifier(small_resnet_cfg())
+    model.init_weights()
+    served, kind = ServedIndices(), _SamplerKind()
+    # DistSamplerSeedHook: as mmcls's train_model registers it
+    hooks = [(GradNormHook(method='rs2', report=False), 'HIGHEST'),
+             (DistSamplerSeedHook(), 'NORMAL'), (served, 'NORMAL'),
+             (kind, 'NORMAL')]
+    train_on_rank(
+        rank,
+        world,
+        port,
+        work_dir,
+        build_dataset(wrapper_cfg(root, 0.3)),
+        model,
+        hooks,
+        3,
+        sampler_cfg=sampler_cfg)
+    np.savez(
+        osp.join(work_dir, f'rank{rank}.npz'),
+        served=np.concatenate(served.served),
+        sizes=[len(b) for b in served.served],
+        kinds=kind.kinds)
+
+
+def test_distributed_fixed_length_epochs_serve_mmcls_order(
+        cifar10_root, tmp_path):
+    """Two gloo ranks, RS2 at 18 of 60 samples (9 a rank: batches of 8 and
+    a padded 2): ``EpochPlanSampler`` serves every rank mmcls's
+    ``DistributedSampler`` order (seed, epoch), the same as a config
+    without the ``sampler`` key."""
+    import torch.multiprocessing as mp
+    runs = {}
+    for name, sampler_cfg in (('default', None),
+                              ('plan', dict(type='EpochPlanSampler'))):
+        work = tmp_path / name
+        work.mkdir()
+        mp.spawn(
+            _rs2_on_rank,
+            args=(2, free_port(), cifar10_root, str(work), sampler_cfg),
+            nprocs=2)
+        runs[name] = [np.load(work / f'rank{r}.npz') for r in range(2)]
+    for rank in range(2):
+        default, plan = runs['default'][rank], runs['plan'][rank]
+        assert plan['kinds'].tolist(
+        ) == [['EpochPlanSampler', 'DistributedSampler']] * 3
+        assert default['kinds'][0].tolist()[0] == 'DistributedSampler'
+        assert plan['sizes'].tolist() == [8, 2] * 3  # no batch of one
+        assert np.array_equal(plan['sizes'], default['sizes'])
+        assert np.array_equal(plan['served'], default['served'])
+        epochs = plan['served'].reshape(3, 10)
+        assert (epochs[:, -1] == epochs[:, 0]).all()  # padded: its first
+    both = np.stack([r['served'].reshape(3, 10) for r in runs['plan']])
+    for epoch in range(3):  # the ranks' shares: that epoch's 18 samples
+        assert len(set(both[:, epoch, :9].ravel().tolist())) == 18
 
 
 def test_resume_with_interval_serves_that_epochs_selection(

@@ -7,4 +7,7 @@ data = dict(
         type='GEDASubsetDataset',
         fraction=0.2,  # the one place to set the kept fraction
         dataset={{_base_.data.train}}))
+# every epoch is served by GradNormHook's sampler (in mmcls's default order:
+# the subset's length is fixed)
+sampler = dict(type='EpochPlanSampler')
 custom_hooks = [dict(type='GradNormHook', method='geda', priority='HIGHEST')]

@@ -8,7 +8,7 @@ data = dict(
         type='GEDASubsetDataset',
         fraction=0.73,  # the samples of the whole run, as a share of full data
         dataset={{_base_.data.train}}))
-# the epochs' lengths vary: this sampler follows them
+# every epoch is served by GradNormHook's sampler (of its own length)
 sampler = dict(type='EpochPlanSampler')
 custom_hooks = [
     dict(

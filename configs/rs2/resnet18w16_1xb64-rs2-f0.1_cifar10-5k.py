@@ -6,6 +6,9 @@ data = dict(
         type='GEDASubsetDataset',
         fraction=0.1,  # the one place to set the per-epoch fraction
         dataset={{_base_.data.train}}))
+# every epoch is served by GradNormHook's sampler (in mmcls's default order:
+# the subset's length is fixed)
+sampler = dict(type='EpochPlanSampler')
 custom_hooks = [
     dict(
         type='GradNormHook',

@@ -17,9 +17,10 @@ HOOK_ARGS = SelectionArgs.names()
 # (mmcls_geda.hooks.epoch_progress: schedules by epoch progress).
 SCHEDULE_KEYS = ('lr_config', 'momentum_config')
 PROGRESS_POLICY = 'EpochProgress'
-# The sampler of every epoch whose length varies (budget schedules,
-# pruning), and its name in configs written before 2026-12-07.
-PLAN_SAMPLER, OLD_PLAN_SAMPLER = 'EpochPlanSampler', 'DynamicPruningSampler'
+# The sampler of every GradNormHook run (epochs of varying length in the
+# hook's plan, fixed-length ones in mmcls's default order;
+# DynamicPruningSampler in configs written before 2026-12-07 is it too).
+PLAN_SAMPLER = 'EpochPlanSampler'
 # The config names of dynamic pruning before 2026-12-07.
 _OLD_PRUNING = ('DynamicPruningDataset', 'DynamicPruningHook')
 
@@ -137,13 +138,11 @@ def apply_geda(cfg,
         train = train['dataset']
     cfg['data']['train'] = dict(
         type='GEDASubsetDataset', fraction=fraction, dataset=train)
-    # a budget schedule's epochs vary in length: the sampler follows them
+    # every epoch is served through the hook's sampler: a budget
+    # schedule's of varying length, the others in mmcls's default order
+    cfg['sampler'] = dict(type=PLAN_SAMPLER)
     if budget != 'constant':
-        cfg['sampler'] = dict(type=PLAN_SAMPLER)
         wrap_schedules(cfg)
-    elif (cfg.get('sampler')
-          or {}).get('type') in (PLAN_SAMPLER, OLD_PLAN_SAMPLER):
-        cfg.pop('sampler')
     if args.trains_weighted():
         # CRAIG / GRAD-MATCH weights reach the loss through this classifier
         why, fix = args.weighted_why()

@@ -20,8 +20,12 @@ class GEDASubsetDataset(SharedSubset):
     runner's ``max_iters`` and the learning-rate schedule see the right
     length from the start. A budget schedule or a pruning rule (with
     ``fraction=1.0``) changes it every epoch (:meth:`set_indices` with
-    ``resize=True``, with the epoch's loss weights for pruning), served
-    through the training loader's ``EpochPlanSampler``. It serves nothing until
+    ``resize=True``, with the epoch's loss weights for pruning). The
+    training loader's :class:`~mmcls_geda.datasets.EpochPlanSampler`
+    (``sampler`` in the config) serves every epoch: a resized one in the
+    hook's order, one of the fixed length in the order of mmcls's default
+    sampler (which serves it, in the same order, in a config without the
+    ``sampler`` key). It serves nothing until
     :class:`~mmcls_geda.GradNormHook` (or :meth:`set_indices`, or a
     ``selection_file``) gives it a selection: training on an unselected
     wrapper is an error that names the missing hook. The indices (and

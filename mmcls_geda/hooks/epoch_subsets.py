@@ -58,6 +58,13 @@ class EpochSubsets:
         self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
 
     @property
+    def resizes_epochs(self) -> bool:
+        """Whether the epochs' length varies (served with this class's
+        plans); else GradNormHook serves the wrapper's fixed length in the
+        order of mmcls's default sampler."""
+        return self.progress is not None
+
+    @property
     def plan(self) -> Optional[RotationPlan]:
         """The run's plan (None before the first epoch)."""
         return self.serving.plan

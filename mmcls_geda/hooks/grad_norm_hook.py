@@ -3,7 +3,7 @@ from mmcv.runner import HOOKS, Hook
 
 from ..apis import SelectionArgs
 from ..apis.runs import check_scored_layers
-from ..subsets.batches import pad_lone_batch
+from ..subsets import serve_fixed_epoch
 from .epoch_subsets import EpochSubsets
 from .runner_checks import check_runner, check_weighted_model, inner_model
 from .scheduled_subsets import ScheduledSubsets
@@ -28,6 +28,14 @@ class GradNormHook(Hook):
     whose epochs would end with a batch of one sample (on any rank) is
     padded with one repeat (:mod:`mmcls_geda.subsets.batches`).
 
+    Every epoch goes through the loader's
+    :class:`~mmcls_geda.datasets.EpochPlanSampler` (``sampler`` in the
+    config; ``apply_geda`` writes it): an epoch whose length varies in the
+    plan's order, one of the wrapper's fixed length in the order of
+    mmcls's default sampler (:func:`~mmcls_geda.subsets.
+    serve_fixed_epoch`). A config without the ``sampler`` key trains its
+    fixed-length epochs on mmcls's default sampler, in the same order.
+
     Args:
         **kwargs: The settings of :class:`~mmcls_geda.apis.SelectionArgs`
             (``method``, ``options``, ``scope``, ``seed``, ``interval``,
@@ -41,6 +49,7 @@ class GradNormHook(Hook):
         self.subsets = (
             EpochSubsets(self.args)
             if self.args.per_epoch() else ScheduledSubsets(self.args))
+        self._told_padding = False
 
     def before_run(self, runner) -> None:
         check_runner(runner, self)
@@ -51,15 +60,18 @@ class GradNormHook(Hook):
         self.subsets.before_run(runner)
 
     def before_train_epoch(self, runner) -> None:
-        if pad_lone_batch(runner.data_loader):
-            loader = runner.data_loader
+        self.subsets.before_train_epoch(runner)
+        if self.subsets.resizes_epochs:
+            return  # the plan is served (and padded) with its own length
+        loader = runner.data_loader
+        if serve_fixed_epoch(loader) and not self._told_padding:
+            self._told_padding = True
             runner.logger.info(
                 f'GradNormHook: {len(loader.batch_sampler.sampler) - 1} '
                 'samples a rank per epoch would end with a batch of one '
                 f'(batches of {loader.batch_sampler.batch_size}), which batch '
                 'normalisation cannot train on: every epoch serves its '
                 'first sample again in the last batch')
-        self.subsets.before_train_epoch(runner)
 
     def after_train_iter(self, runner) -> None:
         self.subsets.after_train_iter(runner)

@@ -22,6 +22,10 @@ class ScheduledSubsets:
             serves a new subset every epoch).
     """
 
+    # every epoch has the wrapper's fixed length (GradNormHook serves it
+    # in the order of mmcls's default sampler)
+    resizes_epochs = False
+
     def __init__(self, args: SelectionArgs):
         self.args = args
         # the plan and what the wrapper holds, stack-free

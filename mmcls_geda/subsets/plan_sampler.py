@@ -5,6 +5,12 @@ A hook decides before every epoch which positions of the training set are
 served, in which order (dynamic pruning, a budget schedule): the epoch's
 length varies. :class:`PlanSampler` serves this rank's strided share of
 that plan, padded to equal shares and against a last batch of one sample.
+An epoch of the wrapper's fixed length (a static subset, warm-up,
+re-selection, a saved selection, a per-epoch method at a constant budget)
+is served in the order of the sampler the engine would have used without
+this one (its ``default``, e.g. torch's ``RandomSampler``), drawn as that
+sampler draws it: the same order, bit for bit, as a config without the
+``sampler`` key.
 mmcls 0.x registers it as ``EpochPlanSampler`` (``SAMPLERS``; also under
 its older name ``DynamicPruningSampler``), mmpretrain 1.x / mmengine in
 ``DATA_SAMPLERS``.
@@ -15,7 +21,7 @@ from typing import Iterator, Optional
 import numpy as np
 from torch.utils.data import Sampler
 
-from .batches import no_lone_share
+from .batches import PaddedSampler, no_lone_share, pad_lone_batch
 
 
 class PlanSampler(Sampler):
@@ -30,23 +36,38 @@ class PlanSampler(Sampler):
     padded with one more: the rank's first sample of the epoch, again (see
     :mod:`mmcls_geda.subsets.batches`).
 
+    A fixed-length epoch (:meth:`serve_default`) is instead served by
+    ``default``, the sampler the engine's loader would have had: its
+    order, drawn when it draws it (torch's ``RandomSampler`` draws its
+    seed at the epoch's first batch), padded the same way.
+
     Args:
         dataset: The training set.
         num_replicas (int): World size.
         rank (int): This process's rank.
         missing_hook (str): What sets the plan, for the error when none
             was set.
+        default (Sampler, optional): The engine's default training sampler
+            over ``dataset``, for fixed-length epochs; None: every epoch
+            needs a plan.
     """
 
     # each epoch's plan is padded here (``pad_lone_batch`` leaves it alone)
     pads_lone_batches = True
 
-    def __init__(self, dataset, num_replicas: int, rank: int,
-                 missing_hook: str):
+    def __init__(self,
+                 dataset,
+                 num_replicas: int,
+                 rank: int,
+                 missing_hook: str,
+                 default: Optional[Sampler] = None):
         self.dataset = dataset
         self.num_replicas, self.rank = int(num_replicas), int(rank)
         self.missing_hook = missing_hook
+        self.default = default
         self.plan: Optional[np.ndarray] = None
+        # this epoch is the dataset's fixed length, in ``default``'s order
+        self.serves_default = False
         self.batch_size, self.drop_last = 1, False
 
     def set_batching(self, batch_size: int, drop_last: bool) -> None:
@@ -57,6 +78,22 @@ class PlanSampler(Sampler):
     def set_plan(self, indices: np.ndarray) -> None:
         """The epoch's dataset indices, in order, the same on every rank."""
         self.plan = np.asarray(indices, dtype=np.int64)
+        self.serves_default = False
+
+    def serve_default(self, batch_size: int, drop_last: bool) -> None:
+        """Serve the coming epochs, of the dataset's fixed length, in the
+        order of ``default`` (the engine's own sampler), padded against a
+        last batch of one.
+
+        Raises:
+            RuntimeError: If this sampler was built without a default.
+        """
+        if self.default is None:
+            raise RuntimeError(
+                f'{type(self).__name__} has no default sampler: every '
+                'epoch needs a plan (set_plan)')
+        self.set_batching(batch_size, drop_last)
+        self.plan, self.serves_default = None, True
 
     def share(self, total: int) -> int:
         """Samples each rank serves of a plan of ``total`` (padded to
@@ -65,10 +102,18 @@ class PlanSampler(Sampler):
                              self.batch_size, self.drop_last)
 
     def __len__(self) -> int:
+        if self.serves_default:
+            return no_lone_share(
+                len(self.default), self.batch_size, self.drop_last)
         return self.share(
             len(self.dataset) if self.plan is None else self.plan.size)
 
     def __iter__(self) -> Iterator[int]:
+        if self.serves_default:
+            # lazily: ``default`` draws its order when it would have
+            return iter(
+                PaddedSampler(self.default,
+                              len(self) - len(self.default)))
         if self.plan is None:
             raise RuntimeError(
                 f'{type(self).__name__} has no plan: {self.missing_hook}')
@@ -101,6 +146,33 @@ def progress_iterations(reference_iters: int, epoch: int, inner_iter: int,
     ends where the reference run's epoch ends). The one place of this
     arithmetic, for both stacks' schedules by epoch progress."""
     return reference_iters * (epoch + (inner_iter + 1) / epoch_iters)
+
+
+def serve_fixed_epoch(loader) -> int:
+    """Serve an epoch of the wrapper's fixed length (a static subset,
+    warm-up, re-selection, a saved selection, a per-epoch method at the
+    constant budget) in the order of the engine's default sampler.
+
+    A :class:`PlanSampler` with a default serves it
+    (:meth:`PlanSampler.serve_default`); a loader with another sampler (a
+    config without the ``sampler`` key) keeps it, padded against a batch
+    of one by :func:`~mmcls_geda.subsets.batches.pad_lone_batch`. Both
+    serve the same order.
+
+    Args:
+        loader: The training loader.
+
+    Returns:
+        int: Samples served twice this epoch on this rank, against a last
+        batch of one (0 or 1; a loader padded by ``pad_lone_batch``
+        reports it on its first epoch only).
+    """
+    sampler = loader.sampler
+    if not isinstance(sampler, PlanSampler):
+        return pad_lone_batch(loader)
+    sampler.serve_default(loader.batch_sampler.batch_size,
+                          loader.batch_sampler.drop_last)
+    return len(sampler) - len(sampler.default)
 
 
 def serve_epoch_plan(wrapper, sampler: PlanSampler, choice, order: np.ndarray,
