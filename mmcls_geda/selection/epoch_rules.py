@@ -413,8 +413,8 @@ class Pruned(EpochRule):
 
     def describe(self, plan) -> str:
         full = max(
-            math.ceil(round((1 - plan.options['anneal']) * plan.max_epochs,
-                            9)), 1)
+            math.ceil(
+                round((1 - plan.options['anneal']) * plan.max_epochs, 9)), 1)
         last = (f'from epoch {full} on (epochs count from 0)'
                 if full < plan.max_epochs else
                 f'none at the end (anneal {plan.options["anneal"]} of '
