@@ -74,6 +74,21 @@ def clone(tmp_path, cifar10_root):
     return root
 
 
+def stock_config_with(clone, snippet: str):
+    """A copy of mmpretrain's stock ``resnet/resnet18_8xb16_cifar10.py``
+    (its ``_base_`` files beside it, as in mmpretrain's configs/) with
+    ``snippet`` pasted at its end; returns its path."""
+    configs = clone / 'mmpretrain_configs'
+    shutil.copytree(osp.join(STOCK_CONFIGS, '_base_'), configs / '_base_')
+    (configs / 'resnet').mkdir()
+    config = configs / 'resnet' / 'resnet18_8xb16_cifar10.py'
+    stock = open(
+        osp.join(STOCK_CONFIGS, 'resnet', 'resnet18_8xb16_cifar10.py'),
+        encoding='utf-8').read()
+    config.write_text(stock + '\n' + snippet + '\n')
+    return config
+
+
 def train(argv, cwd, check=True):
     env = dict(
         os.environ,
@@ -151,16 +166,8 @@ def test_the_readme_snippet_in_the_stock_config_trains(clone, method):
     assert geda.count("method='geda'") == 1
     assert infobatch.count("method='infobatch'") == 1
     snippet = infobatch if method == 'infobatch' else geda
-    configs = clone / 'mmpretrain_configs'
-    shutil.copytree(osp.join(STOCK_CONFIGS, '_base_'), configs / '_base_')
-    (configs / 'resnet').mkdir()
-    config = configs / 'resnet' / 'resnet18_8xb16_cifar10.py'
-    stock = open(
-        osp.join(STOCK_CONFIGS, 'resnet', 'resnet18_8xb16_cifar10.py'),
-        encoding='utf-8').read()
-    config.write_text(stock + '\n' +
-                      snippet.replace("method='geda'", f"method='{method}'") +
-                      '\n')
+    config = stock_config_with(
+        clone, snippet.replace("method='geda'", f"method='{method}'"))
     work = clone / 'work'
     train([
         'tools/train_mmpretrain.py',
@@ -204,14 +211,7 @@ def test_infobatch_in_the_geda_snippet_names_every_missing_setting(clone):
     mmengine's "in <hook>" suffix reads as a config would."""
     snippet = readme_block(SNIPPET).replace("method='geda'",
                                             "method='infobatch'")
-    configs = clone / 'mmpretrain_configs'
-    shutil.copytree(osp.join(STOCK_CONFIGS, '_base_'), configs / '_base_')
-    (configs / 'resnet').mkdir()
-    config = configs / 'resnet' / 'resnet18_8xb16_cifar10.py'
-    stock = open(
-        osp.join(STOCK_CONFIGS, 'resnet', 'resnet18_8xb16_cifar10.py'),
-        encoding='utf-8').read()
-    config.write_text(stock + '\n' + snippet + '\n')
+    config = stock_config_with(clone, snippet)
     result = train([
         'tools/train_mmpretrain.py',
         str(config), '--work-dir',
