@@ -229,14 +229,15 @@ def test_the_epoch_methods():
     ]
 
 
-@pytest.mark.parametrize(
-    'kwargs, match',
-    [(dict(method='rs2', scoring_model=dict(type='ImageClassifier')),
-      'scoring_model=.* is mmcls 0.x only')])
-def test_what_per_epoch_methods_still_lack_is_refused(kwargs, match):
-    with pytest.raises(ValueError, match=match) as error:
-        GradNormHook(**kwargs)
-    assert 'mmcls 0.x only for now (docs/mmpretrain.md)' in str(error.value)
+def test_a_per_epoch_method_takes_the_scoring_settings():
+    """As on mmcls 0.x: ``checkpoint`` and ``scoring_model`` are taken by a
+    per-epoch method (what they score: test_schedule.py)."""
+    hook = GradNormHook(
+        method='geda_rotate',
+        options=dict(refold='fixed'),
+        checkpoint=__file__,
+        scoring_model=dict(type='ImageClassifier'))
+    assert hook.args.checkpoint == __file__
 
 
 def test_schedules_do_not_combine_with_a_per_epoch_method():

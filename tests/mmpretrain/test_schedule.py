@@ -17,6 +17,7 @@ from mmengine.registry import HOOKS
 from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
+from mmcls_geda.apis import SelectionArgs
 from mmcls_geda.engines.mmpretrain.config import apply_geda
 from mmcls_geda.engines.mmpretrain.hook import GradNormHook
 from mmcls_geda.scoring import grad_norms
@@ -222,6 +223,41 @@ def test_a_scoring_model_proxy_scores(cifar10_root, tmp_path):
         select_subset(norms, LABELS, 0.5, 'geda',
                       seed=selection_seed(0, 1)).indices.tolist())
     assert 'with the proxy ImageClassifier loaded from' in log
+
+
+def test_a_per_epoch_method_scores_with_the_checkpoint(cifar10_root, tmp_path):
+    """``checkpoint`` with a per-epoch method (``geda_rotate`` folded on
+    the θ0 norms, ``refold='fixed'``), as on mmcls 0.x: the saved norms the
+    plan is folded on are the loaded copy's, and every epoch serves the
+    numpy plan's indices for them."""
+    from mmcls_geda.selection.rotation import RotationPlan
+    work = tmp_path / 'work'
+    cfg = schedule_cfg(
+        cifar10_root,
+        work,
+        tmp_path,
+        max_epochs=2,
+        method='geda_rotate',
+        options=dict(refold='fixed'))
+    torch.manual_seed(11)
+    scorer = MODELS.build(
+        dict(cfg.model.to_dict(), data_preprocessor=cfg.data_preprocessor))
+    path = str(tmp_path / 'scorer.pth')
+    torch.save(dict(state_dict=scorer.state_dict()), path)
+    cfg.custom_hooks[0].update(checkpoint=path)
+    runner, served, log = train(cfg)
+    norms, _ = record.load_scores(str(work))
+    expected, _ = grad_norms(scorer, scoring_loader(cifar10_root))
+    np.testing.assert_allclose(norms, expected, rtol=1e-5)
+    own, _ = grad_norms(runner.model, scoring_loader(cifar10_root))
+    assert not np.allclose(norms, own, rtol=1e-2)
+    options = SelectionArgs(
+        method='geda_rotate', options=dict(refold='fixed')).resolved_options()
+    plan = RotationPlan(LABELS, 0.5, 'geda_rotate', options, 0, 2)
+    epochs = per_epoch(served, 30)
+    for epoch in (0, 1):
+        assert epochs[epoch] == sorted(plan.indices(epoch,
+                                                    norms).tolist()), epoch
 
 
 def test_apply_geda_takes_a_schedule(cifar10_root, tmp_path):

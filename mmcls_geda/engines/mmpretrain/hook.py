@@ -23,9 +23,9 @@ through :class:`~mmcls_geda.apis.epoch_serving.EpochServing`, the mmcls
 0.x server's plan, log and saved state; a budget schedule's epochs through
 ``EpochPlanSampler`` (:mod:`.sampler`) and the schedules by epoch
 progress (:mod:`.progress`), the training losses recorded by
-``WeightedImageClassifier`` (:mod:`.model`). What only the mmcls 0.x hook
-does yet (a per-epoch method scored by a checkpoint or a proxy) is refused
-here.
+``WeightedImageClassifier`` (:mod:`.model`); the norms are scored by the
+training model, a copy loaded from ``checkpoint`` or a ``scoring_model``
+proxy, as on mmcls 0.x.
 """
 import copy
 import time
@@ -53,7 +53,8 @@ from ...subsets import epoch_iterations, serve_epoch_plan
 from .model import check_weighted_classifier
 from .progress import iteration_schedulers
 from .sampler import EpochPlanSampler
-from .scheduled import ScheduledSubsets, check_weighted_model
+from .scheduled import (ScheduledSubsets, check_weighted_model,
+                        mmpretrain_scorer)
 from .subset import GEDASubsetDataset
 
 # What a per-epoch method may read here: nothing, norms (no gradient
@@ -194,7 +195,7 @@ def check_static(args: SelectionArgs, given: dict) -> None:
     """A ValueError naming the setting unless ``args`` ask for what this
     hook does: selections on the schedule of the settings (weighted ones
     need a ``WeightedImageClassifier``, checked in ``before_run``), or a
-    per-epoch method scored by the training model (``given``: the
+    per-epoch method that reads nothing, norms or losses (``given``: the
     arguments as given, kept for the callers' messages;
     :class:`SelectionArgs` already refuses a schedule with a per-epoch
     method)."""
@@ -207,13 +208,6 @@ def check_static(args: SelectionArgs, given: dict) -> None:
             f'{entry.reads}, which is {_DOC}; every epoch it serves one of '
             f'{epoch_methods()}')
     _check_epoch_method(args)
-    for name in ('checkpoint', 'scoring_model'):
-        value = getattr(args, name)
-        if value is not None:
-            raise ValueError(
-                f'GradNormHook on mmpretrain 1.x: {name}={value!r} is {_DOC} '
-                f'for a per-epoch method ({args.method!r} scores with the '
-                f'training model here): leave {name} at None')
 
 
 def find_subset(dataset: Any) -> GEDASubsetDataset:
@@ -350,8 +344,8 @@ class GradNormHook(Hook):
             every epoch: rs2, geda_rotate, strata_rotate), ``options``
             (any ``budget``, any ``refold``), ``scope``, ``seed``,
             ``interval``, ``warmup_epochs``, ``weights``, ``then``,
-            ``weighted``, ``checkpoint``, ``scoring_model`` (not with a
-            per-epoch method), ``scoring_pipeline``,
+            ``weighted``, ``checkpoint``, ``scoring_model``,
+            ``scoring_pipeline``,
             ``scoring_batch_size``, ``scoring_workers``, ``save_norms``,
             ``report``; a bad value is a ValueError. ``priority`` is
             mmengine's config key (default ``'HIGHEST'``: hooks after it
@@ -501,8 +495,12 @@ class GradNormHook(Hook):
         ``_scoring_s``."""
         loader = self._scoring_loader(runner, wrapper, self._scored())
         start = time.perf_counter()
+        # the training model, or a copy loaded from checkpoint, or a proxy
         norms, labels = grad_norms(
-            runner.model, loader, scope=self.args.scope, logger=runner.logger)
+            mmpretrain_scorer(runner, self.args),
+            loader,
+            scope=self.args.scope,
+            logger=runner.logger)
         self._scoring_s += time.perf_counter() - start
         if not np.array_equal(labels, wrapper.full_labels):
             raise RuntimeError(
