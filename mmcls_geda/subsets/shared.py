@@ -124,6 +124,11 @@ class SharedSubset:
         self._state[2] = bool(on)
 
     @property
+    def serves_weights(self) -> bool:
+        """Whether the served subset carries per-sample weights."""
+        return bool(self._state[1])
+
+    @property
     def has_selection(self) -> bool:
         """Whether a selection (hook, file or :meth:`set_indices`) is set."""
         return bool(self._state[0])

@@ -264,3 +264,26 @@ def test_a_model_the_norms_cannot_take_is_named_before_training(
             scope='last_layer'))
     assert len(served) == 30
     assert 'GradNormHook (epoch 0): geda kept 30/60' in log
+
+
+def test_a_weighted_selection_file_needs_the_weighted_classifier(
+        cifar10_root, tmp_path):
+    """A saved weighted selection (a CRAIG record, say) served through the
+    wrapper's ``selection_file`` to mmpretrain's plain ImageClassifier,
+    which would ignore the weights: refused before training, naming the
+    file and the classifier to set."""
+    import dataclasses
+
+    from .test_subset import geda_selection, save
+    inner, selection = geda_selection(cifar10_root)
+    weighted = dataclasses.replace(
+        selection, weights=np.linspace(0.5, 2.0, selection.indices.size))
+    path = save(tmp_path / 'saved', inner, weighted, weighted=True)
+    work = tmp_path / 'work'
+    with pytest.raises(
+            TypeError,
+            match=r'selection_file .* holds per-sample weights, which only '
+            r"WeightedImageClassifier applies to its loss: set model.type = "
+            r"'WeightedImageClassifier'"):
+        train(stock_cfg(cifar10_root, work, tmp_path, selection_file=path))
+    assert not glob.glob(osp.join(work, '*.pth'))

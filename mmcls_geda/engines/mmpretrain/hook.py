@@ -386,6 +386,14 @@ class GradNormHook(Hook):
             )
         check_scored_layers(runner.model, self.args)
         check_weighted_model(runner.model, self.args)
+        dataset = runner.train_dataloader.dataset
+        if isinstance(dataset, GEDASubsetDataset) and \
+                dataset.selection_file is not None and dataset.serves_weights:
+            # mmpretrain's ImageClassifier would ignore the weights silently
+            check_weighted_classifier(
+                inner_model(runner.model),
+                f'the selection_file {dataset.selection_file} holds '
+                'per-sample weights', 'applies to its loss')
         if self.serving is not None:
             check_epoch_run(runner, self.args)
 
