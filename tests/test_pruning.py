@@ -179,7 +179,8 @@ def test_the_pruning_rules_are_registry_entries_served_by_the_plan():
         assert first.indices.size == 200 and not first.stats['pruned']
         with pytest.raises(ValueError, match='serves through GradNormHook'):
             select_subset(np.ones(200), labels, 0.5, method=method)
-    with pytest.raises(ValueError, match='wrap it with fraction=1.0'):
+    with pytest.raises(
+            ValueError, match="set the GEDASubsetDataset's fraction=1.0"):
         RotationPlan(labels, 0.5, 'infobatch', opts, 0, max_epochs=8)
     with pytest.raises(ValueError, match=r'ratio .* in \(0, 0\.9\]'):
         get_method('infobatch').resolve(dict(ratio=0.95))
