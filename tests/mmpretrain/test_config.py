@@ -226,8 +226,29 @@ def test_there_are_configs():
                 'resnet18_8xb16-geda-f0.2_cifar10.py',
                 'resnet18_8xb16-rs2-f0.1_cifar10.py',
                 'resnet50_8xb16-geda-f0.2_cifar100.py',
+                'resnet18_8xb16-geda-f0.2_cifar100.py',
                 'resnet18_8xb16-infobatch-r0.5_cifar10.py'
             }
+
+
+def test_the_resnet18_cifar100_config_builds_a_resnet18():
+    """mmpretrain's ResNet-50 CIFAR-100 recipe with the ResNet-18 of its
+    resnet18_cifar.py: the built classifier has that backbone's layers and
+    parameters and 100 outputs."""
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'mmpretrain',
+                 'resnet18_8xb16-geda-f0.2_cifar100.py'))
+    reference = Config.fromfile(
+        osp.join(
+            osp.dirname(mmpretrain.__file__), '.mim', 'configs', '_base_',
+            'models', 'resnet18_cifar.py'))
+    model = MODELS.build(cfg.model)
+    reference.model.head.num_classes = 100
+    expected = MODELS.build(reference.model)
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in expected.state_dict().items()]
+    assert model.head.fc.out_features == 100
 
 
 @pytest.mark.parametrize('name', SELECTION_CONFIGS)
