@@ -43,6 +43,15 @@ def stock():
     return Config.fromfile(STOCK)
 
 
+def base_of(name: str) -> Config:
+    """The mmpretrain config a config of configs/mmpretrain/ is built on
+    (its ``mmpretrain::`` base)."""
+    text = open(osp.join(REPO, name), encoding='utf-8').read()
+    base = re.search(r"_base_ = \['mmpretrain::([^']+)'\]", text).group(1)
+    return Config.fromfile(
+        osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs', base))
+
+
 # --- apply_geda ---------------------------------------------------------
 
 
@@ -57,7 +66,7 @@ def test_the_pruning_config_is_apply_pruning_of_its_base(name):
     stock config (its own settings, the local copy aside); apply_pruning
     checks its arguments before returning."""
     cfg = Config.fromfile(osp.join(REPO, name))
-    made = apply_pruning(stock(), 0.5)
+    made = apply_pruning(base_of(name), 0.5)
     for key in ('model.type', 'model.normalize_weights',
                 'train_dataloader.sampler', 'default_hooks.param_scheduler',
                 'custom_hooks', 'train_dataloader.dataset.fraction'):
@@ -69,7 +78,8 @@ def test_the_pruning_config_is_apply_pruning_of_its_base(name):
             got = {k: v for k, v in got.items() if k != '_scope_'}
         assert got == want, key
     assert 'mmcls_geda' in cfg.custom_imports.imports
-    assert cfg.train_dataloader.dataset.dataset.type == 'LocalCIFAR10'
+    assert cfg.train_dataloader.dataset.dataset.type == (
+        'LocalCIFAR100' if name.endswith('_cifar100.py') else 'LocalCIFAR10')
     assert unscoped(cfg.train_dataloader.dataset.dataset.pipeline) == \
         unscoped(made.train_dataloader.dataset.dataset.pipeline)
     control = apply_pruning(stock(), 0.3, rule='random', anneal=0.25, seed=2)
@@ -227,18 +237,23 @@ def test_there_are_configs():
                 'resnet18_8xb16-rs2-f0.1_cifar10.py',
                 'resnet50_8xb16-geda-f0.2_cifar100.py',
                 'resnet18_8xb16-geda-f0.2_cifar100.py',
-                'resnet18_8xb16-infobatch-r0.5_cifar10.py'
+                'resnet18_8xb16-rs2-f0.1_cifar100.py',
+                'resnet18_8xb16-infobatch-r0.5_cifar10.py',
+                'resnet18_8xb16-infobatch-r0.5_cifar100.py'
             }
 
 
-def test_the_resnet18_cifar100_config_builds_a_resnet18():
+@pytest.mark.parametrize('name', [
+    'resnet18_8xb16-geda-f0.2_cifar100.py',
+    'resnet18_8xb16-rs2-f0.1_cifar100.py',
+    'resnet18_8xb16-infobatch-r0.5_cifar100.py'
+])
+def test_the_resnet18_cifar100_configs_build_a_resnet18(name):
     """mmpretrain's ResNet-50 CIFAR-100 recipe with the ResNet-18 of its
     resnet18_cifar.py: the built classifier has that backbone's layers and
     parameters and 100 outputs."""
     from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(
-        osp.join(REPO, 'configs', 'mmpretrain',
-                 'resnet18_8xb16-geda-f0.2_cifar100.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', name))
     reference = Config.fromfile(
         osp.join(
             osp.dirname(mmpretrain.__file__), '.mim', 'configs', '_base_',
