@@ -178,12 +178,16 @@ def apply_refuses(spec):
     'geda+w1', 'geda+r2', 'geda+gm', 'craig', 'rs2+budget=ramp', 'geda_rotate',
     'infobatch-r0.5', 'randprune-r0.5'
 ])
-def test_what_the_hook_refuses_is_refused_before_any_run(clone, spec):
+def test_what_the_hook_refuses_is_refused_before_any_run(
+        clone, spec, monkeypatch):
     """A spec the mmpretrain stack's ``apply_geda`` / ``apply_pruning``
     refuses (settings its hook does not serve yet) stops the grid in
     ``prepare_grid``, naming the spec, the stack and the hook's reason;
     nothing is written. A spec it takes is planned."""
     assert mmcls_geda.STACK == 'mmpretrain'
+    # the config's data root is relative, as from a clone's root (a
+    # warm-up is checked on the training set's labels)
+    monkeypatch.chdir(clone)
     why = apply_refuses(spec)
     work = clone / 'work'
     args = (str(clone / 'my_mmpretrain_cifar10.py'), ['random',
