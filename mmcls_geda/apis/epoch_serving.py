@@ -5,8 +5,11 @@ per-epoch log and the saved state.
 
 Both stacks' ``GradNormHook`` serve a per-epoch method through
 :class:`EpochServing` (mmcls 0.x: :class:`~mmcls_geda.hooks.epoch_subsets.
-EpochSubsets`; mmpretrain 1.x: ``engines/mmpretrain/hook.py``); each stack
-adds what needs its runner: the scoring pass, recorded losses, the loader.
+EpochSubsets`; mmpretrain 1.x: ``engines/mmpretrain/hook.py``): the start of
+the run (plan, resume, first scores), each epoch (new cycle, choice,
+wrapper, log) and its end (losses, saved state) are here; each stack hands
+in what needs its runner: the scoring pass, the model that recorded the
+losses, the resizing of the loader, the logger.
 The plan is :class:`~mmcls_geda.selection.rotation.RotationPlan` (numpy),
 the saved state :data:`~mmcls_geda.selection.epoch_state.ROTATION`, so the
 same labels, fraction, settings and seed serve the same indices, and write
@@ -14,11 +17,11 @@ the same ``rotation_state_epoch{E}.npz`` / ``rotation_log.json``, on both
 stacks. No torch, mmcv or mmengine.
 """
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..selection import get_method
+from ..selection import get_method, record
 from ..selection.epoch_rules import EpochChoice, EpochRule
 from ..selection.epoch_state import ROTATION
 from ..selection.rotation import RotationPlan
@@ -30,12 +33,21 @@ STATE_ARRAYS = ('losses', 'cycle_scores', 'carry')
 # the seed stream of the serving order of an epoch of varying length
 _ORDER_STREAM = 2_000_081
 
+# the whole training set's gradient norms with the model as it is now
+Norms = Callable[[], np.ndarray]
+# the stack's server of an epoch of varying length: (repeated, iterations)
+Resize = Callable[[EpochChoice], Tuple[int, int]]
+Log = Callable[[str], None]
+
 
 class EpochServing:
     """A per-epoch method's plan and state over a run, without a runner.
 
     Args:
         args: The hook's settings; ``args.method`` is a per-epoch method.
+        recorder: The run's :class:`~mmcls_geda.apis.loss_recorder.
+            LossRecorder` (its losses are saved with the state, and read
+            where the method reads them).
 
     Attributes:
         rule: The method's epoch rule (what it reads, whether epochs vary).
@@ -46,7 +58,7 @@ class EpochServing:
         log: One entry per epoch served (``rotation_log.json``).
     """
 
-    def __init__(self, args: SelectionArgs):
+    def __init__(self, args: SelectionArgs, recorder):
         if not args.per_epoch():
             raise ValueError(f'method {args.method!r} selects once (or on a '
                              'schedule), not every epoch: GradNormHook '
@@ -61,6 +73,89 @@ class EpochServing:
         self.cycle_scores: Optional[np.ndarray] = None
         self.carry: Optional[np.ndarray] = None
         self.log: List[Dict[str, Any]] = []
+        self.recorder = recorder
+        self.records_losses = args.needs_losses()
+        self._scoring_s = 0.0
+
+    # --- a run, as the hooks serve it ---------------------------------------
+
+    def begin(self, wrapper: SharedSubset, max_epochs: int, epoch: int,
+              work_dir: str, norms: Norms, save: bool,
+              log: Log) -> RotationPlan:
+        """Start serving in ``epoch``, the first this process trains: plan
+        the run; a resumed run loads the state saved before ``epoch`` (no
+        scoring pass), a new one takes the first scores where the method
+        reads norms (saved with ``save_norms``, where ``save``: rank 0).
+        """
+        plan = self.start(wrapper, max_epochs)
+        log(f'GradNormHook: {plan.describe()}')
+        if epoch > 0:
+            self.recorder.start_from_last(self.resume(work_dir, epoch))
+            losses = (f' with the losses of {int(self.recorder.seen.sum())}'
+                      ' samples' if self.records_losses else '')
+            log(f'GradNormHook: resumed at epoch {epoch}{losses} from '
+                f'{ROTATION.file(epoch)} (no scoring pass)')
+            return plan
+        self.recorder.start(plan.labels.size)
+        if plan.rule.reads_norms:
+            self.start_scores(self._timed(norms))
+            if self.args.save_norms and save:
+                record.save_scores(work_dir, self.cycle_scores, plan.labels)
+        return plan
+
+    def serve(self, epoch: int, wrapper: SharedSubset, norms: Norms,
+              resize: Resize, log: Log) -> EpochChoice:
+        """Serve ``epoch`` through ``wrapper``: a new cycle where one
+        starts, the epoch's choice, its indices and weights (a fixed
+        length in the wrapper; a varying one through ``resize``), the
+        ``sample_idx`` of the losses read, the log entry and line."""
+        refolded = self.refold(epoch,
+                               lambda refold: self._new_scores(refold, norms))
+        choice = self.choose(
+            epoch,
+            self.recorder.last() if self.records_losses else None)
+        repeated, iterations = 0, None
+        if self.plan.varies:
+            repeated, iterations = resize(choice)
+        else:
+            wrapper.set_indices(choice.indices, choice.weights)
+        wrapper.selection = None
+        wrapper.serve_sample_idx(self.records_losses)
+        log(
+            self.log_epoch(epoch, choice.indices, refolded, self._scoring_s,
+                           repeated, choice, iterations))
+        self._scoring_s = 0.0
+        return choice
+
+    def take_losses(self, model) -> None:
+        """After a training iteration: the per-sample losses ``model``
+        (without its DataParallel wrapper) recorded, where read."""
+        if self.records_losses:
+            self.recorder.take(model)
+
+    def finish_epoch(self, work_dir: str, epoch: int, save: bool) -> None:
+        """After ``epoch``: gather its losses (where read; rank order, the
+        same everywhere) and :meth:`end_epoch`."""
+        if self.records_losses:
+            self.recorder.end_epoch()
+        self.end_epoch(work_dir, epoch, self.recorder.last(), save)
+
+    def _new_scores(self, refold: str, norms: Norms) -> Optional[np.ndarray]:
+        """The scores a new cycle is folded on (None: keep the last)."""
+        if refold == 'loss':
+            return self.plan.filled_losses(self.recorder.last())
+        if refold == 'grad_norm':
+            return self._timed(norms)
+        return None
+
+    def _timed(self, norms: Norms) -> np.ndarray:
+        """``norms()``, its seconds added to the next epoch's log entry."""
+        start = time.perf_counter()
+        scores = np.asarray(norms(), dtype=np.float64)
+        self._scoring_s += time.perf_counter() - start
+        return scores
+
+    # --- the parts -----------------------------------------------------------
 
     def start(self, wrapper: SharedSubset, max_epochs: int) -> RotationPlan:
         """Plan the run over the wrapper's whole training set.

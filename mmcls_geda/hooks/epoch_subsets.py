@@ -18,7 +18,7 @@ order (the same on every rank and after a resume; a pruning rule's own
 order), and the iteration-based schedules follow the epoch progress
 (:class:`~.epoch_progress.EpochProgress`).
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.runner import get_dist_info
@@ -28,7 +28,6 @@ from ..apis.epoch_serving import EpochServing
 from ..apis.loss_recorder import LossRecorder
 from ..datasets.sampler import EpochPlanSampler
 from ..datasets.subset import GEDASubsetDataset, find_wrapper
-from ..selection import record
 from ..selection.epoch_rules import EpochChoice
 from ..selection.rotation import RotationPlan
 from ..subsets import epoch_iterations, serve_epoch_plan
@@ -46,16 +45,17 @@ class EpochSubsets:
     """
 
     def __init__(self, args: SelectionArgs):
-        # the plan, the cycle's scores and carry, the log, the saved state
-        self.serving = EpochServing(args)
+        # the plan, the cycle's scores and carry, the losses, the log, the
+        # saved state
+        self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
+        self.serving = EpochServing(args, self.recorder)
         self.args = args
         self.method, self.seed = args.method, args.seed
         self.options = self.serving.options
-        self.records_losses = args.needs_losses()
+        self.records_losses = self.serving.records_losses
         self.progress = (
             EpochProgress()
             if self.serving.rule.varies(self.options) else None)
-        self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
 
     @property
     def resizes_epochs(self) -> bool:
@@ -88,41 +88,23 @@ class EpochSubsets:
 
     def before_train_epoch(self, runner) -> None:
         wrapper = find_wrapper(runner.data_loader.dataset)
-        epoch = runner.epoch
-        self._scoring_s = 0.0
         if self.plan is None:
             self._check_sampler(runner.data_loader.sampler)
-            self._start(runner, wrapper, epoch)
-        serving = self.serving
-        refolded = serving.refold(
-            epoch, lambda refold: self._new_scores(runner, wrapper, refold))
-        choice = serving.choose(
-            epoch,
-            self.recorder.last() if self.records_losses else None)
-        repeated, iterations = 0, None
-        if self.progress is None:
-            wrapper.set_indices(choice.indices, choice.weights)
-        else:
-            repeated = self._serve_resized(runner, wrapper, choice)
-            iterations = self.progress.epoch_iters
-        wrapper.selection = None
-        wrapper.serve_sample_idx(self.records_losses)
-        runner.logger.info(
-            serving.log_epoch(epoch, choice.indices, refolded, self._scoring_s,
-                              repeated, choice, iterations))
+            self.serving.begin(wrapper, runner.max_epochs, runner.epoch,
+                               runner.work_dir,
+                               lambda: self._norms(runner, wrapper),
+                               get_dist_info()[0] == 0, runner.logger.info)
+        self.serving.serve(
+            runner.epoch, wrapper, lambda: self._norms(runner, wrapper),
+            lambda choice: self._serve_resized(runner, wrapper, choice),
+            runner.logger.info)
 
     def after_train_iter(self, runner) -> None:
-        if not self.records_losses:
-            return
-        self.recorder.take(inner_model(runner))
+        self.serving.take_losses(inner_model(runner))
 
     def after_train_epoch(self, runner) -> None:
-        if self.records_losses:
-            # rank order: the same everywhere
-            self.recorder.end_epoch()
-        self.serving.end_epoch(runner.work_dir, runner.epoch,
-                               self.recorder.last(),
-                               get_dist_info()[0] == 0)
+        self.serving.finish_epoch(runner.work_dir, runner.epoch,
+                                  get_dist_info()[0] == 0)
 
     # --- helpers -------------------------------------------------------------
 
@@ -137,14 +119,14 @@ class EpochSubsets:
                 '(apply_geda and apply_pruning do)')
 
     def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
-                       choice: EpochChoice) -> int:
+                       choice: EpochChoice) -> Tuple[int, int]:
         """Serve an epoch of varying length (a budget schedule, pruning):
         its indices and weights, a seeded order (or the rule's), the
         schedules' epoch progress and the run's total iterations.
 
         Returns:
-            int: Samples served twice in the epoch (all ranks): equal
-            rank shares, no batch of one.
+            tuple: Samples served twice in the epoch (all ranks: equal rank
+            shares, no batch of one) and the epoch's iterations.
         """
         loader, epoch, plan = runner.data_loader, runner.epoch, self.plan
         repeated = serve_epoch_plan(wrapper, loader.sampler, choice,
@@ -158,37 +140,7 @@ class EpochSubsets:
             runner, len(loader),
             (epoch_iterations(loader, plan.epoch_size(e, choice))
              for e in range(epoch + 1, runner.max_epochs)))
-        return repeated
-
-    def _start(self, runner, wrapper: GEDASubsetDataset, epoch: int) -> None:
-        plan = self.serving.start(wrapper, runner.max_epochs)
-        runner.logger.info(f'GradNormHook: {plan.describe()}')
-        n = wrapper.full_labels.size
-        if epoch > 0:
-            losses = self.serving.resume(runner.work_dir, epoch)
-            self.recorder.start_from_last(losses)
-            # the losses only where the method records them
-            losses_line = (
-                f' with the losses of {int(self.recorder.seen.sum())}'
-                ' samples' if self.records_losses else '')
-            runner.logger.info(
-                f'GradNormHook: resumed at epoch {epoch}{losses_line}')
-            return
-        self.recorder.start(n)
-        if plan.rule.reads_norms:
-            self.serving.start_scores(self._norms(runner, wrapper))
-            if self.args.save_norms and get_dist_info()[0] == 0:
-                record.save_scores(runner.work_dir, self.serving.cycle_scores,
-                                   wrapper.full_labels)
-
-    def _new_scores(self, runner, wrapper: GEDASubsetDataset,
-                    refold: str) -> Optional[np.ndarray]:
-        """The scores a new cycle is folded on (None: keep the last)."""
-        if refold == 'loss':
-            return self.plan.filled_losses(self.recorder.last())
-        if refold == 'grad_norm':
-            return self._norms(runner, wrapper)
-        return None
+        return repeated, self.progress.epoch_iters
 
     def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
         """Per-sample gradient norms of the whole training set, now."""
@@ -201,9 +153,7 @@ class EpochSubsets:
             epoch=runner.epoch,
             eval_pipeline=eval_pipeline(runner),
             logger=runner.logger)
-        took = run.scoring_s
-        self._scoring_s += took
         runner.logger.info(f'GradNormHook: epoch {runner.epoch}: '
                            f'{self.args.scope} gradient norms took '
-                           f'{took:.1f}s')
+                           f'{run.scoring_s:.1f}s')
         return np.asarray(run.norms, dtype=np.float64)

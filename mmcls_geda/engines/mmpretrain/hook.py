@@ -28,7 +28,6 @@ training model, a copy loaded from ``checkpoint`` or a ``scoring_model``
 proxy, as on mmcls 0.x.
 """
 import copy
-import time
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -46,9 +45,8 @@ from ...apis.loss_recorder import LossRecorder
 from ...apis.runs import check_scored_layers
 from ...apis.transforms import without_random_transforms
 from ...scoring import grad_norms
-from ...selection import METHODS, get_method, record
+from ...selection import METHODS, get_method
 from ...selection.epoch_rules import EpochChoice
-from ...selection.epoch_state import ROTATION
 from ...subsets import epoch_iterations, serve_epoch_plan
 from .model import check_weighted_classifier
 from .progress import iteration_schedulers
@@ -357,18 +355,15 @@ class GradNormHook(Hook):
     def __init__(self, **kwargs) -> None:
         self.args = SelectionArgs.from_kwargs(**kwargs)
         check_static(self.args, kwargs)
-        self._scoring_s = 0.0
         # a selecting method's plan: once, or warm-up / interval / then
         self.scheduled = (
             ScheduledSubsets(self.args, self._scoring_loader)
             if not self.args.per_epoch() else None)
-        # a per-epoch method's plan, cycle state, log and saved state
+        # a per-epoch method's plan, cycle state, losses, log, saved state
         self.serving = (
-            EpochServing(self.args) if self.args.per_epoch() else None)
-        # a per-epoch method reading the training losses records them
-        self.records_losses = (
-            self.serving is not None and self.args.needs_losses())
-        self.recorder = LossRecorder('GEDASubsetDataset.serve_sample_idx')
+            EpochServing(self.args,
+                         LossRecorder('GEDASubsetDataset.serve_sample_idx'))
+            if self.args.per_epoch() else None)
 
     def __repr__(self) -> str:
         # mmengine ends a hook's TypeError with "in {hook}"
@@ -413,76 +408,38 @@ class GradNormHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         """A per-epoch method reading the losses: take the iteration's."""
-        if self.records_losses:
-            self.recorder.take(inner_model(runner.model))
+        if self.serving is not None:
+            self.serving.take_losses(inner_model(runner.model))
 
     def after_train_epoch(self, runner) -> None:
         """A per-epoch method: gather the epoch's losses (where recorded);
         rank 0 saves the state before the next epoch and the log."""
-        if self.serving is None:
-            return
-        if self.records_losses:
-            self.recorder.end_epoch()  # rank order: the same everywhere
-        self.serving.end_epoch(runner.work_dir, runner.epoch,
-                               self.recorder.last(),
-                               get_dist_info()[0] == 0)
+        if self.serving is not None:
+            self.serving.finish_epoch(runner.work_dir, runner.epoch,
+                                      get_dist_info()[0] == 0)
 
     def _serve_epoch(self, runner) -> None:
         """Serve a per-epoch method's subset of ``runner.epoch``."""
         wrapper = find_subset(runner.train_dataloader.dataset)
-        epoch, serving = runner.epoch, self.serving
-        self._scoring_s = 0.0
-        if serving.plan is None:
-            plan = serving.start(wrapper, runner.max_epochs)
-            runner.logger.info(f'GradNormHook: {plan.describe()}')
-            if epoch > 0:
-                self.recorder.start_from_last(
-                    serving.resume(runner.work_dir, epoch))
-                losses = (f' with the losses of '
-                          f'{int(self.recorder.seen.sum())} samples'
-                          if self.records_losses else '')
-                runner.logger.info(
-                    f'GradNormHook: resumed at epoch {epoch}{losses} from '
-                    f'{ROTATION.file(epoch)} (no scoring pass)')
-            else:
-                self.recorder.start(plan.labels.size)
-                if plan.rule.reads_norms:
-                    norms, labels = self._norms(runner, wrapper)
-                    serving.start_scores(norms)
-                    if self.args.save_norms and get_dist_info()[0] == 0:
-                        record.save_scores(runner.work_dir, norms, labels)
-        refolded = serving.refold(
-            epoch, lambda refold: self._new_scores(runner, wrapper, refold))
-        choice = serving.choose(
-            epoch,
-            self.recorder.last() if self.records_losses else None)
-        repeated, iterations = 0, None
-        if serving.plan.varies:
-            repeated = self._serve_resized(runner, wrapper, choice)
-            iterations = len(runner.train_dataloader)
-        else:
-            wrapper.set_indices(choice.indices, choice.weights)
-        wrapper.selection = None
-        wrapper.serve_sample_idx(self.records_losses)
-        runner.logger.info(
-            serving.log_epoch(epoch, choice.indices, refolded, self._scoring_s,
-                              repeated, choice, iterations))
 
-    def _new_scores(self, runner, wrapper: GEDASubsetDataset,
-                    refold: str) -> Optional[np.ndarray]:
-        """The scores a new cycle is folded on (None: keep the last)."""
-        if refold == 'loss':
-            return self.serving.plan.filled_losses(self.recorder.last())
-        if refold == 'grad_norm':
-            return self._norms(runner, wrapper)[0]
-        return None
+        def norms() -> np.ndarray:
+            return self._norms(runner, wrapper)
+
+        if self.serving.plan is None:
+            self.serving.begin(wrapper, runner.max_epochs, runner.epoch,
+                               runner.work_dir, norms,
+                               get_dist_info()[0] == 0, runner.logger.info)
+        self.serving.serve(
+            runner.epoch, wrapper, norms,
+            lambda choice: self._serve_resized(runner, wrapper, choice),
+            runner.logger.info)
 
     def _serve_resized(self, runner, wrapper: GEDASubsetDataset,
-                       choice: EpochChoice) -> int:
+                       choice: EpochChoice) -> Tuple[int, int]:
         """Serve an epoch of its own length (a budget schedule, pruning)
         in the order of the mmcls 0.x server (seeded, or the rule's); the
         loop's total iterations (ETA) follow the plan. Returns the samples
-        served twice (all ranks)."""
+        served twice (all ranks) and the epoch's iterations."""
         loader, epoch = runner.train_dataloader, runner.epoch
         repeated = serve_epoch_plan(wrapper, loader.sampler, choice,
                                     self.serving.order(epoch, choice),
@@ -494,28 +451,24 @@ class GradNormHook(Hook):
         runner.train_loop._max_iters = runner.iter + len(loader) + sum(
             epoch_iterations(loader, plan.epoch_size(e, choice))
             for e in range(epoch + 1, runner.max_epochs))
-        return repeated
+        return repeated, len(loader)
 
-    def _norms(self, runner,
-               wrapper: GEDASubsetDataset) -> Tuple[np.ndarray, np.ndarray]:
-        """The norms (over ``scope``) and labels of the whole wrapped
-        training set with the model as it is now; adds the time taken to
-        ``_scoring_s``."""
+    def _norms(self, runner, wrapper: GEDASubsetDataset) -> np.ndarray:
+        """The norms (over ``scope``) of the whole wrapped training set
+        with the model as it is now."""
         loader = self._scoring_loader(runner, wrapper, self._scored())
-        start = time.perf_counter()
         # the training model, or a copy loaded from checkpoint, or a proxy
         norms, labels = grad_norms(
             mmpretrain_scorer(runner, self.args),
             loader,
             scope=self.args.scope,
             logger=runner.logger)
-        self._scoring_s += time.perf_counter() - start
         if not np.array_equal(labels, wrapper.full_labels):
             raise RuntimeError(
                 'the scoring loader\'s labels differ from the dataset\'s '
                 'get_gt_labels(): the scoring pipeline must keep labels '
                 'and the order of samples')
-        return np.asarray(norms, dtype=np.float64), labels
+        return np.asarray(norms, dtype=np.float64)
 
     def _scoring_loader(self, runner, wrapper: GEDASubsetDataset,
                         what: str) -> DataLoader:
