@@ -192,6 +192,11 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
         (CIFAR, ['--hook', '{"method": "random"}'], 'give it with --methods'),
         (CIFAR, ['--hook', '{"scope": "full"}', '--methods', 'infobatch-r0.5'],
          'but no run of this grid uses GradNormHook'),
+        # a scoring checkpoint where a run scores nothing: not ignored
+        (CIFAR, ['--hook', json.dumps(dict(checkpoint=__file__)),
+                 '--methods', 'geda', 'random'],
+         "method 'random' (reads: nothing) scores nothing in this run: drop "
+         'checkpoint'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
         (CIFAR + '.nope', [], 'not found'),

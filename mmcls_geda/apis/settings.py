@@ -119,6 +119,7 @@ class SelectionArgs:
         self._set('warmup_epochs', check_warmup(self.warmup_epochs))
         self._set('weights', weights)
         self._set('then', check_then(self.then))
+        self._check_scoring_model_used()
 
     def _check_per_epoch(self) -> None:
         """A per-epoch method (an entry with an ``epoch`` rule) serves a
@@ -133,6 +134,25 @@ class SelectionArgs:
                     f'method {self.method!r} serves a new subset every '
                     f'epoch, which {name}={value!r} cannot combine with: '
                     f'leave {name} at {default!r}')
+
+    def _check_scoring_model_used(self) -> None:
+        """``checkpoint`` / ``scoring_model`` only choose who scores: a run
+        that scores nothing would ignore them silently."""
+        given = [
+            f'{name}={getattr(self, name)!r}'
+            for name in ('checkpoint', 'scoring_model')
+            if getattr(self, name) is not None
+        ]
+        if not given or self.scores_anything():
+            return
+        reads = get_method(self.method).reads
+        what = ('per-epoch method' if self.per_epoch() else 'method')
+        raise ValueError(
+            f'{" and ".join(given)} would choose the model that scores the '
+            f'training set, but {what} {self.method!r} (reads: {reads}'
+            f'{", options " + str(self.options) if self.options else ""}) '
+            'scores nothing in this run: drop '
+            f'{" and ".join(g.split("=")[0] for g in given)}')
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # canonical form, frozen after
@@ -218,6 +238,14 @@ class SelectionArgs:
         return any(
             get_method(self.phase_method(phase)[0]).reads == 'norms'
             for phase in phases)
+
+    def scores_anything(self) -> bool:
+        """Whether the run makes a scoring pass at all (norms, embeddings,
+        matching weights), in either phase or for a per-epoch plan."""
+        if self.per_epoch():
+            return self.scores_norms()
+        phases = ('subset', 'then') if self.then is not None else ('subset', )
+        return any(self.needs_scoring(phase) for phase in phases)
 
     def weighted_why(self) -> Tuple[str, str]:
         """What asks for weights, and a fix that works, for messages."""

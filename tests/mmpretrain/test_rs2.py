@@ -238,6 +238,12 @@ def test_a_per_epoch_method_takes_the_scoring_settings():
         checkpoint=__file__,
         scoring_model=dict(type='ImageClassifier'))
     assert hook.args.checkpoint == __file__
+    # one that scores nothing refuses them rather than ignoring them
+    with pytest.raises(
+            ValueError,
+            match=r"but per-epoch method 'rs2' \(reads: nothing\) scores "
+            'nothing in this run: drop checkpoint'):
+        GradNormHook(method='rs2', checkpoint=__file__)
 
 
 def test_schedules_do_not_combine_with_a_per_epoch_method():
