@@ -164,6 +164,8 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
     main = _tool('run_experiments').main
     afile = tmp_path / 'afile'
     afile.write_text('x')
+    # a scoring checkpoint, refused where a run scores nothing (not ignored)
+    scoring = json.dumps(dict(checkpoint=__file__))
     for config, extra, message in [
         (CIFAR, ['--fractions', '1.5'], 'fraction'),
         (CIFAR, ['--methods', 'nope'], 'unknown method'),
@@ -192,10 +194,8 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
         (CIFAR, ['--hook', '{"method": "random"}'], 'give it with --methods'),
         (CIFAR, ['--hook', '{"scope": "full"}', '--methods', 'infobatch-r0.5'],
          'but no run of this grid uses GradNormHook'),
-        # a scoring checkpoint where a run scores nothing: not ignored
-        (CIFAR, ['--hook', json.dumps(dict(checkpoint=__file__)),
-                 '--methods', 'geda', 'random'],
-         "method 'random' (reads: nothing) scores nothing in this run: drop "
+        (CIFAR, ['--hook', scoring, '--methods', 'geda', 'random'],
+         "'random' (reads: nothing) scores nothing in this run: drop "
          'checkpoint'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),

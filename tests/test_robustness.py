@@ -449,8 +449,9 @@ def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
     # second phase that scores, matching weights
     for args in (dict(method='geda'),
                  dict(method='geda_rotate', options=dict(refold='fixed')),
-                 dict(method='random',
-                      then=dict(method='geda', start_epoch=2, interval=1)),
+                 dict(
+                     method='random',
+                     then=dict(method='geda', start_epoch=2, interval=1)),
                  dict(method='random', weights=dict(type='gradmatch'))):
         GradNormHook(checkpoint=__file__, **args)
     with pytest.raises(ValueError, match=r"unknown or doubled: \['scop'\]"):
