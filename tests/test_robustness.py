@@ -432,14 +432,16 @@ def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
             GradNormHook(**args)
         with pytest.raises(error, match=message):
             apply_geda(cfg, 0.5, hook=args)
-    # a scoring model for a run that scores nothing: refused, not ignored
+    # how to score, for a run that scores nothing: refused, not ignored
     for method, args, message in (
         ('rs2', dict(checkpoint=__file__),
-         r"checkpoint='.*' would choose the model that scores the training "
-         r"set, but per-epoch method 'rs2' \(reads: nothing\) scores "
-         'nothing in this run: drop checkpoint'),
+         r"checkpoint='.*' would say how the training set is scored, but "
+         r"per-epoch method 'rs2' \(reads: nothing\) scores nothing in "
+         'this run: drop checkpoint'),
         ('random', dict(scoring_model=dict(type='ImageClassifier')),
          "method 'random' .* drop scoring_model"),
+        ('random', dict(scoring_pipeline=[dict(type='Collect')]),
+         "method 'random' .* drop scoring_pipeline"),
     ):
         with pytest.raises(ValueError, match=message):
             GradNormHook(method=method, **args)
@@ -453,7 +455,7 @@ def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
                      method='random',
                      then=dict(method='geda', start_epoch=2, interval=1)),
                  dict(method='random', weights=dict(type='gradmatch'))):
-        GradNormHook(checkpoint=__file__, **args)
+        GradNormHook(checkpoint=__file__, scoring_pipeline=[], **args)
     with pytest.raises(ValueError, match=r"unknown or doubled: \['scop'\]"):
         apply_geda(cfg, 0.5, hook=dict(scop='full'))
 

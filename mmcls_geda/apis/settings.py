@@ -136,11 +136,12 @@ class SelectionArgs:
                     f'leave {name} at {default!r}')
 
     def _check_scoring_model_used(self) -> None:
-        """``checkpoint`` / ``scoring_model`` only choose who scores: a run
-        that scores nothing would ignore them silently."""
+        """``checkpoint``, ``scoring_model`` and ``scoring_pipeline`` only
+        say how to score: a run that scores nothing would ignore them
+        silently."""
         given = [
             f'{name}={getattr(self, name)!r}'
-            for name in ('checkpoint', 'scoring_model')
+            for name in ('checkpoint', 'scoring_model', 'scoring_pipeline')
             if getattr(self, name) is not None
         ]
         if not given or self.scores_anything():
@@ -148,8 +149,8 @@ class SelectionArgs:
         reads = get_method(self.method).reads
         what = ('per-epoch method' if self.per_epoch() else 'method')
         raise ValueError(
-            f'{" and ".join(given)} would choose the model that scores the '
-            f'training set, but {what} {self.method!r} (reads: {reads}'
+            f'{" and ".join(given)} would say how the training set is '
+            f'scored, but {what} {self.method!r} (reads: {reads}'
             f'{", options " + str(self.options) if self.options else ""}) '
             'scores nothing in this run: drop '
             f'{" and ".join(g.split("=")[0] for g in given)}')
