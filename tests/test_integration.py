@@ -3,6 +3,7 @@ import ast
 import json
 import os
 import os.path as osp
+import re
 import sys
 from typing import List
 from unittest import mock
@@ -596,6 +597,16 @@ def test_hook_scores_with_a_checkpoint_or_a_proxy_model(
             scoring_workers=0))
     assert len(proxy.selection) == 30
     assert not np.allclose(proxy.norms, expected)
+
+    # a file that is no checkpoint: named, with torch's reason
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(
+            RuntimeError,
+            match=f"the scoring checkpoint '{re.escape(str(empty))}' could "
+            r'not be loaded \((EOFError|UnpicklingError|RuntimeError)'):
+        score_and_select(
+            model, ds, SelectionArgs(checkpoint=str(empty), scoring_workers=0))
 
 
 def test_pretrained_config_loads_a_local_checkpoint(python, cifar10_root,

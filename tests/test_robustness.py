@@ -460,6 +460,44 @@ def test_hook_and_apply_geda_check_every_argument_up_front(tmp_path):
         apply_geda(cfg, 0.5, hook=dict(scop='full'))
 
 
+def test_then_on_the_command_line_is_given_key_by_key(tmp_path):
+    """docs/user_guide.md: ``then`` through mmcv's ``--cfg-options``, key by
+    key, reaches the hook as its second phase; a ``dict(...)`` value stays
+    a string, which the hook refuses naming the key-by-key form."""
+    import argparse
+
+    from mmcv import DictAction
+    guide = open(osp.join(REPO, 'docs', 'user_guide.md'), encoding='utf-8')
+    options = re.search(r'`(custom_hooks\.0\.then\.method=[^`]*)`',
+                        guide.read()).group(1).split()
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg = apply_geda(
+        Config.fromfile(
+            osp.join(REPO, 'configs/resnet/resnet18_1xb64-full_cifar10.py')),
+        0.2)
+    cfg.merge_from_dict(
+        parser.parse_args(['--cfg-options', *options]).cfg_options)
+    hook = {
+        k: v
+        for k, v in cfg.custom_hooks[0].items()
+        if k not in ('type', 'priority')
+    }
+    assert GradNormHook(**hook).args.then == dict(
+        method='gradmatch', options={}, start_epoch=4, interval=4)
+    typed = parser.parse_args(
+        ['--cfg-options', 'custom_hooks.0.then=dict(method=gradmatch)'])
+    with pytest.raises(
+            ValueError,
+            match="got 'dict\\(method=gradmatch\\)'; on the command line "
+            'give it key by key: custom_hooks.0.then.method=M'):
+        GradNormHook(then=typed.cfg_options['custom_hooks.0.then'])
+    # a missing checkpoint of a run that scores nothing: the checkpoint is
+    # refused for the run before the file is looked for
+    with pytest.raises(ValueError, match='drop checkpoint'):
+        GradNormHook(method='rs2', checkpoint=str(tmp_path / 'none.pth'))
+
+
 def test_a_failed_report_is_logged_and_training_goes_on(
         cifar10_root, tmp_path, caplog):
     ds = build_dataset(wrapper_cfg(cifar10_root, 0.5))

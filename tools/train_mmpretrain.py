@@ -28,7 +28,8 @@ STOCK_TRAIN = osp.join(
     osp.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
 
 if __name__ == '__main__':
-    if '--resume' in sys.argv[1:] and \
+    if any(arg == '--resume' or arg.startswith('--resume=')
+           for arg in sys.argv[1:]) and \
             'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ:
         os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
         print('train_mmpretrain.py: --resume: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'

@@ -181,7 +181,15 @@ def build_scorer(
     else:
         proxy = copy.deepcopy(model)
     if checkpoint is not None:
-        load(proxy, checkpoint)
+        try:
+            load(proxy, checkpoint)
+        except Exception as error:  # torch's bare EOFError names no file
+            raise RuntimeError(
+                f'GradNormHook: the scoring checkpoint {checkpoint!r} could '
+                f'not be loaded ({type(error).__name__}: {error}); give a '
+                'checkpoint of this model that torch.load reads (an '
+                'mmengine one needs TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 on '
+                'torch >= 2.6)') from error
     return proxy.to(next(model.parameters()).device)
 
 

@@ -99,10 +99,6 @@ class SelectionArgs:
                 self.scoring_pipeline, (list, tuple)):
             raise ValueError('scoring_pipeline must be a list of transforms, '
                              f'got {type(self.scoring_pipeline).__name__}')
-        if self.checkpoint is not None and not osp.isfile(self.checkpoint):
-            raise FileNotFoundError(
-                f'scoring checkpoint {self.checkpoint!r} not found (nothing '
-                'is downloaded: give a local file)')
         if self.scoring_model is not None and not isinstance(
                 self.scoring_model, dict):
             raise ValueError('scoring_model must be a classifier config '
@@ -119,7 +115,11 @@ class SelectionArgs:
         self._set('warmup_epochs', check_warmup(self.warmup_epochs))
         self._set('weights', weights)
         self._set('then', check_then(self.then))
-        self._check_scoring_model_used()
+        self._check_scoring_model_used()  # before looking for the file
+        if self.checkpoint is not None and not osp.isfile(self.checkpoint):
+            raise FileNotFoundError(
+                f'scoring checkpoint {self.checkpoint!r} not found (nothing '
+                'is downloaded: give a local file)')
 
     def _check_per_epoch(self) -> None:
         """A per-epoch method (an entry with an ``epoch`` rule) serves a

@@ -70,8 +70,14 @@ def check_then(then: Any) -> Optional[Dict[str, Any]]:
     if then is None:
         return None
     if not isinstance(then, dict):
+        hint = ''
+        if isinstance(then, str):  # the command line passes no dict(...)
+            hint = ('; on the command line give it key by key: '
+                    'custom_hooks.0.then.method=M custom_hooks.0.then.'
+                    'start_epoch=E custom_hooks.0.then.interval=R')
         raise ValueError('then must be None or a dict(method=..., '
-                         f'start_epoch=..., interval=...), got {then!r}')
+                         f'start_epoch=..., interval=...), got {then!r}'
+                         f'{hint}')
     allowed = {'method', 'options', 'start_epoch', 'interval'}
     unknown = sorted(set(then) - allowed)
     missing = sorted({'method', 'start_epoch', 'interval'} - set(then))

@@ -138,7 +138,7 @@ def test_the_readme_training_command_resumes(clone):
     epoch) and resumed with ``--resume`` as a user types it, without
     TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD in the environment: the script sets
     it and says so, the saved selection is served (no scoring pass) and
-    epoch 2 trains."""
+    epoch 2 trains; so does a resume with ``--resume=PATH``."""
     argv = readme_block(COMMAND).split()[1:]
     train(argv + ['--cfg-options', *SHRINK, 'train_cfg.max_epochs=1'], clone)
     work = clone / 'work_dirs' / 'geda_cifar10'
@@ -151,6 +151,14 @@ def test_the_readme_training_command_resumes(clone):
     resumed = open(logs[-1], encoding='utf-8').read()
     assert 'no scoring pass' in resumed
     assert osp.isfile(work / 'epoch_2.pth')
+    # the other spelling, --resume=PATH, is seen too
+    result = train(
+        argv + [
+            f'--resume={work / "epoch_2.pth"}', '--cfg-options', *SHRINK,
+            'train_cfg.max_epochs=3'
+        ], clone)
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1' in result.stdout
+    assert osp.isfile(work / 'epoch_3.pth')
 
 
 @pytest.mark.parametrize('method', ['geda', 'rs2', 'infobatch'])
