@@ -192,11 +192,19 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
         (CIFAR, ['--hook', '{"warmup_epochs": 1}', '--methods',
                  'geda+w1'], 'give it with the method spec part wW'),
         (CIFAR, ['--hook', '{"method": "random"}'], 'give it with --methods'),
-        (CIFAR, ['--hook', '{"scope": "full"}', '--methods', 'infobatch-r0.5'],
-         'but no run of this grid uses GradNormHook'),
-        (CIFAR, ['--hook', scoring, '--methods', 'geda', 'random'],
-         "'random' (reads: nothing) scores nothing in this run: drop "
-         'checkpoint'),
+        (CIFAR, ['--hook', '{"scope": "full"}', '--methods',
+                 'infobatch-r0.5'], 'but no run of this grid takes it'),
+        (CIFAR, ['--hook', scoring, '--methods', 'geda', 'random', 'rs2'],
+         "--hook gives checkpoint, which say(s) how a run scores, and method "
+         "spec(s) 'random', 'rs2' score nothing (their GradNormHook refuses "
+         'it): give those specs a grid of their own without it'),
+            # a second phase the run has no room for: before the first run
+        (CIFAR, [
+            '--methods', 'random', 'geda+e1-random-r1', '--cfg-options',
+            'runner.max_epochs=1', 'evaluation.interval=1'
+        ], "method spec 'geda+e1-random-r1' on the mmcls stack: then "
+         'start_epoch=1 must come after the first selection (epoch 0) and '
+         'before max_epochs=1'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
         (CIFAR + '.nope', [], 'not found'),
@@ -842,3 +850,23 @@ def test_a_config_of_the_other_generation_is_named(tmp_path):
         prepare_grid(str(config), ['random'], [0.5], [0], str(tmp_path / 'w'))
     assert 'no data.train' in str(error.value)
     assert '.venv-mmpretrain/bin/python for mmpretrain 1.x' in str(error.value)
+
+
+def test_hook_is_said_not_to_reach_the_pruning_runs(tmp_path):
+    """A grid of subset and dynamic-pruning runs with ``--hook``: the grid
+    says, before training, that the pruning runs take their hook from
+    ``apply_pruning``, and their configs indeed hold none of it."""
+    from mmcls_geda.experiments import prepare_grid
+    grid = prepare_grid(
+        osp.join(REPO, CIFAR), ['geda', 'infobatch-r0.5'], [0.5], [0],
+        str(tmp_path / 'w'),
+        hook='{"scoring_workers": 0}')
+    assert ('note: --hook reaches the subset runs only; the dynamic-pruning '
+            'runs (infobatch-r0.5) take their hook from apply_pruning (the '
+            'spec and --anneal)') in grid.notes
+    hooks = {
+        name: cfg.custom_hooks[-1]
+        for name, cfg in grid.configs.items() if 'custom_hooks' in cfg
+    }
+    assert hooks['geda-f0.5-s0']['scoring_workers'] == 0
+    assert 'scoring_workers' not in hooks['infobatch-r0.5-s0']

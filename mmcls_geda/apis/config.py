@@ -7,7 +7,7 @@ from ..selection import check_fraction, get_method
 from ..selection.epoch_budgets import epoch_shares
 from ..selection.pruning import PruningArgs
 from ..selection.registry import pruning_method
-from ..selection.schedule import warmup_epoch_count
+from ..selection.schedule import check_then_start, warmup_epoch_count
 from .config_dicts import import_plugin
 from .settings import SelectionArgs
 
@@ -129,10 +129,13 @@ def apply_geda(cfg,
     if max_epochs is not None and budget != 'constant':
         # what the fraction alone decides (the hook checks every class)
         epoch_shares(budget, fraction, max_epochs)
-    if max_epochs is not None and args.warmup_epochs:
-        # the hook's bound, with the fraction for the share of a pass an
+    if max_epochs is not None:
+        # the hook's bounds, with the fraction for the share of a pass an
         # epoch serves (the hook uses the exact class budgets)
-        warmup_epoch_count(args.warmup_epochs, max_epochs, fraction)
+        warmup_end = warmup_epoch_count(args.warmup_epochs, max_epochs,
+                                        fraction)
+        if args.then is not None:
+            check_then_start(args.then['start_epoch'], warmup_end, max_epochs)
     train = cfg['data']['train']
     if train.get('type') == 'GEDASubsetDataset':
         train = train['dataset']

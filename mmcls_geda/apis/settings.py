@@ -19,6 +19,9 @@ from ..selection.schedule import check_then, check_warmup, check_weights
 # hook config keys that are not selection settings
 _HOOK_KEYS = ('type', 'priority')
 
+# the settings that say how a run scores (refused where nothing is scored)
+SCORING_SETTINGS = ('checkpoint', 'scoring_model', 'scoring_pipeline')
+
 
 @dataclass(frozen=True)
 class SelectionArgs:
@@ -140,8 +143,7 @@ class SelectionArgs:
         say how to score: a run that scores nothing would ignore them
         silently."""
         given = [
-            f'{name}={getattr(self, name)!r}'
-            for name in ('checkpoint', 'scoring_model', 'scoring_pipeline')
+            f'{name}={getattr(self, name)!r}' for name in SCORING_SETTINGS
             if getattr(self, name) is not None
         ]
         if not given or self.scores_anything():

@@ -68,6 +68,38 @@ def check_grid_hook(hook: Dict[str, Any]) -> Dict[str, Any]:
     return hook
 
 
+def check_hook_fits(specs: Sequence[Spec], hook: Dict[str, Any],
+                    options: Dict[str, Any]) -> str:
+    """Refuse ``--hook``'s scoring settings where a subset spec scores
+    nothing (its hook would refuse them, mid-grid), naming the specs.
+
+    Returns:
+        str: The note that ``--hook`` does not reach the grid's dynamic
+        pruning runs ('' when it has none, or no ``--hook``).
+    """
+    from ..apis.settings import SCORING_SETTINGS, SelectionArgs
+    scoring = [name for name in SCORING_SETTINGS if name in hook]
+    idle = [
+        spec.text for spec in specs
+        if spec.kind == 'subset' and scoring and not SelectionArgs(
+            method=spec.method,
+            options=method_options(spec, options),
+            **spec.schedule).scores_anything()
+    ]
+    if idle:
+        raise ValueError(
+            f'--hook gives {", ".join(scoring)}, which say(s) how a run '
+            f'scores, and method spec(s) {", ".join(map(repr, idle))} '
+            'score nothing (their GradNormHook refuses it): give those '
+            'specs a grid of their own without it')
+    pruned = [spec.text for spec in specs if spec.kind == 'pruning']
+    if not hook or not pruned:
+        return ''
+    return (f'note: --hook reaches the subset runs only; the dynamic-pruning '
+            f'runs ({", ".join(pruned)}) take their hook from '
+            'apply_pruning (the spec and --anneal)')
+
+
 @dataclass
 class Grid:
     """A checked grid: its runs with their configs and settings."""
@@ -203,10 +235,12 @@ def prepare_grid(config: str,
     if hook and not any(spec.kind == 'subset' for spec in specs):
         raise ValueError(
             f'--hook {json.dumps(hook)} given, but no run of this grid '
-            f'uses GradNormHook (--methods {" ".join(methods)}: full data '
-            'or dynamic pruning); drop --hook')
+            f'takes it (--methods {" ".join(methods)}: full data, or '
+            "dynamic pruning, whose hook is apply_pruning's, set by the "
+            'spec and --anneal); drop --hook')
     for spec in specs:
         method_options(spec, options)  # --options fits every method
+    notes.append(check_hook_fits(specs, hook, options))
     runs = build_plan(specs, fractions, seeds, full_seeds, full)
     grid = Grid(work_dir, runs, {}, {}, {}, device, gpus, jobs,
                 threads if threads or jobs == 1 else 1, summary_only,
@@ -256,8 +290,6 @@ def _run_config(stack, base, run: Run, hook: Dict[str, Any],
         raise ValueError(f'method spec {run.spec.text!r} on the '
                          f'{stack.name} stack: {error}') from None
     except ValueError as error:
-        if stack.name == 'mmcls':  # its messages name the spec's setting
-            raise
         raise ValueError(f'method spec {run.spec.text!r} on the '
                          f'{stack.name} stack: {error}') from None
 
