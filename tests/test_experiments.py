@@ -166,6 +166,11 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
     afile.write_text('x')
     # a scoring checkpoint, refused where a run scores nothing (not ignored)
     scoring = json.dumps(dict(checkpoint=__file__))
+    # a second phase the run has no room for: refused before the first run
+    no_room = [
+        '--methods', 'random', 'geda+e1-random-r1', '--cfg-options',
+        'runner.max_epochs=1', 'evaluation.interval=1'
+    ]
     for config, extra, message in [
         (CIFAR, ['--fractions', '1.5'], 'fraction'),
         (CIFAR, ['--methods', 'nope'], 'unknown method'),
@@ -198,13 +203,9 @@ def test_run_experiments_refuses_bad_input_before_any_run(tmp_path):
          "--hook gives checkpoint, which say(s) how a run scores, and method "
          "spec(s) 'random', 'rs2' score nothing (their GradNormHook refuses "
          'it): give those specs a grid of their own without it'),
-            # a second phase the run has no room for: before the first run
-        (CIFAR, [
-            '--methods', 'random', 'geda+e1-random-r1', '--cfg-options',
-            'runner.max_epochs=1', 'evaluation.interval=1'
-        ], "method spec 'geda+e1-random-r1' on the mmcls stack: then "
-         'start_epoch=1 must come after the first selection (epoch 0) and '
-         'before max_epochs=1'),
+        (CIFAR, no_room, "method spec 'geda+e1-random-r1' on the mmcls "
+         'stack: then start_epoch=1 must come after the first selection '
+         '(epoch 0) and before max_epochs=1'),
         (CIFAR, ['--jobs', '0'], '--jobs must be an integer >= 1'),
         (CIFAR, ['--seeds', '-1'], '--seeds must be an integer >= 0'),
         (CIFAR + '.nope', [], 'not found'),
