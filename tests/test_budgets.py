@@ -70,6 +70,10 @@ def test_shapes_of_the_schedules():
     ramp = epoch_shares('ramp', 0.2, 12)
     assert np.all(np.diff(ramp) > 0) and ramp.mean() == pytest.approx(0.2)
     assert ramp[0] == pytest.approx(2 * 0.2 / 13)
+    # at f > 1/2 mirrored: 1 - 2 (1 - f) (E - e) / (E + 1), never all data
+    for epochs in (2, 3, 30):
+        expected = 1 - 2 * 0.27 * (epochs - np.arange(epochs)) / (epochs + 1)
+        assert epoch_shares('ramp', 0.73, epochs) == pytest.approx(expected)
     assert epoch_shares('ramp', 0.73, 30)[-1] < 1
     # cycles of a constant fraction: ceil(1 / f) epochs
     assert cycle_starts(epoch_shares('constant', 0.3, 10)) == (0, 4, 8)

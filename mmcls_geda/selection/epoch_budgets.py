@@ -14,8 +14,9 @@ says how that total is spread over the epochs:
   spread evenly over the other epochs.
 - ``'ramp'``: each epoch's share rises linearly over the run, as steeply
   as fits in ``(0, 1]`` with the same mean: ``2 f (e + 1) / (E + 1)`` for
-  ``f <= 1/2`` (from ``2 f / (E + 1)`` to about ``2 f``), ending at all the
-  data for ``f > 1/2``.
+  ``f <= 1/2`` (from ``2 f / (E + 1)`` to about ``2 f``); for ``f > 1/2``
+  mirrored, ``1 - 2 (1 - f) (E - e) / (E + 1)``, ending at
+  ``1 - 2 (1 - f) / (E + 1)`` of the data (near all of it, not all).
 
 Per class, the run's total is ``max_epochs x k_c`` whatever the schedule
 (so every schedule serves the samples the constant one serves), cut into
