@@ -108,7 +108,9 @@ class EpochState:
                         'from epoch 0 in a new work_dir')
             raise FileNotFoundError(
                 f'resuming at epoch {epoch} needs the {self.kind} {path} '
-                f'({self.holds}), which is missing: start again from epoch 0')
+                f'({self.holds}), which is missing: copy it back into '
+                f'{work_dir} (rank 0 writes one after every epoch), or start '
+                'again from epoch 0')
         try:
             with np.load(path) as state:
                 version = (
@@ -134,8 +136,11 @@ class EpochState:
         return arrays, epochs_before(osp.join(work_dir, self.log), epoch)
 
 
-ROTATION = EpochState('rotation state', 'rotation_state', 'rotation_log.json',
-                      'recorded losses and the scores of the current cycle')
+ROTATION = EpochState(
+    'rotation state', 'rotation_state', 'rotation_log.json',
+    "the epochs' log and, where the method keeps them, "
+    "the recorded losses and the current cycle's scores "
+    'and carry')
 ROTATION_LOG = ROTATION.log
 # file prefixes of states no longer written -> what they are, for the refusal
 RETIRED = {
