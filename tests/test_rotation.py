@@ -555,7 +555,7 @@ def test_resume_with_other_settings_or_no_state_is_refused(
         ({}, 1, None, None),
         ({}, 3, FileNotFoundError,
          r"rotation_state_epoch3.npz \(the epochs' log and, where the "
-         'method keeps them, .*\), which is missing: copy it back into '),
+         r'method keeps them, .*\), which is missing: copy it back into '),
     ]:
         runner = make_runner(tmp_path, _model(), max_epochs=4)
         runner.data_loader = build_dataloader(_wrapper(root), 8, 1, dist=False)
