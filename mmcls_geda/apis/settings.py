@@ -142,20 +142,21 @@ class SelectionArgs:
         """``checkpoint``, ``scoring_model`` and ``scoring_pipeline`` only
         say how to score: a run that scores nothing would ignore them
         silently."""
-        given = [
-            f'{name}={getattr(self, name)!r}' for name in SCORING_SETTINGS
+        names = [
+            name for name in SCORING_SETTINGS
             if getattr(self, name) is not None
         ]
-        if not given or self.scores_anything():
+        if not names or self.scores_anything():
             return
         reads = get_method(self.method).reads
         what = ('per-epoch method' if self.per_epoch() else 'method')
+        given = ' and '.join(f'{n}={getattr(self, n)!r}' for n in names)
         raise ValueError(
-            f'{" and ".join(given)} would say how the training set is '
+            f'{given} would say how the training set is '
             f'scored, but {what} {self.method!r} (reads: {reads}'
             f'{", options " + str(self.options) if self.options else ""}) '
             'scores nothing in this run: drop '
-            f'{" and ".join(g.split("=")[0] for g in given)}')
+            f'{" and ".join(names)}')
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # canonical form, frozen after
